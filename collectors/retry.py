@@ -1,0 +1,102 @@
+"""One retry policy for every API source: classify, then back off with jitter or fail fast.
+
+429 and 5xx, timeouts and dropped connections are retried with exponential backoff and full
+jitter, honouring ``Retry-After`` and rate-limit reset headers; any other 4xx fails at once,
+because asking again cannot turn a 401 into a 200.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+log = logging.getLogger("collectors.retry")
+T = TypeVar("T")
+
+
+class RetryableError(Exception):
+    """A failure worth another try; ``wait_s`` is the server's own advice, if it gave one."""
+
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_s: float = 0.5
+    cap_s: float = 60.0
+    #: the longest wait for a rate-limit reset before giving up on the scope
+    max_wait_s: float = 3600.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+
+
+def wait_from_headers(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait: ``Retry-After`` or a spent ``X-RateLimit`` budget."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    now = time.time() if now is None else now
+    retry_after = lower.get("retry-after")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(retry_after)
+            if parsed is not None:
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt.UTC)
+                return max(0.0, parsed.timestamp() - now)
+    if lower.get("x-ratelimit-remaining") == "0" and lower.get("x-ratelimit-reset"):
+        try:
+            return max(0.0, float(lower["x-ratelimit-reset"]) - now) + 1.0
+        except ValueError:
+            return None
+    return None
+
+
+def call(
+    fn: Callable[[], T],
+    *,
+    classify: Callable[[BaseException], RetryableError | None],
+    policy: RetryPolicy | None = None,
+    what: str = "request",
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[str], None] | None = None,
+) -> T:
+    """Call ``fn``, retrying the failures ``classify`` calls retryable.
+
+    Args:
+        fn: the call.
+        classify: maps an exception to a RetryableError (retry) or None (re-raise at once).
+        policy: attempts and backoff.
+        what: names the call in log lines and messages (never a URL with a secret in it).
+        sleep: how to wait (tests pass a recorder).
+        on_wait: told, in words, when a long wait begins (a progress bar shows it).
+    """
+    policy = policy or RetryPolicy()
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            retry = classify(exc)
+            attempt += 1
+            if retry is None or attempt >= policy.attempts:
+                raise
+            wait = retry.wait_s if retry.wait_s is not None else policy.backoff(attempt)
+            if wait > policy.max_wait_s:
+                raise
+            message = f"{what}: {retry}; retrying in {wait:.1f}s ({attempt}/{policy.attempts - 1})"
+            log.warning("%s", message)
+            if on_wait is not None and wait >= 5:
+                on_wait(message)
+            sleep(wait)

@@ -1,0 +1,5 @@
+"""``python -m maturity``: the same as the ``maturity`` command."""
+
+from maturity.cli import main
+
+main()

@@ -1,0 +1,325 @@
+"""The command line: ``maturity`` and its commands, one clear line on any error."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maturity import config as config_mod
+from maturity.context import AppContext
+from maturity.store.engine import StoreError, redacted
+
+app = typer.Typer(
+    name="maturity",
+    help="Score engineering teams on the DevOps maturity model from data collected from "
+    "git, CI and issue trackers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """A mistake the person can fix; shown as one line, exit code 2."""
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file (default: $MATURITY_CONFIG, else ./maturity.toml).",
+        envvar="MATURITY_CONFIG",
+        show_default=False,
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = AppContext(config_path=config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _ctx(ctx: typer.Context) -> AppContext:
+    obj = ctx.obj
+    assert isinstance(obj, AppContext)
+    return obj
+
+
+def main() -> None:
+    """Entry point of the ``maturity`` command."""
+    try:
+        app()
+    except (config_mod.ConfigError, StoreError, UserError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; what was committed stays valid: run the command again")
+        sys.exit(130)
+    except Exception as exc:
+        if logging.getLogger().isEnabledFor(logging.DEBUG) or os.environ.get("MATURITY_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err.print(f"error: {type(exc).__name__}: {first}", markup=False)
+        err.print("(set MATURITY_DEBUG=1 to see the traceback)", markup=False)
+        sys.exit(1)
+
+
+# --- init and db --------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example.")] = Path(
+        "maturity.toml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example maturity.toml to start from."""
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to overwrite it")
+    path.write_text(config_mod.EXAMPLE, encoding="utf-8")
+    out.print(f"wrote {path}; edit the teams, then run 'maturity collect'")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the store or migrate it to the newest schema."""
+    from maturity.store import migrate
+    from maturity.store.engine import make_engine
+
+    context = _ctx(ctx)
+    engine = make_engine(context.url)
+    try:
+        before = migrate.current_revision(engine)
+    except Exception as exc:
+        raise StoreError(f"cannot open the store at {redacted(context.url)}: {exc}") from None
+    finally:
+        engine.dispose()
+    migrate.upgrade(context.url)
+    after = migrate.head_revision()
+    if before == after:
+        out.print(f"store at {redacted(context.url)} is already at revision {after}")
+    else:
+        out.print(f"store at {redacted(context.url)} migrated from {before or 'empty'} to {after}")
+
+
+# --- collect ------------------------------------------------------------------------------
+
+
+@app.command()
+def collect(
+    ctx: typer.Context,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Collect only this source (repeatable)."),
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="Only this team.")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Ignore cursors and read everything again.")
+    ] = False,
+) -> None:
+    """Pull data from every configured source into the store."""
+    import collectors
+    from collectors.base import CollectContext
+    from maturity import teams
+    from maturity.progress import BarProgress
+    from maturity.store.engine import session_scope
+
+    context = _ctx(ctx)
+    cfg = context.config
+    if team is not None:
+        cfg.team(team)
+    wanted = source or list(collectors.SOURCES)
+    unknown = [s for s in wanted if s not in collectors.SOURCES]
+    if unknown:
+        raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(collectors.SOURCES)}")
+    with session_scope(context.sessions) as session:
+        teams.sync(session, cfg)
+    results = []
+    with BarProgress(err) as progress:
+        for name in wanted:
+            cc = CollectContext(
+                config=cfg,
+                sessions=context.sessions,
+                team=team,
+                full_refresh=full_refresh,
+                progress=progress,
+            )
+            results += collectors.collector(name)(cc)
+    with session_scope(context.sessions) as session:
+        teams.reattribute(session)
+    table = Table(title="collection", show_lines=False)
+    for col in ("source", "scope", "status", "records", "note"):
+        table.add_column(col, justify="right" if col == "records" else "left")
+    for r in results:
+        table.add_row(r.source, r.scope, r.status, str(r.records), r.error or "", style=None)
+    out.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        err.print(f"{len(failed)} of {len(results)} scope(s) failed; the others were collected")
+        raise typer.Exit(1)
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show teams, repositories, counts and the last successful run of every source."""
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    context = _ctx(ctx)
+    with session_scope(context.sessions) as session:
+        repos = read.repository_summary(session)
+        runs = read.last_runs(session)
+    out.print(f"store: {redacted(context.url)}")
+    table = Table(title="repositories")
+    for col in ("team", "repository", "commits", "tags", "last commit"):
+        table.add_column(col, justify="right" if col in ("commits", "tags") else "left")
+    for row in repos.itertuples(index=False):
+        last = row.last_commit.strftime("%Y-%m-%d") if row.last_commit is not None else "-"
+        table.add_row(row.team or "-", row.repository, str(row.commits), str(row.tags), last)
+    out.print(table)
+    table = Table(title="sources")
+    for col in ("source", "scopes", "failed", "last run", "last success"):
+        table.add_column(col)
+    for row in runs.itertuples(index=False):
+        table.add_row(
+            row.source,
+            str(row.scopes),
+            str(row.failed_scopes),
+            _when(row.last_run),
+            _when(row.last_success),
+        )
+    out.print(table)
+
+
+def _when(value: Any) -> str:
+    if value is None or value != value:  # NaT/NaN
+        return "never"
+    return str(value.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to open in a spreadsheet: text that could start a formula gets a quote."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="A table name, or 'all'.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        ExportFormat.csv
+    ),
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="File (one table) or folder (all); default: standard output."
+        ),
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="CSV: do not neutralize cells that start a formula.")
+    ] = False,
+) -> None:
+    """Export collected tables as CSV or JSON lines, so the data can go anywhere."""
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    names = list(read.EXPORTABLE) if table == "all" else [table]
+    if table != "all" and table not in read.EXPORTABLE:
+        raise UserError(f"unknown table {table!r}; tables: all, {', '.join(read.EXPORTABLE)}")
+    if table == "all" and out_path is None:
+        raise UserError("'export all' needs --out FOLDER (one file per table)")
+    context = _ctx(ctx)
+    with session_scope(context.sessions) as session:
+        for name in names:
+            if out_path is None:
+                target = None
+            elif table == "all":
+                out_path.mkdir(parents=True, exist_ok=True)
+                target = out_path / f"{name}.{fmt.value}"
+            else:
+                target = out_path
+            _write_export(read.iter_export(session, name), fmt, target, raw=raw)
+            if target is not None:
+                err.print(f"wrote {target}")
+
+
+def _write_export(chunks: Any, fmt: ExportFormat, target: Path | None, *, raw: bool) -> None:
+    # Write to a temporary file and rename, so an interrupted export never leaves half a file.
+    tmp = target.with_name(target.name + ".partial") if target else None
+    stream = tmp.open("w", encoding="utf-8", newline="") if tmp else sys.stdout
+    try:
+        writer: Any = None
+        for rows in chunks:
+            for row in rows:
+                if fmt is ExportFormat.jsonl:
+                    stream.write(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n")
+                    continue
+                if writer is None:
+                    writer = csv.DictWriter(stream, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow(row if raw else {k: csv_cell(v) for k, v in row.items()})
+    finally:
+        if tmp:
+            stream.close()
+    if tmp and target:
+        tmp.replace(target)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialize {type(value).__name__}")

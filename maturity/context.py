@@ -1,0 +1,55 @@
+"""The running product's context: configuration, store engine and sessions, opened once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from maturity import config as config_mod
+from maturity.store import engine as engine_mod
+from maturity.store import migrate
+
+
+@dataclass
+class AppContext:
+    """Lazily opens what a command needs; a command that needs no store opens none."""
+
+    config_path: Path | None = None
+
+    @cached_property
+    def config(self) -> config_mod.Config:
+        return config_mod.load(self.config_path)
+
+    @cached_property
+    def url(self) -> str:
+        return engine_mod.resolve_url(self.config.store.url, self.config.base_dir)
+
+    @cached_property
+    def engine(self) -> Engine:
+        engine = engine_mod.make_engine(self.url)
+        try:
+            current = migrate.is_current(engine)
+        except Exception as exc:
+            raise engine_mod.StoreError(
+                f"cannot open the store at {engine_mod.redacted(self.url)}: {_first_line(exc)}"
+            ) from None
+        if not current:
+            migrate.upgrade(self.url)
+        return engine
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return engine_mod.make_sessionmaker(self.engine)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""The store: schema, engines, migrations, the one writer and the read API."""

@@ -1,0 +1,196 @@
+"""Teams and what they own: sync from the configuration, attribute collected rows to teams.
+
+Collected rows carry the ``scope`` they came from (a Jenkins job, a Jira project, a GitHub
+repository); the team is derived from the ownership globs, and re-derived whenever the
+configuration changes, so moving a job to another team needs no re-collection.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from maturity.config import Config, RepositorySpec
+from maturity.store import tables, write
+
+#: sources whose rows are attributed by scope glob
+SCOPED_SOURCES = ("github", "jenkins", "jira", "events")
+_SCOPED_TABLES: tuple[type[tables.Base], ...] = (tables.Build, tables.Deployment, tables.Issue)
+
+
+def slugify(name: str) -> str:
+    """A URL-safe identifier for a team name (any script survives as its ASCII fold or hex)."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    if not slug:
+        slug = "team-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return slug
+
+
+def repository_key(location: str) -> str:
+    """The natural key of a git repository: its resolved location."""
+    return "git:" + location
+
+
+def repository_name(location: str) -> str:
+    tail = location.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return tail.removesuffix(".git") or location
+
+
+def sync(session: Session, config: Config) -> dict[str, int]:
+    """Make the teams, ownership and git repositories of the store match the configuration.
+
+    Teams no longer configured are kept (their history stays visible) but own nothing.
+
+    Returns:
+        team name to team id.
+    """
+    ids: dict[str, int] = {}
+    existing = {t.name: t for t in session.scalars(select(tables.Team))}
+    used_slugs = {t.slug for t in existing.values()}
+    for team_cfg in config.teams:
+        team = existing.get(team_cfg.name)
+        if team is None:
+            slug = base = slugify(team_cfg.name)
+            n = 2
+            while slug in used_slugs:
+                slug, n = f"{base}-{n}", n + 1
+            used_slugs.add(slug)
+            team = tables.Team(name=team_cfg.name, slug=slug)
+            session.add(team)
+            session.flush()
+        ids[team_cfg.name] = team.id
+    session.execute(delete(tables.Ownership))
+    rows = []
+    for team_cfg in config.teams:
+        for source, patterns in (
+            ("github", team_cfg.github),
+            ("jenkins", team_cfg.jenkins),
+            ("jira", team_cfg.jira),
+            ("events", team_cfg.services),
+        ):
+            rows += [
+                {"team_id": ids[team_cfg.name], "source": source, "pattern": p} for p in patterns
+            ]
+    write.upsert(session, tables.Ownership, rows, key=["team_id", "source", "pattern"], update=[])
+    for team_cfg in config.teams:
+        for spec in team_cfg.repositories:
+            spec = spec if isinstance(spec, RepositorySpec) else RepositorySpec(location=spec)
+            location = config.resolve(spec.location)
+            upsert_repository(
+                session,
+                key=repository_key(location),
+                kind="git",
+                name=spec.name or repository_name(location),
+                location=location,
+                default_branch=spec.default_branch,
+                team_id=ids[team_cfg.name],
+            )
+    reattribute(session)
+    return ids
+
+
+def upsert_repository(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    name: str,
+    location: str,
+    team_id: int | None,
+    default_branch: str | None = None,
+    slug: str | None = None,
+) -> int:
+    """Create or update a repository row; returns its id."""
+    repo = session.scalar(select(tables.Repository).where(tables.Repository.key == key))
+    if repo is None:
+        repo = tables.Repository(key=key, kind=kind, name=name, location=location)
+        session.add(repo)
+    repo.name, repo.location, repo.team_id = name, location, team_id
+    if default_branch is not None:
+        repo.default_branch = default_branch
+    if slug is not None:
+        repo.slug = slug
+    session.flush()
+    return repo.id
+
+
+def owner_of(session: Session, source: str, scope: str) -> int | None:
+    """The team that owns ``scope`` in ``source``: the longest matching glob wins."""
+    rules = session.execute(
+        select(tables.Ownership.team_id, tables.Ownership.pattern).where(
+            tables.Ownership.source == source
+        )
+    ).all()
+    return _match([(r[0], r[1]) for r in rules], scope)
+
+
+def _match(rules: Sequence[tuple[int, str]], scope: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for team_id, pattern in rules:
+        if fnmatch.fnmatchcase(scope.casefold(), pattern.casefold()):
+            rank = len(pattern.replace("*", ""))
+            if best is None or rank > best[0]:
+                best = (rank, team_id)
+    return best[1] if best else None
+
+
+def reattribute(session: Session) -> None:
+    """Recompute ``team_id`` of every scoped row from the ownership rules (one UPDATE a scope)."""
+    rules_by_source: dict[str, list[tuple[int, str]]] = {}
+    for team_id, source, pattern in session.execute(
+        select(tables.Ownership.team_id, tables.Ownership.source, tables.Ownership.pattern)
+    ):
+        rules_by_source.setdefault(source, []).append((team_id, pattern))
+    repo_team = dict(session.execute(select(tables.Repository.id, tables.Repository.team_id)).all())
+    for model in _SCOPED_TABLES:
+        table = write.table_of(model)
+        pairs = session.execute(select(table.c.source, table.c.scope).distinct()).all()
+        for source, scope in pairs:
+            owner = _match(rules_by_source.get(source, []), scope)
+            session.execute(
+                update(table)
+                .where(table.c.source == source, table.c.scope == scope)
+                .values(team_id=owner)
+            )
+        if "repository_id" not in table.c:
+            continue
+        # Rows tied to a repository fall back to the repository's team.
+        for repo_id, repo_team_id in repo_team.items():
+            if repo_team_id is None:
+                continue
+            session.execute(
+                update(table)
+                .where(table.c.repository_id == repo_id, table.c.team_id.is_(None))
+                .values(team_id=repo_team_id)
+            )
+
+
+_SALT_KEY = "author_salt"
+
+
+def author_salt(session: Session) -> bytes:
+    """The salt of author hashes: ``MATURITY_AUTHOR_SALT`` if set, else one kept in the store."""
+    env = os.environ.get("MATURITY_AUTHOR_SALT")
+    if env:
+        return env.encode()
+    row = session.get(tables.Meta, _SALT_KEY)
+    if row is None:
+        row = tables.Meta(key=_SALT_KEY, value=secrets.token_hex(32))
+        session.add(row)
+        session.flush()
+    return row.value.encode()
+
+
+def hash_identity(salt: bytes, identity: str) -> str:
+    """A salted, irreversible stand-in for a person: enough to count, never to name."""
+    return hmac.new(salt, identity.strip().casefold().encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,114 @@
+"""Shared fixtures: real stores (SQLite files, PostgreSQL databases) migrated by Alembic."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from maturity.store import engine as engine_mod
+from maturity.store import migrate
+
+POSTGRES_ENV = "MATURITY_TEST_POSTGRES_URL"
+_TEMPLATE_DB = "maturity_test_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated once; each test copies it instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    eng = engine_mod.make_engine(url)
+    with eng.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    eng.dispose()
+    return path
+
+
+def _admin_url() -> str | None:
+    raw = os.environ.get(POSTGRES_ENV)
+    return engine_mod.normalize_url(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL template database migrated once per test session."""
+    admin = _admin_url()
+    if admin is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set (CI always sets it)")
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{_TEMPLATE_DB}"'))
+    url = make_url(admin).set(database=_TEMPLATE_DB).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield _TEMPLATE_DB
+    with eng.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE_DB}" WITH (FORCE)'))
+    eng.dispose()
+
+
+def new_postgres_store(template: str) -> tuple[str, str]:
+    """Create a fresh database from the template; returns (url, name)."""
+    admin = _admin_url()
+    assert admin is not None
+    name = f"maturity_test_{uuid.uuid4().hex[:12]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    eng.dispose()
+    return make_url(admin).set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_postgres_store(name: str) -> None:
+    admin = _admin_url()
+    assert admin is not None
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh, migrated SQLite store on disk."""
+    path = tmp_path / "maturity.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated store: each test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+        return
+    template = request.getfixturevalue("postgres_template")
+    url, name = new_postgres_store(template)
+    yield url
+    drop_postgres_store(name)
+
+
+@pytest.fixture
+def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh store (SQLite and PostgreSQL)."""
+    eng = engine_mod.make_engine(store_url)
+    yield engine_mod.make_sessionmaker(eng)
+    eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's own configuration, store or git identity."""
+    for var in ("MATURITY_CONFIG", "MATURITY_DATABASE_URL", "MATURITY_AUTHOR_SALT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)

@@ -1,0 +1,80 @@
+"""The configuration file: the minimal form works, wrong files get one clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maturity import config
+
+MINIMAL = """\
+[store]
+url = "sqlite:///maturity.db"
+
+[[teams]]
+name = "payments"
+repositories = ["../payments-api", "https://git.example.com/payments-web.git"]
+"""
+
+
+def test_minimal_form_resolves_paths_relative_to_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "maturity.toml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL)
+    cfg = config.load(path)
+    team = cfg.team("payments")
+    assert [cfg.resolve(r) for r in team.repositories if isinstance(r, str)] == [
+        str((tmp_path / "payments-api").resolve()),
+        "https://git.example.com/payments-web.git",
+    ]
+
+
+def test_unknown_key_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MINIMAL + 'reposites = ["x"]\n')
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert str(info.value) == f"{path}:7: teams[0].reposites: unknown key"
+
+
+def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MINIMAL.replace("[store]\n", "[settings]\nwindow_days = 'ninety'\n[store]\n"))
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:2: settings.window_days: ")
+    assert "integer" in message
+
+
+def test_invalid_toml_reports_the_position(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text("[store\nurl = 1\n")
+    with pytest.raises(config.ConfigError, match=r"not valid TOML: .*line 1"):
+        config.load(path)
+
+
+def test_duplicate_team_names_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MINIMAL + '\n[[teams]]\nname = "Payments"\n')
+    with pytest.raises(config.ConfigError, match="defined twice"):
+        config.load(path)
+
+
+def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="maturity init"):
+        config.load(tmp_path / "absent.toml")
+
+
+def test_example_written_by_init_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(config.EXAMPLE)
+    assert config.load(path).teams[0].name == "payments"
+
+
+def test_unknown_team_lists_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MINIMAL)
+    with pytest.raises(config.ConfigError, match=r"no team named 'ops' \(teams: payments\)"):
+        config.load(path).team("ops")
