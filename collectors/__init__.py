@@ -13,6 +13,9 @@ from collectors.base import CollectContext, ScopeResult
 #: source name -> module that implements it; the order is the order ``maturity collect`` runs.
 SOURCES: dict[str, str] = {
     "git": "collectors.git",
+    "github": "collectors.github",
+    "jenkins": "collectors.jenkins",
+    "jira": "collectors.jira",
 }
 
 __all__ = ["SOURCES", "CollectContext", "ScopeResult", "collector"]

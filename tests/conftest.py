@@ -17,7 +17,8 @@ from maturity.store import engine as engine_mod
 from maturity.store import migrate
 
 POSTGRES_ENV = "MATURITY_TEST_POSTGRES_URL"
-_TEMPLATE_DB = "maturity_test_template"
+# One template per test process, so that concurrent runs never drop each other's template.
+_TEMPLATE_DB = f"maturity_test_template_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
