@@ -402,7 +402,8 @@ class JenkinsServer:
                 changeset["items"][0].update(commitId=sha, id=sha, timestamp=ts)
                 build[changes_key] = [changeset] if changes_key == "changeSets" else changeset
             item.builds.append(build)
-            item.builds.sort(key=lambda b: b["number"])
+            if len(item.builds) > 1 and item.builds[-2]["number"] > number:
+                item.builds.sort(key=lambda b: b["number"])
         return build
 
     def add_builds(self, job: str, count: int, **kwargs: Any) -> None:
