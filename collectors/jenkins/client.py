@@ -93,9 +93,12 @@ class JenkinsClient:
         )
         if not isinstance(data, dict):
             raise CollectorError(f"jenkins {job}: the job's answer is not a JSON object")
-        builds = data.get("allBuilds")
-        # Items that cannot be built (templates, some folders) export no allBuilds at all.
-        return builds if isinstance(builds, list) else []
+        if "allBuilds" not in data:
+            return []  # items that cannot be built (templates, some folders) export none
+        builds = data["allBuilds"]
+        if not isinstance(builds, list):
+            raise CollectorError(f"jenkins {job}: the server sent allBuilds that is not a list")
+        return builds
 
     def build(self, job: str, number: int) -> dict[str, Any] | None:
         """One build (to re-read one that was running); None if it no longer exists."""

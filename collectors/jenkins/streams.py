@@ -186,16 +186,17 @@ class BuildStream(Stream):
             page = self._fetch(start)
 
     def _locate(self, hi: int, top: int, first: list[Any]) -> tuple[int, list[Any]]:
-        """(index, page) of a page whose first build is at or above ``hi``: the index is guessed
-        from the numbers (exact when none were deleted) and moved back when the guess was late."""
-        index = max(0, top - hi)
+        """(index, page) of a page that starts with ``hi - 1`` or a later build, so that no
+        build below ``hi`` is skipped. Builds are listed newest first, so build ``n`` sits at
+        index ``top - n`` unless some were deleted; then the guess is late, and moving back by
+        the numbers it overshot is enough."""
+        index = max(0, top - hi + 1)
         while True:
             page = first if index == 0 else self._fetch(index)
             numbers = [n for b in page if (n := records.build_number(b)) is not None]
-            if index == 0 or (numbers and numbers[0] >= hi):
+            if index == 0 or (numbers and numbers[0] >= hi - 1):
                 return index, page
-            # Builds were deleted: the build below ``hi`` sits earlier than guessed.
-            step = (hi - numbers[0]) if numbers else self.page_size
+            step = (hi - 1 - numbers[0]) if numbers else self.page_size
             index = max(0, index - step)
 
     # --- normalizing and storing ----------------------------------------------------------

@@ -215,6 +215,44 @@ def test_deploy_jobs_become_deployments_and_secret_parameters_are_not_stored(
     assert "VAULT_TOKEN" not in stored and "ADMIN_PASSWORD" not in stored
 
 
+def test_team_option_collects_only_that_teams_jobs_and_odd_names_survive(
+    server: JenkinsServer, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    server.add_folder("payments")
+    server.add_job("payments/Ledger Service ü")
+    server.add_folder("search")
+    server.add_job("search/indexer")
+    server.add_builds("payments/Ledger Service ü", 2)
+    server.add_builds("search/indexer", 2)
+    cfg = make_config(server, tmp_path)
+
+    results = collect(sessions, cfg, team="payments")
+
+    assert [(r.scope, r.status, r.records) for r in results] == [
+        ("payments/Ledger Service ü", "success", 2)
+    ]
+    assert {b.scope for b in builds(sessions)} == {"payments/Ledger Service ü"}
+
+
+def test_server_error_carries_retry_after_into_the_retry_decision(server: JenkinsServer) -> None:
+    import jenkins
+
+    from collectors.jenkins.client import classify, http_status
+
+    server.add_job("api")
+    server.inject("status", status=503, headers={"Retry-After": "7"}, match="/job/api/")
+    client = jenkins.Jenkins(server.url, USER, TOKEN, timeout=2)
+    with pytest.raises(Exception) as info:
+        client.get_info(item="job/api", query="?tree=allBuilds[number]{0,1}")
+    decision = classify(info.value)
+    assert http_status(info.value) == 503
+    assert decision is not None and decision.wait_s == 7
+    server.forbid("api")
+    with pytest.raises(Exception) as info:
+        client.get_info(item="job/api", query="?tree=allBuilds[number]{0,1}")
+    assert http_status(info.value) == 403 and classify(info.value) is None
+
+
 # --- paging and incremental collection ----------------------------------------------------
 
 
@@ -330,14 +368,15 @@ def test_killed_run_resumes_without_gaps_or_duplicates(
 
     # While it was down: new builds arrived and old ones were discarded (gaps in numbers).
     server.add_builds("payments/api", 35)
-    for number in (10, 11, 12, 300, 301, 555):
+    for number in (10, 11, 12, 300, 301, 555, 700, 950):
         server.delete_build("payments/api", number)
     server.reset_counts()
     collect(sessions, cfg)
 
     numbers = [b.number for b in builds(sessions)]
-    expected = sorted({b["number"] for b in server.builds_of("payments/api")})
-    # The hole below the 400 stored builds is filled, deleted builds stay out, nothing twice.
+    expected = sorted({b["number"] for b in server.builds_of("payments/api")} | {700, 950})
+    # The hole below the 400 stored builds is filled (700 and 950, deleted after they were
+    # stored, shift the indexes the resume guesses), deleted builds stay out, nothing twice.
     assert numbers == expected
     assert len(numbers) == len(set(numbers))
     # The second run read the hole and the new builds, not the 400 it had stored.
@@ -531,3 +570,51 @@ def test_cli_collects_jenkins_and_never_prints_the_token(
     assert "payments/api" in proc.stdout and "success" in proc.stdout
     assert "HTTP 403" in proc.stdout
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_collect_process_killed_mid_run_resumes_without_gaps_or_duplicates(
+    server: JenkinsServer, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    server.add_folder("payments")
+    server.add_job("payments/api")
+    server.add_builds("payments/api", 600)
+    make_config(server, tmp_path, timeout_s=60)
+    db = tmp_path / "kill.db"
+    env = {
+        **os.environ,
+        "MATURITY_DATABASE_URL": f"sqlite:///{db}",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "maturity",
+        "-c",
+        str(tmp_path / "maturity.toml"),
+        "collect",
+        "--source",
+        "jenkins",
+    ]
+    # The fourth page hangs: the process is then killed between batches, as by a crash.
+    server.inject("slow", delay_s=30, after=3, match="/job/payments/job/api/")
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while server.count("/job/payments/job/api/") < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert server.count("/job/payments/job/api/") == 4
+
+    from maturity.store import engine as engine_mod
+
+    sessions = engine_mod.make_sessionmaker(engine_mod.make_engine(f"sqlite:///{db}"))
+    assert len(builds(sessions)) == 300
+    server.reset_counts()
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert [b.number for b in builds(sessions)] == list(range(1, 601))
+    assert server.count("/job/payments/job/api/") == 4  # page 0, then the three not yet read

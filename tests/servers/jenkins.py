@@ -188,6 +188,8 @@ class Fault:
     delay_s: float = 0.0
     match: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    #: matching requests to let through before the fault starts
+    after: int = 0
 
 
 @dataclass
@@ -569,6 +571,9 @@ class JenkinsServer:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.match in path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
