@@ -25,14 +25,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import collectors.jenkins as jenkins_collector  # noqa: E402
-from collectors.base import CollectContext  # noqa: E402
-from maturity import config as config_mod  # noqa: E402
-from maturity import teams  # noqa: E402
-from maturity.store import engine as engine_mod  # noqa: E402
-from maturity.store import migrate  # noqa: E402
-from maturity.store.engine import session_scope  # noqa: E402
-from tests.servers.jenkins import JenkinsServer  # noqa: E402
+import collectors.jenkins as jenkins_collector
+from collectors.base import CollectContext
+from maturity import config as config_mod
+from maturity import teams
+from maturity.store import engine as engine_mod
+from maturity.store import migrate
+from maturity.store.engine import session_scope
+from tests.servers.jenkins import JenkinsServer
 
 
 def run(server: JenkinsServer, store_url: str, page_size: int, workdir: Path) -> dict[str, Any]:
