@@ -96,6 +96,8 @@ class BuildStream(Stream):
         first = self._fetch(0)
         numbers = [n for b in first if (n := records.build_number(b)) is not None]
         if not numbers:
+            if first:
+                yield Page(first)  # nothing but malformed builds: the runner logs each one
             return
         top = max(numbers)
         if top < state.done:

@@ -572,6 +572,7 @@ def test_cli_collects_jenkins_and_never_prints_the_token(
     assert TOKEN not in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_collect_process_killed_mid_run_resumes_without_gaps_or_duplicates(
     server: JenkinsServer, tmp_path: Path
 ) -> None:

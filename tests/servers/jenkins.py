@@ -210,6 +210,8 @@ class JenkinsServer:
         self.faults: list[Fault] = []
         self.forbidden: list[str] = []
         self.crumbs = True
+        #: seconds spent answering (benchmarks subtract it: the server shares the process)
+        self.busy_s = 0.0
         self._lock = threading.RLock()
         self._templates = {
             "workflow": load_fixture("GET_job_folder_job_pipeline_52_api_json"),
@@ -260,6 +262,7 @@ class JenkinsServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.busy_s = 0.0
 
     def inject(self, kind: str, **kwargs: Any) -> Fault:
         """Misbehave: ``inject("status", status=502, times=3)``, ``inject("slow", delay_s=2)``,
@@ -631,6 +634,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._get()
+        finally:
+            jenkins: JenkinsServer = self.server.jenkins  # type: ignore[attr-defined]
+            with jenkins._lock:
+                jenkins.busy_s += time.perf_counter() - started
+
+    def _get(self) -> None:
         jenkins: JenkinsServer = self.server.jenkins  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
