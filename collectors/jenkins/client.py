@@ -31,7 +31,7 @@ BUILD_FIELDS = (
     "actions[_class,urlName,totalCount,failCount,skipCount,"
     "parameters[_class,name,value],"
     "causes[_class,shortDescription,upstreamProject,upstreamBuild,userId],"
-    "lastBuiltRevision[SHA1,branch[SHA1,name]],remoteUrls],"
+    "lastBuiltRevision[SHA1,branch[SHA1,name]]],"
     "changeSets[items[commitId]],changeSet[items[commitId]]"
 )
 
