@@ -17,9 +17,6 @@ from sqlalchemy.orm import Session
 
 from maturity.store import tables
 
-# SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
-_MAX_PARAMS = 30_000
-
 
 def table_of(model: type[tables.Base] | Table) -> Table:
     if isinstance(model, Table):
@@ -56,21 +53,20 @@ def upsert(
     columns = list(rows[0].keys())
     update_cols = [c for c in (columns if update is None else update) if c not in key]
     dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
-    chunk = max(1, _MAX_PARAMS // max(1, len(columns)))
-    for start in range(0, len(rows), chunk):
-        part = list(rows[start : start + chunk])
-        stmt = insert(table).values(part)
-        if update_cols:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(key),
-                set_={c: stmt.excluded[c] for c in update_cols},
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        session.execute(stmt)
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    if update_cols:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: stmt.excluded[c] for c in update_cols},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    # One compiled statement executed with many parameter sets: SQLAlchemy batches it into
+    # multi-row VALUES within each driver's parameter limit, and caches the compilation.
+    session.execute(stmt, [dict(r) for r in rows])
     return len(rows)
 
 
