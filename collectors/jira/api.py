@@ -247,5 +247,7 @@ def describe(exc: BaseException, cfg: JiraSource) -> str:
 
 
 def _first_line(text: str, limit: int = 300) -> str:
+    if text.lstrip().startswith("<"):
+        return ""  # an HTML error page from a proxy says nothing the status does not
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line[:limit]

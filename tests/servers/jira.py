@@ -23,7 +23,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -89,7 +88,7 @@ class JiraServer:
         *,
         deployment: str = "Server",
         user: str | None = "collector",
-        token: str | None = "jira-secret-token-123",  # noqa: S107 (a test credential)
+        token: str | None = "jira-secret-token-123",
         tz: dt.tzinfo = dt.timezone(dt.timedelta(hours=13)),
         max_results: int = 1000,
         changelog_limit: int = 100,
@@ -187,8 +186,10 @@ class JiraServer:
     def fmt(self, when: dt.datetime) -> str:
         """A timestamp as Jira renders it: ``2011-12-15T15:35:06.000+1300``."""
         local = when.astimezone(self.tz)
-        return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + (
-            local.strftime("%z")
+        return (
+            local.strftime("%Y-%m-%dT%H:%M:%S.")
+            + f"{local.microsecond // 1000:03d}"
+            + (local.strftime("%z"))
         )
 
     def add_issue(
@@ -232,7 +233,9 @@ class JiraServer:
             versions=[self._version(v) for v in versions or []],
             fixVersions=[self._version(v) for v in fix_versions or []],
             project={
-                k: v for k, v in self.projects[project].items() if k in self.issue_template["fields"]["project"]
+                k: v
+                for k, v in self.projects[project].items()
+                if k in self.issue_template["fields"]["project"]
             },
             votes={**fields["votes"], "self": f"{base}{API}/issue/{key}/votes"},
             watches={**fields["watches"], "self": f"{base}{API}/issue/{key}/watchers"},
@@ -304,11 +307,17 @@ class JiraServer:
         for n in range(count):
             created = start + step * n
             is_incident = incident_every > 0 and n % incident_every == 0
-            moves = [(a, b, created + dt.timedelta(seconds=5 + i)) for i, (a, b) in enumerate(cycle)]
-            moves = moves[:histories] if histories <= len(cycle) else [
-                (cycle[i % 2][0], cycle[i % 2][1], created + dt.timedelta(milliseconds=10 * i))
-                for i in range(histories)
+            moves = [
+                (a, b, created + dt.timedelta(seconds=5 + i)) for i, (a, b) in enumerate(cycle)
             ]
+            moves = (
+                moves[:histories]
+                if histories <= len(cycle)
+                else [
+                    (cycle[i % 2][0], cycle[i % 2][1], created + dt.timedelta(milliseconds=10 * i))
+                    for i in range(histories)
+                ]
+            )
             status = moves[-1][1] if moves else "Open"
             resolved = moves[-1][2] if status in ("Resolved", "Closed") else None
             updated = max([created, *(m[2] for m in moves)])
@@ -470,7 +479,9 @@ class JiraServer:
             try:
                 bound = dt.datetime.strptime(m.group(2).replace("/", "-"), "%Y-%m-%d %H:%M")
             except ValueError:
-                raise JiraError(400, [f"Date value '{m.group(2)}' for field 'updated' is invalid."]) from None
+                raise JiraError(
+                    400, [f"Date value '{m.group(2)}' for field 'updated' is invalid."]
+                ) from None
             bound = bound.replace(tzinfo=self.tz)
             op = m.group(1)
             # JQL dates have minute precision: '>' means after that whole minute.
@@ -493,10 +504,14 @@ class JiraServer:
             return [i for i in issues if has(i) == (op == "=")]
         raise JiraError(400, [f"Error in the JQL Query: unsupported clause '{clause}'."])
 
-    def render(self, issue: StoredIssue, wanted: set[str] | None, changelog: bool) -> dict[str, Any]:
-        fields = issue.fields if wanted is None else {
-            k: v for k, v in issue.fields.items() if k in wanted
-        }
+    def render(
+        self, issue: StoredIssue, wanted: set[str] | None, changelog: bool
+    ) -> dict[str, Any]:
+        fields = (
+            issue.fields
+            if wanted is None
+            else {k: v for k, v in issue.fields.items() if k in wanted}
+        )
         out: dict[str, Any] = {
             "expand": self.issue_template["expand"],
             "id": issue.id,
@@ -753,4 +768,3 @@ def _handler(server: JiraServer) -> type[BaseHTTPRequestHandler]:
             return False
 
     return Handler
-
