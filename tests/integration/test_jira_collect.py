@@ -1,4 +1,4 @@
-"""The Jira collector against a local Jira through the real jira library, on SQLite and PostgreSQL."""
+"""The Jira collector against a local Jira, through the real jira library, on both stores."""
 
 from __future__ import annotations
 
@@ -308,8 +308,8 @@ def test_bad_credentials_fail_at_once_without_retry_or_secret(
     caplog.set_level(logging.DEBUG)
     results = collect(sessions, make_config(jira, ["PAY", "OPS"]))
     assert [(r.scope, r.status) for r in results] == [("OPS", "failed"), ("PAY", "failed")]
-    for r in results:
-        assert r.error == "jira: serverInfo: HTTP 401: authentication failed; check JIRA_USER/JIRA_TOKEN"
+    reason = "jira: serverInfo: HTTP 401: authentication failed; check JIRA_USER/JIRA_TOKEN"
+    assert [r.error for r in results] == [reason, reason]
     assert len(jira.requests) == 1  # one serverInfo, never retried, never repeated per scope
     leaked = [wrong, base64.b64encode(f"{USER}:{wrong}".encode()).decode()]
     stored_errors = " ".join(e or "" for _, _, e in runs(sessions))

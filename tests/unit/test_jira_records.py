@@ -20,7 +20,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jira"
 
 def _recorded_issue() -> dict[str, Any]:
     """DRILL-1 as Apache's Jira sent it, changelog included."""
-    envelope = json.loads((FIXTURES / "GET_rest_api_2_issue_DRILL-1_expand-changelog.json").read_text())
+    path = FIXTURES / "GET_rest_api_2_issue_DRILL-1_expand-changelog.json"
+    envelope = json.loads(path.read_text(encoding="utf-8"))
     return copy.deepcopy(envelope["body"])
 
 
