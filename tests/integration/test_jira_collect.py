@@ -44,9 +44,7 @@ def jira() -> Iterator[JiraServer]:
         yield server
 
 
-def make_config(
-    server: JiraServer, projects: list[str] | None = None, **source: Any
-) -> Config:
+def make_config(server: JiraServer, projects: list[str] | None = None, **source: Any) -> Config:
     settings = {"url": server.url, "page_size": 10, "retry_base_s": 0.01, "timeout_s": 5}
     return Config.model_validate(
         {
