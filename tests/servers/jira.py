@@ -107,6 +107,7 @@ class JiraServer:
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._next_id = 10000
+        self._numbers: dict[str, int] = {}
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -216,7 +217,7 @@ class JiraServer:
         with self._lock:
             self._next_id += 1
             issue_id = str(self._next_id)
-        number = 1 + sum(1 for i in self.issues.values() if i.project == project)
+            number = self._numbers[project] = self._numbers.get(project, 0) + 1
         key = f"{project}-{number}"
         base = self.url
         fields = dict(self.issue_template["fields"])
