@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import collectors.jira as jira_collector  # noqa: E402
-from collectors.base import CollectContext  # noqa: E402
-from maturity import teams  # noqa: E402
-from maturity.config import Config  # noqa: E402
-from maturity.store import engine, migrate  # noqa: E402
-from maturity.store.engine import session_scope  # noqa: E402
-from tests.servers.jira import API, JiraServer  # noqa: E402
+import collectors.jira as jira_collector
+from collectors.base import CollectContext
+from maturity import teams
+from maturity.config import Config
+from maturity.store import engine, migrate
+from maturity.store.engine import session_scope
+from tests.servers.jira import API, JiraServer
 
 PAGE = 1000  # the largest page Jira serves (maxResults is capped at 1000)
 
@@ -77,8 +77,10 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=20_000)
     parser.add_argument("--store", help="store URL (default: a new SQLite file)")
     args = parser.parse_args()
-    print(f"| variant | issues | minimum requests | first run: requests (searches) | "
-          f"first run: time | stored/s | unchanged re-run: requests (searches) |")
+    print(
+        "| variant | issues | minimum requests | first run: requests (searches) | "
+        "first run: time | stored/s | unchanged re-run: requests (searches) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for deployment in ("Server", "Cloud"):
         with tempfile.TemporaryDirectory() as tmp:

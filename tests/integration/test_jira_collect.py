@@ -416,3 +416,42 @@ def test_killed_run_resumes_without_gaps_or_duplicates(
     # The resumed run started from the stored cursor, not from the first issue.
     assert 'updated >= "' in resumed[0]["jql"][0]
     assert len(resumed) <= 4
+
+
+def test_wrong_context_path_fails_with_404_at_once(
+    sessions: sessionmaker[Session], jira: JiraServer
+) -> None:
+    jira.generate("PAY", 3)
+    cfg = Config.model_validate(
+        {
+            "sources": {"jira": {"url": jira.url.removesuffix("/jira") + "/tracker"}},
+            "teams": [{"name": "payments", "jira": ["PAY"]}],
+        }
+    )
+    [result] = collect(sessions, cfg)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.startswith("jira: serverInfo: HTTP 404: not found")
+    assert len(jira.requests) == 1
+
+
+def test_token_without_user_is_sent_as_a_personal_access_token(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JIRA_USER")
+    with JiraServer(user=None, token=TOKEN) as server:
+        server.generate("PAY", 4)
+        [result] = collect(sessions, make_config(server))
+    assert (result.status, result.records) == ("success", 4)
+
+
+def test_user_without_token_is_refused_naming_the_variable(
+    sessions: sessionmaker[Session], jira: JiraServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JIRA_TOKEN")
+    [result] = collect(sessions, make_config(jira))
+    assert result.status == "failed"
+    assert result.error == (
+        "jira: JIRA_USER is set but JIRA_TOKEN is not; set both, or neither for anonymous access"
+    )
+    assert jira.requests == []
