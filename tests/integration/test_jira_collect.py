@@ -455,3 +455,46 @@ def test_user_without_token_is_refused_naming_the_variable(
         "jira: JIRA_USER is set but JIRA_TOKEN is not; set both, or neither for anonymous access"
     )
     assert jira.requests == []
+
+
+def test_team_option_collects_only_that_teams_projects(
+    sessions: sessionmaker[Session], jira: JiraServer
+) -> None:
+    jira.generate("PAY", 3)
+    jira.generate("OPS", 2)
+    cfg = Config.model_validate(
+        {
+            "sources": {"jira": {"url": jira.url}},
+            "teams": [{"name": "payments", "jira": ["PAY"]}, {"name": "ops", "jira": ["OPS"]}],
+        }
+    )
+    with session_scope(sessions) as session:
+        teams.sync(session, cfg)
+    results = jira_collector.collect(CollectContext(config=cfg, sessions=sessions, team="ops"))
+    assert [(r.scope, r.records) for r in results] == [("OPS", 2)]
+    assert sorted(issues(sessions)) == ["OPS-1", "OPS-2"]
+
+
+def test_cli_reports_a_failed_project_and_never_prints_the_token(
+    sqlite_url: str, jira: JiraServer, tmp_path: Path
+) -> None:
+    jira.generate("PAY", 5)
+    config = tmp_path / "maturity.toml"
+    config.write_text(
+        f'[store]\nurl = "{sqlite_url}"\n\n[sources.jira]\nurl = "{jira.url}"\n\n'
+        '[[teams]]\nname = "payments"\njira = ["PAY", "NOPE"]\n'
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "MATURITY_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "maturity", "collect", "--source", "jira"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert "1 of 2 scope(s) failed" in output
+    assert "NOPE" in output and "failed" in output
+    assert TOKEN not in output
+    assert base64.b64encode(f"{USER}:{TOKEN}".encode()).decode() not in output
