@@ -85,7 +85,10 @@ def collect(ctx: CollectContext) -> list[ScopeResult]:
     """Collect the issues of every Jira project the (selected) teams own, one scope a project."""
     cfg = ctx.config.sources.jira
     patterns = _patterns(ctx)
-    if cfg is None or not patterns:
+    if not patterns:
+        return []
+    if cfg is None:
+        ctx.progress.note("jira: teams list Jira projects but [sources.jira] is not configured")
         return []
     conn = _Connection(cfg, ctx)
     results = []

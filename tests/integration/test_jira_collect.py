@@ -498,3 +498,21 @@ def test_cli_reports_a_failed_project_and_never_prints_the_token(
     assert "NOPE" in output and "failed" in output
     assert TOKEN not in output
     assert base64.b64encode(f"{USER}:{TOKEN}".encode()).decode() not in output
+
+
+@pytest.mark.parametrize("offset_hours", [13, -5])
+def test_lookback_catches_late_updates_within_its_window_in_the_servers_zone(
+    sessions: sessionmaker[Session], offset_hours: int
+) -> None:
+    with JiraServer(tz=dt.timezone(dt.timedelta(hours=offset_hours))) as server:
+        server.generate("PAY", 12)
+        cfg = make_config(server, lookback_minutes=5)
+        collect(sessions, cfg)
+        newest = max(i.updated for i in server.issues.values())
+        # Indexed late: updated before the newest issue already collected.
+        late = server.add_issue("PAY", created=newest - dt.timedelta(minutes=3))
+        too_late = server.add_issue("PAY", created=newest - dt.timedelta(minutes=7))
+        collect(sessions, cfg)
+    stored = issues(sessions)
+    assert late.key in stored
+    assert too_late.key not in stored
