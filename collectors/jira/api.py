@@ -8,6 +8,7 @@ truncated bodies, and never retries a 401, 403, 400 or 404.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
@@ -61,7 +62,10 @@ class JiraApi:
         self.policy = retry.RetryPolicy(attempts=cfg.retry_attempts, base_s=cfg.retry_base_s)
         user = secret(cfg.user_env)
         token = secret(cfg.token_env)
-        self._secrets = [s for s in (user, token) if s]
+        # What must never be shown: the token, and the Basic credentials a server might echo.
+        self._secrets = [token] if token else []
+        if user and token:
+            self._secrets.append(base64.b64encode(f"{user}:{token}".encode()).decode())
         if user and not token:
             raise CollectorError(
                 f"jira: {cfg.user_env} is set but {cfg.token_env or 'token_env'} is not; "
@@ -109,6 +113,8 @@ class JiraApi:
             return None
         if isinstance(exc, requests.Timeout):
             return retry.RetryableError("timed out")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return None  # a certificate that fails now fails on every try
         if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
             return retry.RetryableError("connection dropped")
         if isinstance(exc, json.JSONDecodeError):
@@ -239,6 +245,8 @@ def describe(exc: BaseException, cfg: JiraSource) -> str:
         return f"HTTP {status}{': ' + text if text else ''}"
     if isinstance(exc, requests.Timeout):
         return f"no answer within {cfg.timeout_s:g}s (timeout_s)"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed (certificate or protocol); check the url"
     if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
         return "the connection failed or was dropped"
     if isinstance(exc, json.JSONDecodeError):

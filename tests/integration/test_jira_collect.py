@@ -516,3 +516,18 @@ def test_lookback_catches_late_updates_within_its_window_in_the_servers_zone(
     stored = issues(sessions)
     assert late.key in stored
     assert too_late.key not in stored
+
+
+def test_credentials_echoed_by_the_server_are_redacted_from_the_error(
+    sessions: sessionmaker[Session], jira: JiraServer
+) -> None:
+    jira.generate("PAY", 3)
+    jira.inject("echo")
+    [result] = collect(sessions, make_config(jira))
+    basic = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+    assert result.status == "failed"
+    assert result.error == "jira PAY: search (startAt=0): HTTP 400: the query was refused: " + (
+        f"Bad request with Basic *** ({USER}:***)"
+    )
+    stored = " ".join(e or "" for _, _, e in runs(sessions))
+    assert TOKEN not in stored and basic not in stored

@@ -44,7 +44,7 @@ def load_fixture(name: str, base: str) -> Any:
 class Fault:
     """A failure the server answers with instead of the real thing, for matching requests."""
 
-    kind: str  # 429 | 502 | 503 | slow | reset | truncate | cut | stall
+    kind: str  # 429 | 502 | 503 | echo | slow | reset | truncate | cut | stall
     path: str = API + "/search"
     count: int = 1
     after: int = 0
@@ -751,6 +751,13 @@ def _handler(server: JiraServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     body = f"<html><body><h1>{status} Bad Gateway</h1></body></html>"
                 self._send(status, body.encode(), headers)
+                return True
+            if fault.kind == "echo":
+                # A careless proxy that repeats the credentials it was sent in its error.
+                header = self.headers.get("Authorization") or ""
+                decoded = base64.b64decode(header.partition(" ")[2] or "").decode()
+                message = f"Bad request with {header} ({decoded})"
+                self._send(400, json.dumps({"errorMessages": [message], "errors": {}}).encode())
                 return True
             if fault.kind == "slow":
                 time.sleep(fault.delay_s)
