@@ -75,6 +75,8 @@ class JiraApi:
             "server": cfg.url,
             "timeout": cfg.timeout_s,
             "max_retries": 0,
+            # The library logs a whole undecodable body at ERROR; our own log says what failed.
+            "logging": False,
         }
         if user and token:
             kwargs["basic_auth"] = (user, token)
