@@ -30,6 +30,12 @@ pytestmark = pytest.mark.integration
 
 USER, TOKEN = "collector", "jira-secret-token-123"
 SEARCH = API + "/search"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pythonpath() -> str:
+    """This checkout first, then whatever the test run had, for the CLI in a subprocess."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 
 @pytest.fixture(autouse=True)
@@ -387,7 +393,7 @@ def test_killed_run_resumes_without_gaps_or_duplicates(
             f'[sources.jira]\nurl = "{server.url}"\npage_size = 10\n\n'
             '[[teams]]\nname = "payments"\njira = ["PAY"]\n'
         )
-        env = {**os.environ, "PYTHONPATH": os.getcwd(), "MATURITY_CONFIG": str(config)}
+        env = {**os.environ, "PYTHONPATH": _pythonpath(), "MATURITY_CONFIG": str(config)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "maturity", "collect", "--source", "jira"],
             env=env,
@@ -484,7 +490,7 @@ def test_cli_reports_a_failed_project_and_never_prints_the_token(
         f'[store]\nurl = "{sqlite_url}"\n\n[sources.jira]\nurl = "{jira.url}"\n\n'
         '[[teams]]\nname = "payments"\njira = ["PAY", "NOPE"]\n'
     )
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "MATURITY_CONFIG": str(config)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath(), "MATURITY_CONFIG": str(config)}
     done = subprocess.run(
         [sys.executable, "-m", "maturity", "collect", "--source", "jira"],
         env=env,
