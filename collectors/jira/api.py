@@ -202,15 +202,23 @@ class JiraApi:
         """Histories of one issue from ``start`` on (the changelog endpoint); and whether more."""
         path = f"issue/{issue_id}/changelog"
         params = {"startAt": start, "maxResults": CHANGELOG_PAGE}
-        # The library has no public method for this endpoint; _get_json is its own way to
-        # call one, with the same session, authentication and error handling.
-        body = self.call(
-            lambda: self.client._get_json(path, params=params),
-            scope=scope,
-            what=f"changelog of issue {issue_id}",
-        )
+
+        def fetch() -> Any:
+            # The library has no public method for this endpoint; _get_json is its own way to
+            # call one, with the same session, authentication and error handling.
+            try:
+                return self.client._get_json(path, params=params)
+            except JIRAError as exc:
+                if exc.status_code == 404:
+                    return None  # a Jira Server without the endpoint, or the issue is gone
+                raise
+
+        what = f"changelog of issue {issue_id}"
+        body = self.call(fetch, scope=scope, what=what)
+        if body is None:
+            return self._whole_changelog(scope, issue_id)[start:], False
         if not isinstance(body, dict) or not isinstance(body.get("values"), list):
-            raise CollectorError(f"jira {scope}: changelog of issue {issue_id}: not a changelog")
+            raise CollectorError(f"jira {scope}: {what}: not a changelog")
         values = body["values"]
         total = body.get("total")
         reached = start + len(values)
@@ -219,6 +227,23 @@ class JiraApi:
             not last if isinstance(last, bool) else isinstance(total, int) and reached < total
         )
         return values, more
+
+    def _whole_changelog(self, scope: str, issue_id: str) -> list[Any]:
+        """The changelog from the issue itself (``expand=changelog``), as older Servers give it."""
+
+        def fetch() -> Any:
+            try:
+                issue = self.client.issue(issue_id, fields="status", expand="changelog")
+            except JIRAError as exc:
+                if exc.status_code == 404:
+                    return None  # deleted since the search: keep what the search gave
+                raise
+            return issue.raw
+
+        raw = self.call(fetch, scope=scope, what=f"issue {issue_id} with its changelog")
+        changelog = raw.get("changelog") if isinstance(raw, dict) else None
+        histories = changelog.get("histories") if isinstance(changelog, dict) else None
+        return list(histories) if isinstance(histories, list) else []
 
     def close(self) -> None:
         self.client.close()

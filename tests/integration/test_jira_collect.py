@@ -537,3 +537,16 @@ def test_credentials_echoed_by_the_server_are_redacted_from_the_error(
     )
     stored = " ".join(e or "" for _, _, e in runs(sessions))
     assert TOKEN not in stored and basic not in stored
+
+
+def test_truncated_changelog_falls_back_to_the_issue_where_the_endpoint_is_missing(
+    sessions: sessionmaker[Session],
+) -> None:
+    with JiraServer(changelog_limit=2, changelog_endpoint=False) as server:
+        server.generate("PAY", 3, histories=6)
+        [result] = collect(sessions, make_config(server))
+        endpoint_calls = server.count(API + "/issue/10001/changelog")
+        issue_calls = server.count(API + "/issue/10001") - endpoint_calls
+    assert result.status == "success"
+    assert len(transitions(sessions)) == 3 * 6
+    assert (endpoint_calls, issue_calls) == (1, 1)

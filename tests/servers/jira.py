@@ -93,6 +93,7 @@ class JiraServer:
         max_results: int = 1000,
         changelog_limit: int = 100,
         context_path: str = "/jira",
+        changelog_endpoint: bool = True,
     ) -> None:
         self.deployment = deployment
         self.user, self.token = user, token
@@ -100,6 +101,8 @@ class JiraServer:
         self.max_results = max_results
         self.changelog_limit = changelog_limit
         self.context_path = context_path
+        #: False: no /issue/{id}/changelog (older Jira Server), only issue?expand=changelog
+        self.changelog_endpoint = changelog_endpoint
         self.projects: dict[str, dict[str, Any]] = {}
         self.issues: dict[str, StoredIssue] = {}
         self.forbidden: set[str] = set()
@@ -506,8 +509,13 @@ class JiraServer:
         raise JiraError(400, [f"Error in the JQL Query: unsupported clause '{clause}'."])
 
     def render(
-        self, issue: StoredIssue, wanted: set[str] | None, changelog: bool
+        self,
+        issue: StoredIssue,
+        wanted: set[str] | None,
+        changelog: bool,
+        limit: int | None = -1,
     ) -> dict[str, Any]:
+        """An issue as the API shows it; ``limit`` caps the changelog (-1: the search cap)."""
         fields = (
             issue.fields
             if wanted is None
@@ -521,7 +529,8 @@ class JiraServer:
             "fields": fields,
         }
         if changelog:
-            shown = issue.histories[: self.changelog_limit]
+            cap = self.changelog_limit if limit == -1 else limit
+            shown = issue.histories if cap is None else issue.histories[:cap]
             out["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(shown),
@@ -586,12 +595,14 @@ class JiraServer:
                 raise JiraError(410, ["The requested API has been removed. Use /search/jql."])
             return self.search(query, cloud=False)
         m = re.fullmatch(re.escape(API) + r"/issue/([^/]+)/changelog", path)
-        if m:
+        if m and self.changelog_endpoint:
             return self.changelog(m.group(1), query)
         m = re.fullmatch(re.escape(API) + r"/issue/([^/]+)", path)
         if m:
             issue = self._find(m.group(1))
-            return self.render(issue, None, "changelog" in ",".join(query.get("expand", [])))
+            expand = ",".join(query.get("expand", []))
+            # One issue comes with its whole changelog; only searches cut it short.
+            return self.render(issue, _fields_wanted(query), "changelog" in expand, limit=None)
         raise JiraError(404, ["null for uri: " + path])
 
     def _authorized(self, header: str | None) -> bool:
