@@ -103,6 +103,14 @@ class JiraSource(_Strict):
     retry_attempts: Annotated[int, Field(ge=1, le=20)] = 6
     retry_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
 
+    @field_validator("jql")
+    @classmethod
+    def _jql_is_a_filter(cls, value: str | None) -> str | None:
+        # The collector orders by update time itself; its cursor depends on that order.
+        if value is not None and re.search(r"\border\s+by\b", value, re.IGNORECASE):
+            raise ValueError("jql is a filter only; leave out ORDER BY")
+        return value
+
 
 class SourcesConfig(_Strict):
     github: GitHubSource | None = None

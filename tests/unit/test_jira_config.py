@@ -36,6 +36,7 @@ def test_defaults_need_only_the_url(tmp_path: Path) -> None:
         ("page_size = 5000", "sources.jira.page_size"),
         ("retry_attempts = 0", "sources.jira.retry_attempts"),
         ("deploy_field = 'x'", "sources.jira.deploy_field"),
+        ("jql = 'labels = ops order by created'", "sources.jira.jql"),
     ],
 )
 def test_wrong_value_names_its_key_and_line(tmp_path: Path, extra: str, key: str) -> None:

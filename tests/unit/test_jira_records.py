@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collectors.base import MalformedRecord
 from collectors.jira import records
@@ -142,3 +144,20 @@ def test_jql_quotes_the_project_and_wraps_the_extra_filter() -> None:
         'project = "A\\"B" AND (issuetype = Incident) AND updated >= "2026-01-01 00:00"'
         " ORDER BY updated ASC, key ASC"
     )
+
+
+@given(
+    cursor=st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    offset_minutes=st.integers(min_value=-12 * 60, max_value=14 * 60),
+    lookback=st.integers(min_value=1, max_value=24 * 60),
+)
+def test_since_bound_is_the_lookback_minute_in_the_cursors_zone(
+    cursor: dt.datetime, offset_minutes: int, lookback: int
+) -> None:
+    zone = dt.timezone(dt.timedelta(minutes=offset_minutes))
+    value = cursor.replace(tzinfo=zone).isoformat(timespec="milliseconds")
+    clause = since_clause(value, lookback)
+    assert clause is not None
+    bound = dt.datetime.strptime(clause, 'updated >= "%Y-%m-%d %H:%M"').replace(tzinfo=zone)
+    start = cursor.replace(tzinfo=zone) - dt.timedelta(minutes=lookback)
+    assert start - dt.timedelta(minutes=1) < bound <= start
