@@ -68,11 +68,14 @@ class IssueStream(Stream):
         cfg = self.api.cfg
         jql = build_jql(self.scope, extra=cfg.jql, since=since_clause(since, cfg.lookback_minutes))
         start, token = 0, None
+        high = since
         while True:
             page = self.api.search(self.scope, jql, fields=self.fields, start=start, token=token)
             for raw in page.issues:
                 self._complete_changelog(raw)
-            yield Page(page.issues, cursor=_last_updated(page.issues))
+            # The look-back re-reads issues older than the cursor; it never moves backwards.
+            high = _later(high, _last_updated(page.issues))
+            yield Page(page.issues, cursor=high)
             if page.next_start is None and page.next_token is None:
                 return
             start, token = page.next_start or 0, page.next_token
@@ -157,3 +160,13 @@ def _last_updated(issues: list[Any]) -> str | None:
         if best is None or parsed >= best[0]:
             best = (parsed, value)
     return best[1] if best else None
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    """The later of two Jira timestamps (an unreadable one loses)."""
+    if a is None or b is None:
+        return a or b
+    try:
+        return a if dt.datetime.fromisoformat(a) >= dt.datetime.fromisoformat(b) else b
+    except (TypeError, ValueError):
+        return b

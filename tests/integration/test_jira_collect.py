@@ -550,3 +550,20 @@ def test_truncated_changelog_falls_back_to_the_issue_where_the_endpoint_is_missi
     assert result.status == "success"
     assert len(transitions(sessions)) == 3 * 6
     assert (endpoint_calls, issue_calls) == (1, 1)
+
+
+def test_cursor_never_moves_back_when_the_lookback_holds_more_than_a_page(
+    sessions: sessionmaker[Session], jira: JiraServer
+) -> None:
+    # 30 issues two seconds apart: all inside the five-minute look-back, three pages of 10.
+    jira.generate("PAY", 30, step=dt.timedelta(seconds=2))
+    cfg = make_config(jira)
+    collect(sessions, cfg)
+    with session_scope(sessions) as session:
+        first = session.scalar(select(tables.Cursor.value))
+    jira.inject("502", after=1, count=10)  # the re-run stops after its first page
+    [result] = collect(sessions, make_config(jira, retry_attempts=2))
+    with session_scope(sessions) as session:
+        second = session.scalar(select(tables.Cursor.value))
+    assert result.status == "failed"
+    assert first is not None and second == first
