@@ -163,10 +163,16 @@ def _last_updated(issues: list[Any]) -> str | None:
 
 
 def _later(a: str | None, b: str | None) -> str | None:
-    """The later of two Jira timestamps (an unreadable one loses)."""
-    if a is None or b is None:
-        return a or b
-    try:
-        return a if dt.datetime.fromisoformat(a) >= dt.datetime.fromisoformat(b) else b
-    except (TypeError, ValueError):
-        return b
+    """The later of two Jira timestamps; an unreadable or missing one loses."""
+
+    def parse(value: str | None) -> dt.datetime | None:
+        try:
+            parsed = dt.datetime.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+        return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+    pa, pb = parse(a), parse(b)
+    if pa is None or pb is None:
+        return b if pa is None else a
+    return a if pa >= pb else b
