@@ -131,7 +131,22 @@ class JiraSource(_Strict):
     incident_labels: list[str] = ["incident"]
     incident_priorities: list[str] = []
     service_field: str | None = None
+    #: the field that names the deployment or version an incident belongs to; by default the
+    #: first affected version (``versions``)
+    deployment_field: str | None = None
+    #: how far before the stored cursor each incremental query starts (JQL has minute precision)
+    lookback_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    retry_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    retry_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+
+    @field_validator("jql")
+    @classmethod
+    def _jql_is_a_filter(cls, value: str | None) -> str | None:
+        # The collector orders by update time itself; its cursor depends on that order.
+        if value is not None and re.search(r"\border\s+by\b", value, re.IGNORECASE):
+            raise ValueError("jql is a filter only; leave out ORDER BY")
+        return value
 
 
 class SourcesConfig(_Strict):
