@@ -74,6 +74,8 @@ class GitHubSource(_Strict):
     commit_lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
     #: deployment creators (globs over logins) counted as automation besides bots and apps
     automation_logins: list[str] = []
+    #: the least time between two requests (PyGithub's default; GitHub asks for serial calls)
+    min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = 0.25
 
 
 class JenkinsDeployRule(_Strict):

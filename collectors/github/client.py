@@ -31,6 +31,8 @@ from maturity.config import GitHubSource
 log = logging.getLogger("collectors.github")
 
 USER_AGENT = "devops-maturity"
+#: the first backoff step of retried failures (tests shorten it; real waits follow the server)
+BACKOFF_BASE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class GitHubClient:
     ) -> None:
         self.source = source
         self.progress = progress
-        self.policy = policy or retry.RetryPolicy(max_wait_s=source.max_rate_limit_wait_s)
+        self.policy = policy or retry.RetryPolicy(
+            base_s=BACKOFF_BASE_S, max_wait_s=source.max_rate_limit_wait_s
+        )
         self.sleep = sleep
         self.requests = 0
         self._remaining: int | None = None
@@ -93,6 +97,7 @@ class GitHubClient:
             user_agent=USER_AGENT,
             retry=None,
             lazy=True,
+            seconds_between_requests=source.min_request_interval_s or None,
         )
         self.requester = self.gh.requester
 
@@ -292,6 +297,8 @@ def describe(exc: GithubException, *, scope: str, what: str, source: GitHubSourc
         hint = "no such repository or organisation, or the token cannot see it"
     elif is_rate_limit(exc):
         hint = "rate limited for longer than the retry policy allows"
+    elif exc.status >= 500:
+        hint = "server error; gave up after retries"
     else:
         hint = "GitHub refused the request"
     return f"{prefix} {message or 'error'} ({hint})"

@@ -28,6 +28,8 @@ from maturity.config import GitHubSource, RulesConfig
 from maturity.store import tables, write
 
 SOURCE = "github"
+#: builds name their CI system; ``teams.reattribute`` falls back to the repository's team
+BUILD_SOURCE = "github_actions"
 #: a run or deployment still unfinished after this long is taken as abandoned, not pending
 PENDING_HORIZON = dt.timedelta(days=3)
 
@@ -94,6 +96,8 @@ class CursorState:
     since: str | None = None
     etag: str | None = None
     resume: dict[str, Any] | None = None
+    #: ids of the records read at exactly ``since``: not read again for a timestamp tie
+    at: list[str] | None = None
 
     @classmethod
     def load(cls, value: str | None) -> CursorState:
@@ -105,10 +109,18 @@ class CursorState:
             return cls()  # an unreadable cursor means a full read, never a crash
         if not isinstance(data, dict):
             return cls()
-        return cls(data.get("since"), data.get("etag"), data.get("resume"))
+        at = data.get("at")
+        return cls(
+            data.get("since"),
+            data.get("etag"),
+            data.get("resume"),
+            [str(x) for x in at] if isinstance(at, list) else None,
+        )
 
     def dump(self) -> str:
-        return json.dumps({"since": self.since, "etag": self.etag, "resume": self.resume})
+        return json.dumps(
+            {"since": self.since, "etag": self.etag, "resume": self.resume, "at": self.at}
+        )
 
 
 def _iso(value: Any) -> str | None:
@@ -168,6 +180,13 @@ class NewestFirstStream(GitHubStream):
         """Records older than this end the walk (the watermark, or earlier for a look-back)."""
         return since
 
+    def item_id(self, raw: Any) -> str | None:
+        if isinstance(raw, dict):
+            for key in ("databaseId", "id", "sha"):
+                if raw.get(key) is not None:
+                    return str(raw[key])
+        return None
+
     def expand(self, kept: list[Any]) -> list[Any]:
         """Fetch what a record needs beyond the list (deployment statuses, extra reviews)."""
         return kept
@@ -177,11 +196,12 @@ class NewestFirstStream(GitHubStream):
         resume = state.resume
         high: str | None = resume.get("high") if resume else None
         pending: str | None = resume.get("pending") if resume else None
+        at_high: list[str] = list(resume.get("at") or []) if resume else []
+        seen = set(state.at or [])
         horizon = _iso((dt.datetime.now(dt.UTC) - PENDING_HORIZON).isoformat())
-        # An ETag answers for the first page only; records still pending may change deeper in.
-        etag = state.etag if resume is None and not state.resume else None
         # Unless a walk resumes, its first page is the newest: if that page is unchanged
         # (304 next time), nothing is new, so its ETag is what the next run sends.
+        etag = state.etag if resume is None else None
         first_etag: str | None = None
         first = resume is None
         threshold = self.threshold(state.since)
@@ -196,25 +216,34 @@ class NewestFirstStream(GitHubStream):
                 if self.client_stop and key and threshold and key < threshold:
                     stop = True
                     continue
+                if key is not None and key == state.since and self.item_id(raw) in seen:
+                    continue  # read last time, unchanged since
                 kept.append(raw)
             kept = self.expand(kept)
             for raw in kept:
                 key = self.order_key(raw)
                 if key is None:
                     continue
-                high = max(high or key, key)
+                if high is None or key > high:
+                    high, at_high = key, []
+                if key == high and (ident := self.item_id(raw)) is not None:
+                    at_high.append(ident)
                 if self.is_pending(raw) and horizon is not None and key >= horizon:
                     pending = min(pending or key, key)
             if stop or next_token is None:
-                done = CursorState(
-                    since=pending or high or state.since,
-                    etag=first_etag if pending is None else None,
-                )
+                if pending is not None:
+                    done = CursorState(since=pending)
+                elif high is None or high == state.since:
+                    at = sorted(seen | set(at_high)) if high is not None else state.at
+                    done = CursorState(since=state.since, etag=first_etag, at=at)
+                else:
+                    done = CursorState(since=high, etag=first_etag, at=sorted(set(at_high)))
                 yield Page(kept, cursor=done.dump())
                 return
             checkpoint = CursorState(
                 since=state.since,
-                resume={"next": next_token, "high": high, "pending": pending},
+                at=state.at,
+                resume={"next": next_token, "high": high, "pending": pending, "at": at_high},
             )
             yield Page(kept, cursor=checkpoint.dump())
 
@@ -432,7 +461,7 @@ class WorkflowRuns(NewestFirstStream):
         for item in items:
             row = {k: v for k, v in item.items() if k not in ("created_at", "completed")}
             row.update(
-                source=SOURCE,
+                source=BUILD_SOURCE,
                 scope=self.scope,
                 team_id=self.repo.team_id,
                 repository_id=self.repo.repository_id,
@@ -482,6 +511,11 @@ class Deployments(NewestFirstStream):
                     break
             out.append({"deployment": raw, "statuses": statuses})
         return out
+
+    def item_id(self, raw: Any) -> str | None:
+        if isinstance(raw, dict) and "deployment" in raw:
+            raw = raw["deployment"]
+        return super().item_id(raw)
 
     def is_pending(self, raw: Any) -> bool:
         statuses = raw.get("statuses") if isinstance(raw, dict) else None

@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -392,6 +393,8 @@ class Renderer:
             run_started_at=iso(s["created"]),
         )
         r["url"] = f"{self.api}/repos/{self.repo.full_name}/actions/runs/{s['id']}"
+        r["html_url"] = f"https://github.com/{self.repo.full_name}/actions/runs/{s['id']}"
+        r.update(s.get("override", {}))
         return r
 
     def commit(self, s: dict[str, Any]) -> dict[str, Any]:
@@ -422,6 +425,7 @@ class Renderer:
         d["url"] = f"{self.api}/repos/{self.repo.full_name}/deployments/{s['id']}"
         d["statuses_url"] = d["url"] + "/statuses"
         d["creator"] = _user(d["creator"], s["creator"])
+        d.update(s.get("override", {}))
         return d
 
     def status(self, dep: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
@@ -444,6 +448,7 @@ class Renderer:
         i["url"] = f"{self.api}/repos/{self.repo.full_name}/issues/{s['number']}"
         if s["is_pull"]:
             html = f"https://github.com/{self.repo.full_name}/pull/{s['number']}"
+            i["html_url"] = html
             i["pull_request"] = {
                 "patch_url": html + ".patch",
                 "diff_url": html + ".diff",
@@ -458,6 +463,9 @@ class Renderer:
             }
             for name in s["labels"]
         ]
+        if not s["is_pull"]:
+            i["html_url"] = f"https://github.com/{self.repo.full_name}/issues/{s['number']}"
+        i.update(s.get("override", {}))
         return i
 
     def release(self, s: dict[str, Any]) -> dict[str, Any]:
@@ -523,6 +531,7 @@ class GitHubServer:
         self.graphql_enabled = graphql
         self.repos: dict[str, FakeRepo] = {}
         self.orgs: dict[str, list[str]] = {}
+        self.users: dict[str, list[str]] = {}
         self.templates = Templates()
         self.rate = RateLimit()
         self.faults: list[Fault] = []
@@ -549,7 +558,8 @@ class GitHubServer:
     def add_repo(self, owner: str, name: str, *, org: bool = True) -> FakeRepo:
         repo = FakeRepo(owner, name, id=1000 + len(self.repos))
         self.repos[repo.full_name.lower()] = repo
-        self.orgs.setdefault(owner.lower(), []).append(repo.full_name)
+        owners = self.orgs if org else self.users
+        owners.setdefault(owner.lower(), []).append(repo.full_name)
         return repo
 
     def inject(self, fault: Fault) -> None:
@@ -603,6 +613,12 @@ def _error(status: int, message: str) -> _Reply:
 class _GitHubHandler(BaseHTTPRequestHandler):
     gh: GitHubServer
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and
+        # delayed ACKs add 40 ms to every keep-alive request.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read counts, not an access log
@@ -792,8 +808,9 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         if parts == ["rate_limit"]:
             return 200, _fixture("GET_rate_limit.json"), {}
         if parts[0] in ("orgs", "users") and len(parts) == 3 and parts[2] == "repos":
-            names = self.gh.orgs.get(parts[1].lower())
-            if names is None or (parts[0] == "orgs" and not names):
+            owners = self.gh.orgs if parts[0] == "orgs" else self.gh.users
+            names = owners.get(parts[1].lower())
+            if names is None:
                 raise _error(404, "Not Found")
             items = [
                 Renderer(self.gh.templates, self.gh.repos[n.lower()], api).repository()
