@@ -98,6 +98,8 @@ class GitHubClient:
             retry=None,
             lazy=True,
             seconds_between_requests=source.min_request_interval_s or None,
+            # GraphQL queries are POSTs, which PyGithub spaces as writes (1 s); we never write.
+            seconds_between_writes=source.min_request_interval_s or None,
         )
         self.requester = self.gh.requester
 
