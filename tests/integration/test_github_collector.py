@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,9 @@ def test_first_collection_stores_every_stream_attributed_to_the_team(
     assert by_path(server, "graphql") == 3
     assert by_path(server, "/actions/runs") == 3
     assert by_path(server, "/reviews") == 0
+    # Listing never completes an item with a GET of its own (PyGithub's lazy completion).
+    single = [p for p in server.counts if re.search(r"/(pulls|runs|issues|commits)/\w+$", p)]
+    assert single == []
 
 
 def test_builds_are_recorded_as_github_actions_runs(
@@ -473,3 +477,63 @@ def test_deployments_outside_the_configured_environments_are_left_out(
     assert envs and set(envs) == {"production"}
     assert triggers == {"automated", "manual"}
     assert by_path(server, "/statuses") == 3  # statuses only for the deployments kept
+
+
+def test_cli_collects_github_and_reports_a_failed_scope_without_the_token(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    server.add_repo("acme", "api").populate(pulls=3, runs=4, issues=3)
+    config = tmp_path / "maturity.toml"
+    config.write_text(
+        f"""
+[store]
+url = "sqlite:///{tmp_path / "m.db"}"
+[sources.github]
+base_url = "{server.url}/api/v3"
+min_request_interval_s = 0
+[[teams]]
+name = "payments"
+github = ["acme/api", "acme/gone"]
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "MATURITY_CONFIG": str(config)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "maturity", "collect", "--source", "github"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr  # one scope failed, the other was collected
+    assert "acme/api" in proc.stdout and "success" in proc.stdout
+    assert "acme/gone" in proc.stdout and "404" in proc.stdout
+    assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_pending_deployment_is_read_again_until_it_finishes(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(deployments=3)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    pending = repo.add_deployment(at=now - dt.timedelta(hours=1), states=["in_progress"])
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        row = s.scalar(
+            select(tables.Deployment).where(tables.Deployment.external_id == str(pending["id"]))
+        )
+        assert row is not None and row.status == "running" and row.finished_at is None
+    pending["statuses"].append({"id": 1, "state": "failure", "at": now})
+    server.reset_counts()
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        row = s.scalar(
+            select(tables.Deployment).where(tables.Deployment.external_id == str(pending["id"]))
+        )
+        assert row is not None and row.status == "failure" and row.finished_at == now
+    assert by_path(server, "/statuses") == 1  # only the pending one was looked at again
