@@ -30,7 +30,7 @@ from maturity import config as config_mod
 from maturity import teams
 from maturity.store import engine, migrate
 from maturity.store.engine import session_scope
-from tests.servers.github import GitHubServer
+from tests.servers.github import GitHubServer, RateLimit
 
 TOKEN = "bench-token"
 PAGE = 100  # the largest page GitHub serves
@@ -52,9 +52,10 @@ def group(counts: Counter[str]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def serve(conn: Connection, pulls: int, runs: int) -> None:
+def serve(conn: Connection, pulls: int, runs: int, budget: int) -> None:
     """The server in its own process, so that its JSON rendering does not share our GIL."""
     with GitHubServer(token=TOKEN) as server:
+        server.rate = RateLimit(limit=budget, remaining=budget)
         server.add_repo("acme", "payments-api").populate(pulls=pulls, runs=runs)
         conn.send(server.url)
         while True:
@@ -75,6 +76,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20_000)
     parser.add_argument("--rest", action="store_true", help="pull requests over REST, not GraphQL")
     parser.add_argument("--store-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--budget", type=int, default=5_000, help="requests per hour (github.com: 5,000)"
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-github-")
@@ -84,7 +88,9 @@ def main() -> None:
     sessions = engine.make_sessionmaker(eng)
     os.environ["GITHUB_TOKEN"] = TOKEN
     conn, child_conn = multiprocessing.Pipe()
-    child = multiprocessing.Process(target=serve, args=(child_conn, args.pulls, args.runs))
+    child = multiprocessing.Process(
+        target=serve, args=(child_conn, args.pulls, args.runs, args.budget)
+    )
     child.start()
     server_url = conn.recv()
     try:

@@ -33,6 +33,8 @@ log = logging.getLogger("collectors.github")
 USER_AGENT = "devops-maturity"
 #: the first backoff step of retried failures (tests shorten it; real waits follow the server)
 BACKOFF_BASE_S = 0.5
+#: the wait after a secondary rate limit that names no time (GitHub: "at least one minute")
+SECONDARY_LIMIT_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,8 @@ class GitHubClient:
         )
         self.sleep = sleep
         self.requests = 0
-        self._remaining: int | None = None
-        self._reset_at: float | None = None
+        #: per rate-limit resource ("core" for REST, "graphql"): (remaining, reset epoch)
+        self._budget: dict[str, tuple[int | None, float | None]] = {}
         self.gh = github.Github(
             auth=Auth.Token(token) if token else None,
             base_url=source.base_url.rstrip("/"),
@@ -129,10 +131,10 @@ class GitHubClient:
         headers = {"If-None-Match": etag} if etag else None
 
         def once() -> Response:
-            self._wait_for_budget(what)
+            self._wait_for_budget("core", what)
             self.requests += 1
             h, data = self.requester.requestJsonAndCheck("GET", url, params, dict(headers or {}))
-            self._remember_budget(h)
+            self._remember_budget("core", h)
             return Response(data, {k.lower(): str(v) for k, v in h.items()})
 
         return self._call(once, scope=scope, what=what)
@@ -141,10 +143,10 @@ class GitHubClient:
         """POST a GraphQL query; returns its ``data``."""
 
         def once() -> Any:
-            self._wait_for_budget(what)
+            self._wait_for_budget("graphql", what)
             self.requests += 1
             h, data = self.requester.graphql_query(query, variables)
-            self._remember_budget(h)
+            self._remember_budget("graphql", h)
             return data.get("data")
 
         return self._call(once, scope=scope, what=what)
@@ -181,34 +183,39 @@ class GitHubClient:
 
     # --- rate limits and retries ------------------------------------------------------------
 
-    def _remember_budget(self, headers: dict[str, Any]) -> None:
+    def _remember_budget(self, resource: str, headers: dict[str, Any]) -> None:
         lower = {k.lower(): v for k, v in headers.items()}
+        resource = str(lower.get("x-ratelimit-resource") or resource)
         try:
-            if "x-ratelimit-remaining" in lower:
-                self._remaining = int(float(lower["x-ratelimit-remaining"]))
-            if "x-ratelimit-reset" in lower:
-                self._reset_at = float(lower["x-ratelimit-reset"])
+            remaining = lower.get("x-ratelimit-remaining")
+            reset = lower.get("x-ratelimit-reset")
+            self._budget[resource] = (
+                int(float(remaining)) if remaining is not None else None,
+                float(reset) if reset is not None else None,
+            )
         except ValueError:
             pass
 
-    def _wait_for_budget(self, what: str) -> None:
+    def _wait_for_budget(self, resource: str, what: str) -> None:
         """With the budget spent, wait for its reset instead of asking for a certain 403."""
-        if self._remaining != 0 or self._reset_at is None:
+        remaining, reset_at = self._budget.get(resource, (None, None))
+        if remaining != 0 or reset_at is None:
             return
-        wait = self._reset_at - time.time() + 1.0
+        wait = reset_at - time.time() + 1.0
         if wait <= 0:
-            self._remaining = None
+            self._budget.pop(resource, None)
             return
         if wait > self.policy.max_wait_s:
             raise CollectorError(
-                f"github: the rate-limit budget is spent and resets in {wait:.0f}s, longer than "
-                f"max_rate_limit_wait_s ({self.policy.max_wait_s:.0f}s)"
+                f"github: the {resource} rate-limit budget is spent and resets in {wait:.0f}s, "
+                f"longer than max_rate_limit_wait_s ({self.policy.max_wait_s:.0f}s)"
             )
         self.progress.note(
-            f"github: rate-limit budget spent; waiting {wait:.1f}s for its reset before {what}"
+            f"github: {resource} rate-limit budget spent; waiting {wait:.1f}s for its reset "
+            f"before {what}"
         )
         self.sleep(wait)
-        self._remaining = None
+        self._budget.pop(resource, None)
 
     def _call(self, fn: Callable[[], Any], *, scope: str, what: str) -> Any:
         try:
@@ -270,6 +277,9 @@ def classify(exc: BaseException) -> retry.RetryableError | None:
     if isinstance(exc, GithubException):
         if is_rate_limit(exc):
             wait = retry.wait_from_headers(dict(exc.headers or {}))
+            if wait is None:
+                # GitHub's advice for a secondary limit without Retry-After: wait a minute.
+                wait = SECONDARY_LIMIT_WAIT_S
             return retry.RetryableError(
                 f"rate limited ({exc.status})", wait_s=wait, rate_limited=True
             )

@@ -227,15 +227,34 @@ def test_second_collection_reads_only_what_changed(
         assert pr is not None and pr.review_count == 2 and pr.approval_count == 2
 
 
-def test_enterprise_prefix_and_plain_base_url_both_work(
+@pytest.mark.parametrize("enterprise", [True, False], ids=["enterprise-api-v3", "github-com"])
+def test_base_url_with_and_without_the_enterprise_prefix(
+    sessions: sessionmaker[Session], server: GitHubServer, enterprise: bool
+) -> None:
+    repo = server.add_repo("acme", "api").populate(pulls=3, runs=130)
+    results = collect(sessions, make_config(server, ["acme/api"], enterprise=enterprise))
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 130
+    prefix = "/api/v3" if enterprise else ""
+    # Page 2 came through the /repositories/{id}/... URL of the Link header, prefix kept.
+    assert server.raw_paths[f"{prefix}/repositories/{repo.id}/actions/runs"] == 1
+    assert server.raw_paths[f"{prefix}/repos/acme/api/actions/runs"] == 1
+    assert server.raw_paths["/api/graphql" if enterprise else "/graphql"] == 1
+
+
+def test_pull_request_with_more_than_100_reviews_gets_the_rest_over_rest(
     sessions: sessionmaker[Session], server: GitHubServer
 ) -> None:
-    server.add_repo("acme", "api").populate(pulls=3, runs=130)
-    results = collect(sessions, make_config(server, ["acme/api"], enterprise=False))
-    assert results[0].status == "success"
-    assert count(sessions, tables.Build) == 130
-    # The second page came through the /repositories/{id}/... path of the Link header.
-    assert any("/repositories/" in p or "/actions/runs" in p for _, p, _ in server.log)
+    repo = server.add_repo("acme", "api")
+    repo.add_pull(
+        at=T0, reviews=[(f"reviewer-{i}", "COMMENTED") for i in range(104)] + [("lead", "APPROVED")]
+    )
+    collect(sessions, make_config(server, ["acme/api"]))
+    assert count(sessions, tables.Review) == 105
+    assert by_path(server, "/reviews") == 2  # two pages of 100
+    with session_scope(sessions) as s:
+        pr = s.scalar(select(tables.PullRequest))
+        assert pr is not None and pr.review_count == 105 and pr.approval_count == 1
 
 
 def test_owner_star_expands_to_every_repository_of_an_org_or_a_user(

@@ -536,6 +536,8 @@ class GitHubServer:
         self.rate = RateLimit()
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
+        #: paths exactly as requested (with /api/v3, /repositories/{id})
+        self.raw_paths: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -572,6 +574,7 @@ class GitHubServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.raw_paths.clear()
             self.log.clear()
 
     def _take_fault(self, path: str) -> Fault | None:
@@ -642,6 +645,7 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         logical = self._logical(path)
         with self.gh._lock:
             self.gh.counts[logical] += 1
+            self.gh.raw_paths[parsed.path] += 1
         fault = self.gh._take_fault(logical)
         if fault is not None and self._fault(fault):
             self._record(method, logical, 0)
