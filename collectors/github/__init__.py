@@ -107,16 +107,20 @@ def _list_owner(ctx: CollectContext, client: GitHubClient, entry: str) -> list[R
     """The repositories of an organisation (or, failing that, a user), cached by ETag."""
     owner = entry[:-2]
     cached = _cached(ctx, entry, "repositories")
-    per_page = {
-        "per_page": str(ctx.config.sources.github.per_page if ctx.config.sources.github else 100)
-    }
+    params = {"per_page": str(client.source.per_page)}
+    kinds = ["orgs", "users"]
+    if cached.get("kind") == "users":
+        kinds.reverse()  # known to be a user: skip the organisation's 404
     found: list[dict[str, Any]] = []
-    pages = 0
-    etag = None
-    for url in (f"/orgs/{owner}/repos", f"/users/{owner}/repos"):
+    pages, etag, kind = 0, None, kinds[0]
+    for kind in kinds:
         try:
             for items, resp in client.paginate(
-                url, per_page, etag=cached.get("etag"), scope=entry, what="repositories"
+                f"/{kind}/{owner}/repos",
+                params,
+                etag=cached.get("etag") if cached.get("kind") == kind else None,
+                scope=entry,
+                what="repositories",
             ):
                 pages += 1
                 etag = resp.etag if pages == 1 else etag
@@ -127,16 +131,15 @@ def _list_owner(ctx: CollectContext, client: GitHubClient, entry: str) -> list[R
                 ]
             break
         except CollectorError as exc:
-            if url.startswith("/orgs/") and ": 404 " in str(exc):
-                continue  # not an organisation: try the user of that name
+            if kind == kinds[0] and ": 404 " in str(exc):
+                continue  # not an organisation (or no longer a user): try the other kind
             raise
     if pages == 0 and "repos" in cached:  # 304: the one-page list did not change
         found = cached["repos"]
     else:
         # A repository can appear on any page: trust the ETag only for a one-page list.
-        _remember(
-            ctx, entry, "repositories", {"etag": etag if pages == 1 else None, "repos": found}
-        )
+        remembered = {"kind": kind, "etag": etag if pages == 1 else None, "repos": found}
+        _remember(ctx, entry, "repositories", remembered)
     ctx.progress.note(f"github {entry}: {len(found)} repositories")
     return [RepoInfo(r["full_name"], r.get("default_branch")) for r in found]
 

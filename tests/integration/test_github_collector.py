@@ -268,6 +268,11 @@ def test_owner_star_expands_to_every_repository_of_an_org_or_a_user(
     assert {r.status for r in results} == {"success"}
     assert count(sessions, tables.Build) == 9
     assert server.counts["/orgs/alice/repos"] == 1 and server.counts["/users/alice/repos"] == 1
+    server.reset_counts()
+    collect(sessions, make_config(server, ["alice/*", "acme/*"]))
+    # Known to be a user now: no second look at /orgs, and the unchanged list is a 304.
+    assert server.counts["/orgs/alice/repos"] == 0 and server.counts["/users/alice/repos"] == 1
+    assert ("GET", "/users/alice/repos", 304) in server.log
 
 
 def test_unknown_owner_fails_its_entry_with_a_clear_message(
