@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from collectors import runner
 from collectors.base import CollectContext, CollectorError, ScopeResult, Stream
 from collectors.github import streams
-from collectors.github.client import GitHubClient
+from collectors.github.client import GitHubClient, GitHubError
 from maturity import config as config_mod
 from maturity import teams
 from maturity.store import tables, write
@@ -130,8 +130,8 @@ def _list_owner(ctx: CollectContext, client: GitHubClient, entry: str) -> list[R
                     if isinstance(r, dict) and isinstance(r.get("full_name"), str)
                 ]
             break
-        except CollectorError as exc:
-            if kind == kinds[0] and ": 404 " in str(exc):
+        except GitHubError as exc:
+            if kind == kinds[0] and exc.status == 404:
                 continue  # not an organisation (or no longer a user): try the other kind
             raise
     if pages == 0 and "repos" in cached:  # 304: the one-page list did not change

@@ -37,6 +37,14 @@ BACKOFF_BASE_S = 0.5
 SECONDARY_LIMIT_WAIT_S = 60.0
 
 
+class GitHubError(CollectorError):
+    """GitHub refused a request for good (401, 403, 404, 410...): the scope cannot go on."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Response:
     """One answer: ``data`` is None when the server said 304 Not Modified."""
@@ -228,9 +236,8 @@ class GitHubClient:
                 on_wait=self.progress.note,
             )
         except GithubException as exc:
-            raise CollectorError(
-                describe(exc, scope=scope, what=what, source=self.source)
-            ) from None
+            message = describe(exc, scope=scope, what=what, source=self.source)
+            raise GitHubError(message, exc.status) from None
         except CollectorError:
             raise
         except Exception as exc:

@@ -12,6 +12,7 @@ progress, a deployment still pending) hold the watermark back until they are fin
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from collectors.base import Page, Stream
 from collectors.github import records
-from collectors.github.client import GitHubClient
+from collectors.github.client import GitHubClient, GitHubError
 from maturity import teams
 from maturity.config import GitHubSource, RulesConfig
 from maturity.store import tables, write
@@ -649,7 +650,17 @@ class Issues(GitHubStream):
             params["since"] = state.since
         high = state.since
         pages = self._rest_pages(f"{self.repo.api}/issues", params, state.etag)
-        for n, (items, next_token, etag) in enumerate(pages, start=1):
+        try:
+            first = next(pages)
+        except StopIteration:  # 304
+            return
+        except GitHubError as exc:
+            if exc.status != 410:
+                raise
+            # 410 Gone: the repository has issues switched off; there is nothing to read.
+            self.client.progress.note(f"github {self.scope}: issues are disabled")
+            return
+        for n, (items, next_token, etag) in enumerate(itertools.chain([first], pages), start=1):
             for raw in items:
                 key = _iso(raw.get("updated_at")) if isinstance(raw, dict) else None
                 if key:

@@ -561,3 +561,15 @@ def test_pending_deployment_is_read_again_until_it_finishes(
         )
         assert row is not None and row.status == "failure" and row.finished_at == now
     assert by_path(server, "/statuses") == 1  # only the pending one was looked at again
+
+
+def test_repository_with_issues_disabled_is_collected_without_issues(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=3, issues=4)
+    server.inject(Fault("/issues", "410", times=1))
+    notes = Notes()
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Issue) == 0 and count(sessions, tables.Build) == 3
+    assert "github acme/api: issues are disabled" in notes.notes
