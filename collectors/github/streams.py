@@ -435,18 +435,37 @@ class WorkflowRuns(NewestFirstStream):
     """GitHub Actions runs, newest first, ``created>=`` the watermark on later runs."""
 
     name = "workflow_runs"
-    client_stop = False
+    #: GitHub answers at most this many runs to a query filtered by ``created``
+    FILTER_CAP = 1000
 
     def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
         if token:
             yield from self._rest_pages(token, None, None, items_key="workflow_runs")
             return
+        url = f"{self.repo.api}/actions/runs"
         params: dict[str, Any] = {"per_page": str(self.repo.source.per_page)}
         if since:
-            params["created"] = f">={since}"
-        yield from self._rest_pages(
-            f"{self.repo.api}/actions/runs", params, etag, items_key="workflow_runs"
-        )
+            filtered = self.client.paginate(
+                url,
+                {**params, "created": f">={since}"},
+                etag=etag,
+                scope=self.scope,
+                what=self.name,
+                items_key="workflow_runs",
+            )
+            for items, resp in filtered:
+                total = resp.data.get("total_count") if isinstance(resp.data, dict) else None
+                if isinstance(total, int) and total > self.FILTER_CAP:
+                    # More new runs than a filtered query returns: walk the unfiltered list
+                    # (newest first) down to the watermark instead, so none is lost.
+                    self.client.progress.note(
+                        f"github {self.scope}: {total} new runs; reading the full list"
+                    )
+                    break
+                yield items, resp.next_url(), resp.etag
+            else:
+                return
+        yield from self._rest_pages(url, params, None, items_key="workflow_runs")
 
     def order_key(self, raw: Any) -> str | None:
         return _iso(raw.get("created_at")) if isinstance(raw, dict) else None

@@ -573,3 +573,19 @@ def test_repository_with_issues_disabled_is_collected_without_issues(
     assert results[0].status == "success", results[0].error
     assert count(sessions, tables.Issue) == 0 and count(sessions, tables.Build) == 3
     assert "github acme/api: issues are disabled" in notes.notes
+
+
+def test_more_new_runs_than_a_filtered_query_returns_are_all_collected(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(runs=50)
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    start = T0 + dt.timedelta(days=5)
+    for i in range(1150):  # GitHub would return only 1,000 of them to created>=
+        repo.add_run(at=start + dt.timedelta(minutes=i))
+    notes = Notes()
+    results = collect(sessions, cfg, progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 1200
+    assert any(n.endswith("new runs; reading the full list") for n in notes.notes)

@@ -858,10 +858,14 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         if rest == ["actions", "runs"]:
             items = sorted(repo.runs, key=lambda x: (x["created"], x["id"]), reverse=True)
             created = query.get("created")
+            total = len(items)
             if created:
                 items = [x for x in items if _matches_created(x["created"], created)]
+                total = len(items)
+                # As on github.com: a query filtered by created returns 1,000 runs at most.
+                items = items[:1000]
             status, page, headers = self._page(items, query, base + "/actions/runs", render=r.run)
-            return status, {"total_count": len(items), "workflow_runs": page}, headers
+            return status, {"total_count": total, "workflow_runs": page}, headers
         if kind == "deployments" and len(rest) == 1:
             items = sorted(repo.deployments, key=lambda x: (x["created"], x["id"]), reverse=True)
             return self._page(items, query, base + "/deployments", render=r.deployment)
