@@ -167,6 +167,8 @@ class NewestFirstStream(GitHubStream):
 
     #: stop at the first record older than the watermark (False when the server filters)
     client_stop = True
+    #: statuses that mean "none of these here" rather than a failure (409: empty repository)
+    absent_statuses: tuple[int, ...] = ()
 
     def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
         raise NotImplementedError
@@ -206,9 +208,17 @@ class NewestFirstStream(GitHubStream):
         first_etag: str | None = None
         first = resume is None
         threshold = self.threshold(state.since)
-        for items, next_token, page_etag in self.fetch(
-            state.since, resume.get("next") if resume else None, etag
-        ):
+        fetched = self.fetch(state.since, resume.get("next") if resume else None, etag)
+        try:
+            head = next(fetched)
+        except StopIteration:  # 304: nothing changed
+            return
+        except GitHubError as exc:
+            if exc.status not in self.absent_statuses:
+                raise
+            self.client.progress.note(f"github {self.scope}: no {self.name} ({exc.status})")
+            return
+        for items, next_token, page_etag in itertools.chain([head], fetched):
             if first:
                 first_etag, first = page_etag, False
             kept, stop = [], False
@@ -387,6 +397,7 @@ class Commits(NewestFirstStream):
     """Commits of the default branch, only for repositories that no team clones."""
 
     name = "commits"
+    absent_statuses = (409,)  # "Git Repository is empty."
 
     def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
         if token:

@@ -589,3 +589,13 @@ def test_more_new_runs_than_a_filtered_query_returns_are_all_collected(
     assert results[0].status == "success", results[0].error
     assert count(sessions, tables.Build) == 1200
     assert any(n.endswith("new runs; reading the full list") for n in notes.notes)
+
+
+def test_empty_repository_has_no_commits_and_is_no_failure(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=2)
+    server.inject(Fault("/commits", "409", times=1))
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Commit) == 0 and count(sessions, tables.Build) == 2

@@ -712,6 +712,7 @@ class _GitHubHandler(BaseHTTPRequestHandler):
             401: "Bad credentials",
             403: "Resource not accessible by integration",
             404: "Not Found",
+            409: "Git Repository is empty.",
             410: "Issues are disabled for this repo",
         }
         if status >= 500:
