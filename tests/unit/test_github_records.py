@@ -197,3 +197,12 @@ def test_timestamps_are_utc_aware() -> None:
     assert records.when("2026-01-02T03:04:05Z", "x") == dt.datetime(
         2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC
     )
+
+
+def test_unreadable_cursor_means_a_full_read_not_a_crash() -> None:
+    from collectors.github.streams import CursorState
+
+    assert CursorState.load("not json") == CursorState()
+    assert CursorState.load('["a list"]') == CursorState()
+    state = CursorState(since="2026-01-01T00:00:00Z", etag='W/"x"', at=["1", "2"])
+    assert CursorState.load(state.dump()) == state
