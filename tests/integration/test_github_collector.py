@@ -133,7 +133,7 @@ def test_first_collection_stores_every_stream_attributed_to_the_team(
         assert repo is not None and repo.slug == "acme/api" and repo.default_branch == "main"
         assert repo.team_id == team_id
         for model in (tables.Build, tables.Deployment, tables.Issue):
-            teams_of = set(s.scalars(select(model.team_id)))  # type: ignore[attr-defined]
+            teams_of = set(s.scalars(select(model.team_id)))
             assert teams_of == {team_id}, model
         build = s.scalars(select(tables.Build).order_by(tables.Build.number)).first()
         assert build is not None and build.source == "github_actions"

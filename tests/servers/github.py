@@ -546,8 +546,8 @@ class GitHubServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def __enter__(self) -> GitHubServer:
         self._thread.start()
@@ -799,10 +799,10 @@ class _GitHubHandler(BaseHTTPRequestHandler):
                     return repo, parts[2:]
             raise _error(404, "Not Found")
         if parts[0] == "repos" and len(parts) >= 3:
-            repo = self.gh.repos.get(f"{parts[1]}/{parts[2]}".lower())
-            if repo is None:
+            found = self.gh.repos.get(f"{parts[1]}/{parts[2]}".lower())
+            if found is None:
                 raise _error(404, "Not Found")
-            return repo, parts[3:]
+            return found, parts[3:]
         raise _error(404, "Not Found")
 
     def _route(
