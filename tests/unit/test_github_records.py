@@ -206,3 +206,26 @@ def test_unreadable_cursor_means_a_full_read_not_a_crash() -> None:
     assert CursorState.load('["a list"]') == CursorState()
     state = CursorState(since="2026-01-01T00:00:00Z", etag='W/"x"', at=["1", "2"])
     assert CursorState.load(state.dump()) == state
+
+
+def test_a_rate_limit_wait_is_announced_however_short() -> None:
+    from collectors import retry
+
+    calls = iter([retry.RetryableError("rate limited (403)", wait_s=1.0, rate_limited=True)])
+    told: list[str] = []
+    slept: list[float] = []
+
+    def flaky() -> str:
+        for exc in calls:
+            raise exc
+        return "ok"
+
+    result = retry.call(
+        flaky,
+        classify=lambda e: e if isinstance(e, retry.RetryableError) else None,
+        sleep=slept.append,
+        on_wait=told.append,
+        what="github acme/api runs",
+    )
+    assert result == "ok" and slept == [1.0]
+    assert told and "rate limited (403)" in told[0]
