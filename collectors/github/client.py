@@ -178,7 +178,8 @@ class GitHubClient:
         while True:
             if resp.not_modified:
                 return
-            items = resp.data[items_key] if items_key else resp.data
+            data = resp.data
+            items = data.get(items_key) if items_key and isinstance(data, dict) else data
             if not isinstance(items, list):
                 raise CollectorError(
                     f"github {scope}: {what}: expected a list, got {type(items).__name__}"
