@@ -72,6 +72,17 @@ class GitHubSource(_Strict):
     hotfix_labels: list[str] = ["hotfix"]
     deployment_environments: list[str] = []
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: "graphql" fetches pull requests with their reviews 100 at a time; "rest" needs one more
+    #: request per changed pull request (for servers without GraphQL)
+    pull_requests_api: Literal["graphql", "rest"] = "graphql"
+    #: the longest wait for a spent rate-limit budget before the scope fails
+    max_rate_limit_wait_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: days re-read behind the commit cursor: merged branches bring older commit dates
+    commit_lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
+    #: deployment creators (globs over logins) counted as automation besides bots and apps
+    automation_logins: list[str] = []
+    #: the least time between two requests (PyGithub's default; GitHub asks for serial calls)
+    min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = 0.25
 
 
 class JenkinsDeployRule(_Strict):
