@@ -358,7 +358,7 @@ def ingest(
         name = "stdin"
     else:
         path = Path(file)
-        if not path.is_file():
+        if not path.exists() or path.is_dir():
             raise UserError(f"{file}: no such file")
         with path.open("rb") as stream:
             parsed = events.parse_lines(stream)
@@ -381,3 +381,45 @@ def ingest(
     out.print(f"ingested {events.counts_text(result.counts)} from {name}", markup=False)
     if result.invalid:
         err.print(f"{len(result.invalid)} invalid line(s) skipped", markup=False)
+
+
+# --- serve: the web application -----------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 opens it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+) -> None:
+    """Serve the dashboards and the JSON API (tokens: MATURITY_ADMIN_TOKEN, ..._VIEWER_TOKEN)."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.settings import SettingsError, WebSettings
+
+    context = _ctx(ctx)
+    try:
+        settings = WebSettings.from_env()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    context.sessions  # noqa: B018 (open and migrate the store now: a bad URL fails here, clearly)
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
+        err.print(
+            f"warning: serving on {host} with no MATURITY_VIEWER_TOKEN: anyone who reaches it "
+            "can read every page",
+            markup=False,
+        )
+    out.print(f"serving {redacted(context.url)} on http://{host}:{port}/", markup=False)
+    uvicorn.run(
+        create_app(context, settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
