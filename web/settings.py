@@ -35,7 +35,7 @@ class WebSettings(BaseModel):
         if value is None:
             return None
         raw = value.get_secret_value()
-        if len(raw) < MIN_TOKEN_CHARS or raw.strip().casefold() in _PLACEHOLDERS:
+        if len(raw.strip()) < MIN_TOKEN_CHARS or raw.strip().casefold() in _PLACEHOLDERS:
             raise ValueError(f"must be at least {MIN_TOKEN_CHARS} random characters")
         return value
 
