@@ -11,6 +11,7 @@ import datetime as dt
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -84,12 +85,13 @@ class Matrix:
     environments: list[str]
     placements: list[Placement]
 
+    @cached_property
+    def _cells(self) -> dict[tuple[str, str], Placement]:
+        return {(p.service, p.environment): p for p in self.placements}
+
     def cell(self, service: str, environment: str) -> Placement | None:
         """The placement at ``service`` x ``environment``, or None if never deployed there."""
-        for p in self.placements:
-            if p.service == service and p.environment == environment:
-                return p
-        return None
+        return self._cells.get((service, environment))
 
 
 def current_versions(

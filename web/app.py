@@ -21,7 +21,7 @@ from starlette.responses import Response
 from maturity.context import AppContext
 from web import api, pages
 from web.api import events as events_api
-from web.security import SecurityHeaders
+from web.security import HEADERS, SecurityHeaders
 from web.settings import WebSettings
 
 log = logging.getLogger("web")
@@ -125,9 +125,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log; the answer says nothing about internals.
     log.error("error answering %s %s", request.method, request.url.path, exc_info=exc)
+    response: Response
     if _wants_json(request):
-        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
-    return _error_page(request, 500, ["Something went wrong; the server log says what."])
+        response = JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+    else:
+        response = _error_page(request, 500, ["Something went wrong; the server log says what."])
+    # This answer leaves through Starlette's outermost middleware, around SecurityHeaders.
+    for name, value in HEADERS:
+        response.headers[name.decode()] = value.decode()
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def _error_page(request: Request, status: int, lines: list[str]) -> Response:

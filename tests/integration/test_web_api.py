@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from maturity.context import AppContext
 from maturity.store import tables
@@ -505,9 +505,9 @@ def test_no_token_appears_in_any_response(context: AppContext) -> None:
         c.post("/login", data={"token": VIEWER}, follow_redirects=False).headers["set-cookie"]
     )
     seen.append(c.post("/api/v1/events", json={}, headers=bearer(INGEST)).text)
-    for text in seen:
+    for body in seen:
         for token in (ADMIN, VIEWER, INGEST):
-            assert token not in text
+            assert token not in body
 
 
 def test_plotly_js_is_served_from_the_installed_package(context: AppContext) -> None:
@@ -534,3 +534,20 @@ def test_the_openapi_document_describes_every_api_route(context: AppContext) -> 
     body = doc["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     assert len(body["schema"]["oneOf"]) == 2
     assert {"BuildEvent", "DeploymentEvent", "IncidentEvent"} <= set(doc["components"]["schemas"])
+
+
+def test_a_broken_store_is_a_500_that_tells_nothing_about_internals(
+    context: AppContext,
+) -> None:
+    with session_scope(context.sessions) as s:
+        s.execute(text("DROP TABLE collector_runs"))
+    app = create_app(context, settings=WebSettings())
+    c = TestClient(app, raise_server_exceptions=False)
+    api = c.get("/api/v1/collector-runs")
+    assert (api.status_code, api.json()) == (500, {"detail": "internal error; see the server log"})
+    page = c.get("/collection")
+    assert page.status_code == 500
+    for answer in (api, page):
+        assert "collector_runs" not in answer.text
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["content-security-policy"].startswith("default-src 'self'")
