@@ -60,13 +60,17 @@ def list_teams(session: Session, *, slug: str | None = None) -> list[TeamSummary
     builds = _count_by_team(session, tables.Build)
     deployments = _count_by_team(session, tables.Deployment)
     incidents = _count_by_team(session, tables.Issue, tables.Issue.is_incident.is_(True))
-    last = dict(
-        session.execute(
-            select(tables.Deployment.team_id, func.max(tables.Deployment.started_at))
-            .where(tables.Deployment.team_id.is_not(None), tables.Deployment.status == "success")
-            .group_by(tables.Deployment.team_id)
-        ).all()
+    d = tables.Deployment
+    # Newest first along the (team_id, started_at) index, stopping at the first success.
+    newest = (
+        select(d.started_at)
+        .where(d.team_id == tables.Team.id, d.status == "success")
+        .order_by(d.started_at.desc())
+        .limit(1)
+        .correlate(tables.Team)
+        .scalar_subquery()
     )
+    last = dict(session.execute(select(tables.Team.id, newest)).all())
     return [
         TeamSummary(
             name=t.name,
