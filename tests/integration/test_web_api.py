@@ -99,11 +99,23 @@ def test_environments_holds_the_latest_success_per_service_and_environment(
         webstore.deployment("d7", "payments-api", "production", 13, status="failure", version="2"),
         # A production version never seen in staging.
         webstore.deployment("d8", "search-web", "production", 14, version="8", commit_sha="c" * 40),
+        # Without versions, the same commit in staging before production counts.
+        webstore.deployment("d9", "search-api", "staging", 3, commit_sha="d" * 40),
+        webstore.deployment("d10", "search-api", "production", 4, commit_sha="d" * 40),
+        # Staging only after production does not.
+        webstore.deployment("d11", "search-ui", "production", 3, commit_sha="e" * 40),
+        webstore.deployment("d12", "search-ui", "staging", 4, commit_sha="e" * 40),
     )
     with session_scope(context.sessions) as s:
         webstore.add_commit(s, webstore.SHA_B, "Search faster")
     body = client(context).get("/api/v1/environments").json()
-    assert body["services"] == ["payments-api", "payments-worker", "search-web"]
+    assert body["services"] == [
+        "payments-api",
+        "payments-worker",
+        "search-api",
+        "search-ui",
+        "search-web",
+    ]
     assert body["environments"] == ["qa", "staging", "production"]
     cells = {(p["service"], p["environment"]): p for p in body["placements"]}
     prod = cells[("payments-api", "production")]
@@ -122,7 +134,10 @@ def test_environments_holds_the_latest_success_per_service_and_environment(
     assert (search["version"], search["via_staging"], search["build"]) == ("8", False, None)
     assert cells[("search-web", "qa")]["via_staging"] is None  # only production is checked
     assert cells[("payments-worker", "production")]["via_staging"] is None  # nothing to match
-    assert len(body["placements"]) == 6
+    assert cells[("search-api", "production")]["via_staging"] is True
+    assert cells[("search-api", "production")]["staging_deployed_at"] == "2026-11-03T12:00:00Z"
+    assert cells[("search-ui", "production")]["via_staging"] is False
+    assert len(body["placements"]) == 10
 
 
 def test_environments_of_one_team_leave_the_others_out(context: AppContext) -> None:
