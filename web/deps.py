@@ -17,11 +17,13 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def get_context(request: Request) -> AppContext:
+    """The configuration and store the application serves."""
     context: AppContext = request.app.state.context
     return context
 
 
 def get_settings(request: Request) -> WebSettings:
+    """The tokens and display settings the application was created with."""
     settings: WebSettings = request.app.state.settings
     return settings
 

@@ -566,3 +566,14 @@ def test_a_broken_store_is_a_500_that_tells_nothing_about_internals(
         assert "collector_runs" not in answer.text
         assert answer.headers["x-frame-options"] == "DENY"
         assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_an_empty_store_shows_its_teams_and_says_nothing_was_collected(
+    context: AppContext,
+) -> None:
+    home = client(context).get("/").text
+    assert '<table id="teams">' in home
+    assert '<span class="muted">events:</span> payments-*' in home
+    assert home.count('<td class="num">0</td>') == 6  # no build, deployment, incident yet
+    assert "Nothing has been collected yet." in home
+    assert client(context).get("/api/v1/freshness").json() == []

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from fastapi import HTTPException
+from pydantic import SecretStr
+from starlette.requests import Request
 
 from maturity.config import EnvironmentsConfig
 from maturity.environments import order_environments, tier_of
+from web.deps import require_admin, require_viewer
 from web.export import safe_cell
 from web.pages.auth import safe_next
 from web.security import bearer, cookie_matches, cookie_value, token_matches
@@ -112,3 +116,50 @@ def test_environment_names_fall_in_tiers_by_the_configured_globs() -> None:
         "alpha",
         "zeta",
     ]
+
+
+def _request(authorization: str | None = None) -> Request:
+    headers = [(b"authorization", authorization.encode())] if authorization else []
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
+
+
+def _settings(**tokens: str) -> WebSettings:
+    return WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
+
+
+ADMIN, VIEWER, INGEST = "a" * 20, "v" * 20, "i" * 20
+
+
+@pytest.mark.parametrize(
+    ("tokens", "header", "status"),
+    [
+        ({}, f"Bearer {ADMIN}", 403),  # no admin token configured: administration is off
+        ({"admin_token": ADMIN}, None, 401),
+        ({"admin_token": ADMIN}, "Bearer wrong", 401),
+        ({"admin_token": ADMIN}, f"Basic {ADMIN}", 401),
+        ({"admin_token": ADMIN, "viewer_token": VIEWER}, f"Bearer {VIEWER}", 403),
+        ({"admin_token": ADMIN, "ingest_token": INGEST}, f"Bearer {INGEST}", 401),
+    ],
+)
+def test_administrative_actions_refuse_everything_but_the_admin_token(
+    tokens: dict[str, str], header: str | None, status: int
+) -> None:
+    with pytest.raises(HTTPException) as caught:
+        require_admin(_request(header), _settings(**tokens))
+    assert caught.value.status_code == status
+    if status == 401:
+        assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
+
+
+def test_the_admin_token_passes_administrative_actions() -> None:
+    assert require_admin(_request(f"Bearer {ADMIN}"), _settings(admin_token=ADMIN)).role == "admin"
+
+
+def test_reading_with_a_viewer_token_set_needs_it_or_the_admin_token() -> None:
+    settings = _settings(admin_token=ADMIN, viewer_token=VIEWER)
+    assert require_viewer(_request(f"Bearer {VIEWER}"), settings).role == "viewer"
+    assert require_viewer(_request(f"Bearer {ADMIN}"), settings).role == "admin"
+    with pytest.raises(HTTPException) as caught:
+        require_viewer(_request(f"Bearer {INGEST}"), settings)
+    assert caught.value.status_code == 401
+    assert require_viewer(_request(), _settings()).role == "anyone"
