@@ -215,12 +215,12 @@ def describe(exc: ValidationError) -> str:
     """One line per problem: ``field.path: message``, without echoing the input."""
     parts = []
     for err in exc.errors(include_url=False, include_input=False):
-        # The discriminator's value (deployment, build) is in the path; it adds nothing.
-        loc = (
-            [str(p) for p in err["loc"][1:]] if len(err["loc"]) > 1 else list(map(str, err["loc"]))
-        )
+        loc = [str(p) for p in err["loc"]]
+        # The discriminator's value (deployment, build) leads the path; it adds nothing.
+        if loc and loc[0] in _TABLES:
+            loc = loc[1:]
         where = ".".join(loc)
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
@@ -256,6 +256,8 @@ def parse_lines(lines: Iterable[bytes | str]) -> Parsed:
                 continue
         else:
             text = raw
+        if n == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark some Windows tools write
         if not text.strip():
             continue
         if len(text) > MAX_LINE_CHARS:

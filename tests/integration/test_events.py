@@ -367,3 +367,16 @@ def test_every_example_in_the_events_documentation_is_a_valid_event() -> None:
     parsed = events.parse_lines(block.strip() for block in blocks)
     assert parsed.invalid == []
     assert [e.kind for e in parsed.events] == ["build", "deployment", "incident"]
+
+
+def test_a_rule_across_fields_is_reported_without_the_kind_as_a_field() -> None:
+    parsed = events.parse_objects([deployment(1, finished_at="2026-11-24T09:00:00Z")])
+    assert parsed.invalid[0].reason == "finished_at is before started_at"
+    parsed = events.parse_objects([build(1, tests={"total": 1, "failed": 2})])
+    assert parsed.invalid[0].reason == "tests: failed + skipped cannot exceed total"
+
+
+def test_a_byte_order_mark_on_the_first_line_is_ignored() -> None:
+    parsed = events.parse_lines([b"\xef\xbb\xbf" + json.dumps(build(1)).encode() + b"\n"])
+    assert parsed.invalid == []
+    assert [e.id for e in parsed.events] == ["b1"]
