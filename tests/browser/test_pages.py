@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from tests import webstore
 from web.app import create_app
+from web.pages import NAV
 from web.settings import WebSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -31,7 +32,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = ["/", "/collection", "/environments", "/environments?team=payments"]
+PAGES = [item.path for item in NAV] + ["/environments?team=payments"]
 VIEWER = "viewer-token-0123456789abcdef"
 # Collects CSP violations before any script of the page runs.
 WATCH_CSP = """

@@ -13,7 +13,7 @@ from web.api.schemas import EnvironmentsPublic, Problem, WeekCountPublic
 from web.deps import ContextDep, SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
-router = APIRouter(tags=["environments"])
+router = APIRouter(tags=["environments"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
 TeamSlug = Annotated[
     str | None, Query(min_length=1, max_length=200, description="Only this team (its URL name).")
