@@ -277,6 +277,8 @@ def test_csv_exports_have_the_api_columns_and_neutralise_formulas(context: AppCo
         "/api/v1/environments?team=",
         "/api/v1/freshness?stale_hours=-1",
         "/api/v1/freshness?stale_hours=nan",
+        "/api/v1/environments?team=%00",
+        "/api/v1/collector-runs?source=a%00b",
     ],
 )
 def test_bad_parameters_are_a_422_json_with_the_parameter_named(
@@ -286,6 +288,15 @@ def test_bad_parameters_are_a_422_json_with_the_parameter_named(
     assert answer.status_code == 422
     param = url.split("?")[1].split("=")[0]
     assert answer.json()["detail"][0]["loc"] == ["query", param]
+
+
+def test_a_nul_character_in_a_path_or_page_parameter_is_a_422_not_a_server_error(
+    context: AppContext,
+) -> None:
+    c = client(context)
+    assert c.get("/api/v1/teams/a%00b").status_code == 422
+    assert c.get("/environments?team=%00").status_code == 422
+    assert c.get("/collection?source=%00").status_code == 422
 
 
 def test_bad_parameters_on_a_page_are_a_422_page(context: AppContext) -> None:

@@ -9,13 +9,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from maturity import listings
-from web.api.schemas import FreshnessPublic, Problem, RunPublic
+from web.api.schemas import PLAIN_TEXT, FreshnessPublic, Problem, RunPublic
 from web.deps import SessionDep, SettingsDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
 router = APIRouter(tags=["collection"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
-Source = Annotated[str | None, Query(min_length=1, max_length=32, description="Only this source.")]
+Source = Annotated[
+    str | None,
+    Query(min_length=1, max_length=32, pattern=PLAIN_TEXT, description="Only this source."),
+]
 Status = Annotated[
     Literal["running", "success", "partial", "failed"] | None,
     Query(description="Only runs with this status."),

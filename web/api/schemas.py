@@ -6,6 +6,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
+#: the pattern of every text parameter: no NUL, which PostgreSQL refuses in text (a 500 otherwise)
+PLAIN_TEXT = r"^[^\x00]*$"
+
 
 class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -8,13 +8,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from maturity import listings
-from web.api.schemas import Problem, TeamPublic
+from web.api.schemas import PLAIN_TEXT, Problem, TeamPublic
 from web.deps import SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
 router = APIRouter(tags=["teams"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
-Slug = Annotated[str, Path(min_length=1, max_length=200, description="The team's URL name.")]
+Slug = Annotated[
+    str,
+    Path(min_length=1, max_length=200, pattern=PLAIN_TEXT, description="The team's URL name."),
+]
 _COLUMNS = ["name", "slug", "ownership", "repositories", "builds", "deployments", "incidents"]
 
 
