@@ -274,7 +274,6 @@ def test_csv_exports_have_the_api_columns_and_neutralise_formulas(context: AppCo
         "/api/v1/collector-runs?status=exploded",
         "/api/v1/teams?format=xml",
         "/api/v1/deployments/weekly?weeks=0",
-        "/api/v1/environments?team=",
         "/api/v1/freshness?stale_hours=-1",
         "/api/v1/freshness?stale_hours=nan",
         "/api/v1/environments?team=%00",
@@ -297,6 +296,16 @@ def test_a_nul_character_in_a_path_or_page_parameter_is_a_422_not_a_server_error
     assert c.get("/api/v1/teams/a%00b").status_code == 422
     assert c.get("/environments?team=%00").status_code == 422
     assert c.get("/collection?source=%00").status_code == 422
+
+
+def test_a_filter_left_blank_by_a_form_means_all(context: AppContext) -> None:
+    webstore.seed_demo(context)
+    c = client(context)
+    assert c.get("/environments?team=").status_code == 200
+    assert c.get("/collection?source=&status=").status_code == 200
+    everyone = c.get("/api/v1/environments?team=").json()
+    assert {p["team"] for p in everyone["placements"]} == {"payments", "search"}
+    assert len(c.get("/api/v1/collector-runs?source=&status=").json()) == 3
 
 
 def test_bad_parameters_on_a_page_are_a_422_page(context: AppContext) -> None:

@@ -9,18 +9,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from maturity import listings
-from web.api.schemas import PLAIN_TEXT, FreshnessPublic, Problem, RunPublic
+from web.api.schemas import BLANK_IS_NONE, FreshnessPublic, Problem, RunPublic, SourceName
 from web.deps import SessionDep, SettingsDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
 router = APIRouter(tags=["collection"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
 Source = Annotated[
-    str | None,
-    Query(min_length=1, max_length=32, pattern=PLAIN_TEXT, description="Only this source."),
+    SourceName | None,
+    BLANK_IS_NONE,
+    Query(description="Only this source."),
 ]
 Status = Annotated[
     Literal["running", "success", "partial", "failed"] | None,
+    BLANK_IS_NONE,
     Query(description="Only runs with this status."),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many runs, newest first.")]

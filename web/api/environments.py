@@ -9,17 +9,16 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.orm import Session
 
 from maturity import environments, listings
-from web.api.schemas import PLAIN_TEXT, EnvironmentsPublic, Problem, WeekCountPublic
+from web.api.schemas import BLANK_IS_NONE, EnvironmentsPublic, Problem, TeamName, WeekCountPublic
 from web.deps import ContextDep, SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
 router = APIRouter(tags=["environments"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
 TeamSlug = Annotated[
-    str | None,
-    Query(
-        min_length=1, max_length=200, pattern=PLAIN_TEXT, description="Only this team (URL name)."
-    ),
+    TeamName | None,
+    BLANK_IS_NONE,
+    Query(description="Only this team (its URL name)."),
 ]
 Weeks = Annotated[int, Query(ge=1, le=260, description="How many weeks back, this one included.")]
 PLACEMENT_COLUMNS = [
