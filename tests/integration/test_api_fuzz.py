@@ -66,5 +66,7 @@ def test_generated_requests_never_get_a_server_error(
         assert statuses == {401}  # reading needs the viewer token; nothing else is reachable
     else:
         assert 200 in statuses, "the fuzzer never got through"
-    if token == ADMIN and mode is GenerationMode.POSITIVE:
-        assert ("POST /api/v1/events", 200) in answered, sorted(answered)
+    if token == ADMIN:
+        # Generated events got past the token to validation (written or refused with reasons).
+        reached = {("POST /api/v1/events", 200), ("POST /api/v1/events", 422)}
+        assert reached & answered, sorted(answered)
