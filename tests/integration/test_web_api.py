@@ -152,19 +152,15 @@ def test_deployments_per_week_count_successes_by_monday_and_environment(
 ) -> None:
     now = dt.datetime.now(dt.UTC)
     monday = (now - dt.timedelta(days=now.weekday())).date()
+    week_start = dt.datetime.combine(monday, dt.time(), dt.UTC)
+    # Two moments of this week that are already past, whatever the time of the run.
+    this_week = [week_start + (now - week_start) / 3, week_start + (now - week_start) / 2]
+    last_week = week_start - dt.timedelta(days=6)
     webstore.ingest(
         context,
         *[
             webstore.deployment(f"p{n}", "payments-api", "production", 1, started_at=when)
-            for n, when in enumerate(
-                [
-                    dt.datetime.combine(monday, dt.time(1), dt.UTC).isoformat(),
-                    dt.datetime.combine(monday, dt.time(2), dt.UTC).isoformat(),
-                    (
-                        dt.datetime.combine(monday, dt.time(2), dt.UTC) - dt.timedelta(days=7)
-                    ).isoformat(),
-                ]
-            )
+            for n, when in enumerate(t.isoformat() for t in [*this_week, last_week])
         ],
         webstore.deployment(
             "f1",
@@ -172,7 +168,7 @@ def test_deployments_per_week_count_successes_by_monday_and_environment(
             "production",
             1,
             status="failure",
-            started_at=monday.isoformat() + "T03:00:00Z",
+            started_at=this_week[0].isoformat(),
         ),
     )
     body = client(context).get("/api/v1/deployments/weekly?weeks=4").json()
