@@ -323,3 +323,103 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+# --- ingest: events from any CI -----------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(help="A file of JSON lines (builds, deployments, incidents), or '-'."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Write the valid events and report the others."),
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON Schema of one event and exit.")
+    ] = False,
+) -> None:
+    """Read deployments, builds and incidents as JSON lines (see docs/events.md)."""
+    from collectors import events
+    from maturity import teams
+    from maturity.store.engine import session_scope
+
+    if schema:
+        out.print(json.dumps(events.json_schema(), indent=2), markup=False)
+        return
+    if file is None:
+        raise UserError("give a FILE of JSON lines, or '-' for standard input")
+    if file == "-":
+        parsed = events.parse_lines(sys.stdin.buffer)
+        name = "stdin"
+    else:
+        path = Path(file)
+        if not path.exists() or path.is_dir():
+            raise UserError(f"{file}: no such file")
+        with path.open("rb") as stream:
+            parsed = events.parse_lines(stream)
+        name = path.name
+    context = _ctx(ctx)
+    with session_scope(context.sessions) as session:
+        teams.sync(session, context.config)
+    result = events.ingest(
+        context.sessions, parsed, scope=f"ingest:{name}", skip_invalid=skip_invalid
+    )
+    for line in events.summarize(result.invalid):
+        err.print(f"{name}: {line}", markup=False)
+    if not result.written:
+        err.print(
+            f"{len(result.invalid)} invalid line(s) in {name}; nothing was written "
+            "(fix them, or pass --skip-invalid to write the valid ones)",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    out.print(f"ingested {events.counts_text(result.counts)} from {name}", markup=False)
+    if result.invalid:
+        err.print(f"{len(result.invalid)} invalid line(s) skipped", markup=False)
+
+
+# --- serve: the web application -----------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 opens it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+) -> None:
+    """Serve the dashboards and the JSON API (tokens: MATURITY_ADMIN_TOKEN, ..._VIEWER_TOKEN)."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.settings import SettingsError, WebSettings
+
+    context = _ctx(ctx)
+    try:
+        settings = WebSettings.from_env()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    context.sessions  # noqa: B018 (open and migrate the store now: a bad URL fails here, clearly)
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
+        err.print(
+            f"warning: serving on {host} with no MATURITY_VIEWER_TOKEN: anyone who reaches it "
+            "can read every page",
+            markup=False,
+        )
+    out.print(f"serving {redacted(context.url)} on http://{host}:{port}/", markup=False)
+    uvicorn.run(
+        create_app(context, settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
