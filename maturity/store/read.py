@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from maturity.store import tables
 
@@ -154,3 +156,357 @@ def last_runs(session: Session) -> pd.DataFrame:
     )
     summary["last_success"] = ok
     return summary.reset_index()[["source", "last_run", "last_success", "scopes", "failed_scopes"]]
+
+
+# --- scoring: frames of collected rows, snapshots and metric values -----------------------
+
+
+def _raw(col: Any) -> Any:
+    """A column read as the driver returns it: frames convert whole columns at once."""
+    return type_coerce(col, NullType()).label(col.key)
+
+
+def _frame(session: Session, stmt: Select[Any], columns: list[str]) -> pd.DataFrame:
+    rows = session.execute(stmt).all()
+    return pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(
+        {c: pd.Series([], dtype=object) for c in columns}
+    )
+
+
+def _utc(frame: pd.DataFrame, *cols: str) -> None:
+    for col in cols:
+        values = frame[col]
+        if values.dtype == object and len(values) and isinstance(values.dropna().iloc[0]
+                                                                  if values.notna().any()
+                                                                  else None, str):
+            frame[col] = pd.to_datetime(values, format="ISO8601", utc=True)
+        else:
+            frame[col] = pd.to_datetime(values, utc=True)
+        frame[col] = frame[col].astype("datetime64[us, UTC]")
+
+
+def _bool(frame: pd.DataFrame, *cols: str) -> None:
+    for col in cols:
+        frame[col] = frame[col].astype("boolean").fillna(False).astype(bool)
+
+
+def sha_hash(values: pd.Series) -> np.ndarray:
+    """64-bit hashes of commit shas (0 for none): joins on integers, not 40-byte strings."""
+    arr = values.to_numpy(dtype=object)
+    missing = pd.isna(arr)
+    arr = np.where(missing, "", arr).astype(object)
+    out = pd.util.hash_array(arr, categorize=False).astype(np.uint64)
+    out[missing] = 0
+    return out
+
+
+def _teams_filter(col: Any, team_ids: Sequence[int] | None) -> Any:
+    return col.in_(list(team_ids)) if team_ids is not None else col.is_not(None)
+
+
+def scoring_frames(
+    session: Session,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    team_ids: Sequence[int] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The columns metrics need, for records in ``[since, until)`` of the given teams.
+
+    Returns:
+        name to frame: commits, tags, pull_requests, builds, deployments, issues, and bounds
+        (per team and kind: the first record ever and the newest before ``since``).
+    """
+    R, C = tables.Repository, tables.Commit
+    has_key = case((func.coalesce(C.issue_keys, "") != "", 1), else_=0)
+    commits = _frame(
+        session,
+        select(
+            _raw(C.repository_id), _raw(R.team_id), _raw(C.sha), _raw(C.authored_at),
+            _raw(C.committed_at), _raw(C.is_merge), _raw(C.on_default_branch),
+            _raw(C.test_files), _raw(C.ci_files), _raw(C.infra_files), _raw(C.docs_files),
+            type_coerce(has_key, NullType()).label("has_issue_key"),
+        )
+        .join(R, R.id == C.repository_id)
+        .where(_teams_filter(R.team_id, team_ids), C.committed_at >= since, C.committed_at < until),
+        ["repository_id", "team_id", "sha", "authored_at", "committed_at", "is_merge",
+         "on_default_branch", "test_files", "ci_files", "infra_files", "docs_files",
+         "has_issue_key"],
+    )
+    _utc(commits, "authored_at", "committed_at")
+    _bool(commits, "is_merge", "has_issue_key")
+    commits["on_default_branch"] = commits["on_default_branch"].astype("boolean")
+    commits["sha_hash"] = sha_hash(commits.pop("sha"))
+    for col in ("test_files", "ci_files", "infra_files", "docs_files"):
+        commits[col] = pd.to_numeric(commits[col]).fillna(0).astype(np.int32)
+    for col in ("repository_id", "team_id"):
+        commits[col] = pd.to_numeric(commits[col]).astype(np.int64)
+
+    T = tables.Tag
+    tagged_commit = C.__table__.alias("tagged")
+    tags = _frame(
+        session,
+        select(
+            _raw(T.repository_id), _raw(R.team_id), _raw(T.sha), _raw(T.on_default_branch),
+            type_coerce(func.coalesce(T.tagged_at, tagged_commit.c.committed_at), NullType())
+            .label("at"),
+        )
+        .join(R, R.id == T.repository_id)
+        .outerjoin(
+            tagged_commit,
+            (tagged_commit.c.repository_id == T.repository_id) & (tagged_commit.c.sha == T.sha),
+        )
+        .where(_teams_filter(R.team_id, team_ids)),
+        ["repository_id", "team_id", "sha", "on_default_branch", "at"],
+    )
+    _utc(tags, "at")
+    tags = tags[(tags["at"] >= pd.Timestamp(since)) & (tags["at"] < pd.Timestamp(until))]
+    tags = tags.reset_index(drop=True)
+    tags["on_default_branch"] = tags["on_default_branch"].astype("boolean")
+    tags["sha_hash"] = sha_hash(tags.pop("sha"))
+
+    P = tables.PullRequest
+    prs = _frame(
+        session,
+        select(
+            _raw(P.repository_id), _raw(R.team_id), _raw(P.created_at), _raw(P.first_commit_at),
+            _raw(P.merged_at), _raw(P.review_count), _raw(P.approval_count),
+            _raw(P.first_review_at), _raw(P.merge_commit_sha),
+        )
+        .join(R, R.id == P.repository_id)
+        .where(_teams_filter(R.team_id, team_ids), P.merged_at >= since, P.merged_at < until),
+        ["repository_id", "team_id", "created_at", "first_commit_at", "merged_at",
+         "review_count", "approval_count", "first_review_at", "merge_commit_sha"],
+    )
+    _utc(prs, "created_at", "first_commit_at", "merged_at", "first_review_at")
+    prs["reviewed"] = (
+        (pd.to_numeric(prs["review_count"]).fillna(0) > 0)
+        | (pd.to_numeric(prs["approval_count"]).fillna(0) > 0)
+        | prs["first_review_at"].notna()
+    ).astype(bool)
+    prs["merge_sha_hash"] = sha_hash(prs.pop("merge_commit_sha"))
+
+    B = tables.Build
+    builds = _frame(
+        session,
+        select(
+            _raw(B.team_id), _raw(B.started_at), _raw(B.result), _raw(B.tests_total),
+            _raw(B.has_lint), _raw(B.commit_sha),
+        ).where(_teams_filter(B.team_id, team_ids), B.started_at >= since, B.started_at < until),
+        ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
+    )
+    _utc(builds, "started_at")
+    builds["result"] = builds["result"].astype("category")
+    builds["has_lint"] = builds["has_lint"].astype("boolean")
+    builds["tests_total"] = pd.to_numeric(builds["tests_total"]).astype("Float64")
+    builds["sha_hash"] = sha_hash(builds.pop("commit_sha"))
+    builds["team_id"] = pd.to_numeric(builds["team_id"]).astype(np.int64)
+
+    D = tables.Deployment
+    deps = _frame(
+        session,
+        select(
+            _raw(D.team_id), _raw(D.repository_id), _raw(D.external_id), _raw(D.service),
+            _raw(D.environment), _raw(D.version), _raw(D.commit_sha), _raw(D.started_at),
+            _raw(D.finished_at), _raw(D.status), _raw(D.trigger), _raw(D.is_rollback),
+            _raw(D.is_hotfix),
+        ).where(_teams_filter(D.team_id, team_ids), D.started_at >= since, D.started_at < until),
+        ["team_id", "repository_id", "external_id", "service", "environment", "version",
+         "commit_sha", "started_at", "finished_at", "status", "trigger", "is_rollback",
+         "is_hotfix"],
+    )
+    _utc(deps, "started_at", "finished_at")
+    _bool(deps, "is_rollback", "is_hotfix")
+    deps["sha_hash"] = sha_hash(deps.pop("commit_sha"))
+    deps["repository_id"] = pd.to_numeric(deps["repository_id"]).astype("Float64")
+    deps["team_id"] = pd.to_numeric(deps["team_id"]).astype(np.int64)
+
+    Iss = tables.Issue
+    issues = _frame(
+        session,
+        select(
+            _raw(Iss.team_id), _raw(Iss.created_at), _raw(Iss.updated_at), _raw(Iss.resolved_at),
+            _raw(Iss.is_incident), _raw(Iss.service), _raw(Iss.deployment_ref),
+        ).where(
+            _teams_filter(Iss.team_id, team_ids),
+            Iss.created_at < until,
+            or_(
+                Iss.created_at >= since,
+                and_(Iss.resolved_at >= since, Iss.resolved_at < until),
+                and_(Iss.updated_at >= since, Iss.updated_at < until),
+            ),
+        ),
+        ["team_id", "created_at", "updated_at", "resolved_at", "is_incident", "service",
+         "deployment_ref"],
+    )
+    _utc(issues, "created_at", "updated_at", "resolved_at")
+    # a resolution or update after the range is not yet known at its end
+    issues.loc[issues["resolved_at"] >= pd.Timestamp(until), "resolved_at"] = pd.NaT
+    issues.loc[issues["updated_at"] >= pd.Timestamp(until), "updated_at"] = pd.NaT
+    _bool(issues, "is_incident")
+    issues["team_id"] = pd.to_numeric(issues["team_id"]).astype(np.int64)
+
+    return {
+        "commits": commits,
+        "tags": tags,
+        "pull_requests": prs,
+        "builds": builds,
+        "deployments": deps,
+        "issues": issues,
+        "bounds": source_bounds(session, since=since, until=until, team_ids=team_ids),
+    }
+
+
+def source_bounds(
+    session: Session,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    team_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Per team and kind of source: the first record ever and the newest before ``since``."""
+    R, C = tables.Repository, tables.Commit
+    specs: list[tuple[str, Any, Any, Any]] = [
+        ("ci", tables.Build.team_id, tables.Build.started_at, None),
+        ("deploy", tables.Deployment.team_id, tables.Deployment.started_at, None),
+        ("tracker", tables.Issue.team_id, tables.Issue.created_at, None),
+    ]
+    frames = []
+    per_repo = (
+        select(
+            C.repository_id,
+            func.min(C.committed_at).label("first_at"),
+            func.max(case((C.committed_at < since, C.committed_at))).label("last_before"),
+        )
+        .where(C.committed_at < until)
+        .group_by(C.repository_id)
+        .subquery()
+    )
+    git = select(
+        R.team_id,
+        type_coerce(func.min(per_repo.c.first_at), NullType()),
+        type_coerce(func.max(per_repo.c.last_before), NullType()),
+    ).join(per_repo, per_repo.c.repository_id == R.id).where(_teams_filter(R.team_id, team_ids))
+    frames.append(("git", _frame(session, git.group_by(R.team_id),
+                                 ["team_id", "first_at", "last_before"])))
+    for kind, team_col, time_col, _ in specs:
+        stmt = (
+            select(
+                team_col,
+                type_coerce(func.min(time_col), NullType()),
+                type_coerce(func.max(case((time_col < since, time_col))), NullType()),
+            )
+            .where(_teams_filter(team_col, team_ids), time_col < until)
+            .group_by(team_col)
+        )
+        frames.append((kind, _frame(session, stmt, ["team_id", "first_at", "last_before"])))
+    out = pd.concat([f.assign(kind=k) for k, f in frames], ignore_index=True)
+    _utc(out, "first_at", "last_before")
+    out["team_id"] = pd.to_numeric(out["team_id"]).astype(np.int64)
+    return out
+
+
+def team_names(session: Session) -> pd.DataFrame:
+    """Every team: id, name, slug."""
+    rows = session.execute(
+        select(tables.Team.id, tables.Team.name, tables.Team.slug).order_by(tables.Team.name)
+    ).all()
+    return pd.DataFrame(rows, columns=["team_id", "name", "slug"])
+
+
+def first_activity(session: Session) -> dt.datetime | None:
+    """The oldest collected record of any kind (where a backfill can start)."""
+    candidates = [
+        session.scalar(select(func.min(tables.Commit.committed_at))),
+        session.scalar(select(func.min(tables.Build.started_at))),
+        session.scalar(select(func.min(tables.Deployment.started_at))),
+        session.scalar(select(func.min(tables.Issue.created_at))),
+    ]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None
+
+
+_SNAPSHOT_COLUMNS = [
+    "team_id", "team", "dimension", "period_end", "level", "score", "coverage", "evidence",
+    "model_version", "computed_at",
+]
+
+
+def _snapshot_select() -> Select[Any]:
+    S = tables.Snapshot
+    return select(
+        S.team_id, tables.Team.name, S.dimension, S.period_end, S.level, S.score, S.coverage,
+        S.evidence, S.model_version, S.computed_at,
+    ).join(tables.Team, tables.Team.id == S.team_id)
+
+
+def list_snapshots(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Snapshots (with their evidence) ordered by team, dimension and period end."""
+    S = tables.Snapshot
+    stmt = _snapshot_select()
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    if dimension is not None:
+        stmt = stmt.where(S.dimension == dimension)
+    if since is not None:
+        stmt = stmt.where(S.period_end >= since)
+    if until is not None:
+        stmt = stmt.where(S.period_end <= until)
+    rows = session.execute(stmt.order_by(S.team_id, S.dimension, S.period_end)).all()
+    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def latest_snapshots(session: Session, *, team_id: int | None = None) -> pd.DataFrame:
+    """Each team's newest snapshot per dimension."""
+    S = tables.Snapshot
+    newest = (
+        select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
+        .group_by(S.team_id, S.dimension)
+        .subquery()
+    )
+    stmt = _snapshot_select().join(
+        newest,
+        (newest.c.team_id == S.team_id)
+        & (newest.c.dimension == S.dimension)
+        & (newest.c.period_end == S.period_end),
+    )
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    rows = session.execute(stmt.order_by(tables.Team.name, S.dimension)).all()
+    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def metric_series(
+    session: Session,
+    *,
+    metrics: Sequence[str] | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Stored metric values: team_id, team, metric, period_end, window_days, value, sample_size."""
+    M = tables.MetricValue
+    stmt = select(
+        M.team_id, tables.Team.name, M.metric, M.period_end, M.window_days, M.value,
+        M.sample_size,
+    ).join(tables.Team, tables.Team.id == M.team_id)
+    if metrics is not None:
+        stmt = stmt.where(M.metric.in_(list(metrics)))
+    if team_id is not None:
+        stmt = stmt.where(M.team_id == team_id)
+    if since is not None:
+        stmt = stmt.where(M.period_end >= since)
+    if until is not None:
+        stmt = stmt.where(M.period_end <= until)
+    rows = session.execute(stmt.order_by(M.team_id, M.metric, M.period_end)).all()
+    return pd.DataFrame(
+        rows,
+        columns=["team_id", "team", "metric", "period_end", "window_days", "value", "sample_size"],
+    )
