@@ -186,7 +186,7 @@ def _survey_matrix(
             mean["n"] = exact["n"].combine_first(mean["n"])
         m = pd.to_numeric(mean["mean"]).to_numpy(dtype=np.float64)
         c = pd.to_numeric(mean["n"]).fillna(0).to_numpy(dtype=np.float64)
-        m[c <= 0] = np.nan
+        m = np.where(c > 0, m, np.nan)
         means[str(cid)] = m
         ns[str(cid)] = c
     return means, ns
