@@ -372,8 +372,9 @@ def model_show(ctx: typer.Context, model: ModelOption = None) -> None:
                 if c.survey:
                     checks.append(f"survey >= {c.survey.min_mean:g}")
                 lines.append(f"{c.id} [{' and '.join(checks)}]: {c.description}")
-            table.add_row(escape(lv.name), escape(lv.text),
-                          escape("\n".join(lines)) or "(needs nothing)")
+            table.add_row(
+                escape(lv.name), escape(lv.text), escape("\n".join(lines)) or "(needs nothing)"
+            )
         out.print(table)
 
 
@@ -401,13 +402,19 @@ def score(
     team: Annotated[str | None, typer.Option("--team", "-t", help="Only this team.")] = None,
     week: Annotated[
         str | None,
-        typer.Option("--week", "-w", help="A day (YYYY-MM-DD) of the week to score; default: "
-                     "this week."),
+        typer.Option(
+            "--week", "-w", help="A day (YYYY-MM-DD) of the week to score; default: this week."
+        ),
     ] = None,
     backfill: Annotated[
         int | None,
-        typer.Option("--backfill", "-b", min=0, max=520,
-                     help="Also score this many weeks before it, from collected history."),
+        typer.Option(
+            "--backfill",
+            "-b",
+            min=0,
+            max=520,
+            help="Also score this many weeks before it, from collected history.",
+        ),
     ] = None,
 ) -> None:
     """Compute and store one snapshot per team, dimension and week (re-scoring replaces)."""
@@ -425,7 +432,12 @@ def score(
     with BarProgress(err) as progress:
         try:
             run = snapshots.score_and_store(
-                context.sessions, context.config, m, team=team, week=when, backfill=backfill,
+                context.sessions,
+                context.config,
+                m,
+                team=team,
+                week=when,
+                backfill=backfill,
                 progress=progress,
             )
         except LookupError as exc:
@@ -463,8 +475,10 @@ def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
                 row.append("-")
                 continue
             c = cells.loc[d]
-            row.append(f"{LEVELS[int(c['level'])]} {float(c['score']):.2f} "
-                       f"({float(c['coverage']):.0%} data)")
+            row.append(
+                f"{LEVELS[int(c['level'])]} {float(c['score']):.2f} "
+                f"({float(c['coverage']):.0%} data)"
+            )
         table.add_row(*row)
     out.print(table)
 
@@ -485,8 +499,12 @@ def _print_maturity(context: AppContext) -> None:
     table = Table(title="DORA four keys (tiers: DORA 2024)")
     table.add_column("team")
     table.add_column("week")
-    units = {"deployment_frequency": "/week", "lead_time_hours": " h",
-             "change_failure_rate": "", "time_to_restore_hours": " h"}
+    units = {
+        "deployment_frequency": "/week",
+        "lead_time_hours": " h",
+        "change_failure_rate": "",
+        "time_to_restore_hours": " h",
+    }
     for k in metrics_mod.DORA_KEYS:
         table.add_column(k)
     if not keys.empty:

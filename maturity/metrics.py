@@ -48,7 +48,9 @@ class Metric:
     dora: bool = False
 
 
-def _m(name: str, unit: str, sources: str, records: str, description: str, dora: bool = False) -> Metric:
+def _m(
+    name: str, unit: str, sources: str, records: str, description: str, dora: bool = False
+) -> Metric:
     return Metric(name, description, unit, tuple(sources.split()), records, dora)
 
 
@@ -56,118 +58,284 @@ CATALOGUE: dict[str, Metric] = {
     m.name: m
     for m in (
         # --- DORA four keys and rework rate ----------------------------------------------
-        _m("deployment_frequency", "per week", "deployments",
-           "deployments in a production environment with a successful status, started in the window",
-           "Successful production deployments per week (count in the window / window weeks). "
-           "Unknown until the team has any deployment record.", dora=True),
-        _m("lead_time_hours", "hours", "commits pull_requests deployments",
-           "default-branch commits matched to the first successful production deployment after them",
-           "Median hours from a change's first commit (author time; a squash or rebase merge "
-           "starts at its pull request's first commit) to the end of the production deployment "
-           "that shipped it, over changes deployed in the window.", dora=True),
-        _m("change_failure_rate", "share", "deployments issues",
-           "production deployments started in the window, and the failures, rollbacks, hotfixes "
-           "and incidents attributed to them",
-           "Share of production deployments (rollbacks excluded) that failed, were followed by a "
-           "rollback or hotfix of the same service, or had an incident attributed to them.",
-           dora=True),
-        _m("time_to_restore_hours", "hours", "issues",
-           "incidents resolved in the window",
-           "Median hours from an incident's creation to its resolution, over incidents resolved "
-           "in the window.", dora=True),
-        _m("rework_rate", "share", "deployments",
-           "production deployments started in the window flagged hotfix or rollback",
-           "Share of production deployments that were unplanned fixes (hotfix or rollback)."),
+        _m(
+            "deployment_frequency",
+            "per week",
+            "deployments",
+            "successful deployments to a production environment, started in the window",
+            "Successful production deployments per week (count in the window / window weeks). "
+            "Unknown until the team has any deployment record.",
+            dora=True,
+        ),
+        _m(
+            "lead_time_hours",
+            "hours",
+            "commits pull_requests deployments",
+            "default-branch commits matched to the first successful production deployment after",
+            "Median hours from a change's first commit (author time; a squash or rebase merge "
+            "starts at its pull request's first commit) to the end of the production deployment "
+            "that shipped it, over changes deployed in the window.",
+            dora=True,
+        ),
+        _m(
+            "change_failure_rate",
+            "share",
+            "deployments issues",
+            "production deployments started in the window, and the failures, rollbacks, hotfixes "
+            "and incidents attributed to them",
+            "Share of production deployments (rollbacks excluded) that failed, were followed by a "
+            "rollback or hotfix of the same service, or had an incident attributed to them.",
+            dora=True,
+        ),
+        _m(
+            "time_to_restore_hours",
+            "hours",
+            "issues",
+            "incidents resolved in the window",
+            "Median hours from an incident's creation to its resolution, over incidents resolved "
+            "in the window.",
+            dora=True,
+        ),
+        _m(
+            "rework_rate",
+            "share",
+            "deployments",
+            "production deployments started in the window flagged hotfix or rollback",
+            "Share of production deployments that were unplanned fixes (hotfix or rollback).",
+        ),
         # --- source control ---------------------------------------------------------------
-        _m("commits", "commits", "commits", "commits committed in the window",
-           "Commits committed in the window in the team's repositories."),
-        _m("active_repositories", "repositories", "commits",
-           "repositories with a commit in the window",
-           "Repositories of the team with at least one commit in the window."),
-        _m("review_rate", "share", "pull_requests",
-           "pull requests merged in the window",
-           "Share of merged pull requests with at least one review or approval."),
-        _m("pr_lifetime_hours", "hours", "pull_requests",
-           "pull requests merged in the window",
-           "Median hours from a merged pull request's first commit (else its creation) to its merge."),
-        _m("integration_days_per_week", "days per week", "commits",
-           "default-branch commits committed in the window",
-           "Days on which the default branch received a commit, per week of the window."),
-        _m("default_branch_tags", "tags", "tags",
-           "tags on the default branch created in the window",
-           "Tags on the default branch created in the window (a lightweight tag dates from its commit)."),
-        _m("automated_tag_share", "share", "tags builds",
-           "tags on the default branch created in the window, and builds of their commits",
-           "Share of default-branch tags whose commit had a successful CI build started at most 24 "
-           "hours before the tag."),
-        _m("ci_coverage", "share", "commits builds",
-           "default-branch commits committed in the window, and builds with the same sha",
-           "Share of default-branch commits that some CI build ran on (matched by sha)."),
+        _m(
+            "commits",
+            "commits",
+            "commits",
+            "commits committed in the window",
+            "Commits committed in the window in the team's repositories.",
+        ),
+        _m(
+            "active_repositories",
+            "repositories",
+            "commits",
+            "repositories with a commit in the window",
+            "Repositories of the team with at least one commit in the window.",
+        ),
+        _m(
+            "review_rate",
+            "share",
+            "pull_requests",
+            "pull requests merged in the window",
+            "Share of merged pull requests with at least one review or approval.",
+        ),
+        _m(
+            "pr_lifetime_hours",
+            "hours",
+            "pull_requests",
+            "pull requests merged in the window",
+            "Median hours from a merged pull request's first commit (else creation) to its merge.",
+        ),
+        _m(
+            "integration_days_per_week",
+            "days per week",
+            "commits",
+            "default-branch commits committed in the window",
+            "Days on which the default branch received a commit, per week of the window.",
+        ),
+        _m(
+            "default_branch_tags",
+            "tags",
+            "tags",
+            "tags on the default branch created in the window",
+            "Tags on the default branch created in the window (lightweight: dated by its commit).",
+        ),
+        _m(
+            "automated_tag_share",
+            "share",
+            "tags builds",
+            "tags on the default branch created in the window, and builds of their commits",
+            "Share of default-branch tags whose commit had a successful CI build started at "
+            "most 24 hours before the tag.",
+        ),
+        _m(
+            "ci_coverage",
+            "share",
+            "commits builds",
+            "default-branch commits committed in the window, and builds with the same sha",
+            "Share of default-branch commits that some CI build ran on (matched by sha).",
+        ),
         # --- build & test -----------------------------------------------------------------
-        _m("builds", "builds", "builds", "builds started in the window",
-           "CI builds started in the window."),
-        _m("build_success_rate", "share", "builds",
-           "finished builds started in the window",
-           "Share of finished builds (success or failure; aborted and running builds excluded) "
-           "that succeeded."),
-        _m("test_reporting_share", "share", "builds", "builds started in the window",
-           "Share of builds that published test results (a test count was recorded)."),
-        _m("lint_share", "share", "builds", "builds started in the window",
-           "Share of builds that ran a linter or coding-standards step."),
-        _m("test_change_share", "share", "commits", "non-merge commits committed in the window",
-           "Share of non-merge commits that change at least one test file."),
-        _m("infra_change_share", "share", "commits", "non-merge commits committed in the window",
-           "Share of non-merge commits that change infrastructure code."),
-        _m("ci_change_share", "share", "commits", "non-merge commits committed in the window",
-           "Share of non-merge commits that change CI or deployment definitions."),
-        _m("docs_change_share", "share", "commits", "non-merge commits committed in the window",
-           "Share of non-merge commits that change documentation."),
-        _m("issue_key_share", "share", "commits", "non-merge commits committed in the window",
-           "Share of non-merge commits whose message names an issue key."),
+        _m(
+            "builds",
+            "builds",
+            "builds",
+            "builds started in the window",
+            "CI builds started in the window.",
+        ),
+        _m(
+            "build_success_rate",
+            "share",
+            "builds",
+            "finished builds started in the window",
+            "Share of finished builds (success or failure; aborted and running builds excluded) "
+            "that succeeded.",
+        ),
+        _m(
+            "test_reporting_share",
+            "share",
+            "builds",
+            "builds started in the window",
+            "Share of builds that published test results (a test count was recorded).",
+        ),
+        _m(
+            "lint_share",
+            "share",
+            "builds",
+            "builds started in the window",
+            "Share of builds that ran a linter or coding-standards step.",
+        ),
+        _m(
+            "test_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change at least one test file.",
+        ),
+        _m(
+            "infra_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change infrastructure code.",
+        ),
+        _m(
+            "ci_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change CI or deployment definitions.",
+        ),
+        _m(
+            "docs_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change documentation.",
+        ),
+        _m(
+            "issue_key_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits whose message names an issue key.",
+        ),
         # --- environments and deployment --------------------------------------------------
-        _m("environments_deployed", "tiers", "deployments", "deployments started in the window",
-           "Promotion tiers (development, qa, staging, production) deployed to in the window."),
-        _m("qa_deployments", "deployments", "deployments",
-           "deployments to a qa environment started in the window",
-           "Deployments to an environment of the qa tier."),
-        _m("staging_deployments", "deployments", "deployments",
-           "deployments to a staging environment started in the window",
-           "Deployments to an environment of the staging tier."),
-        _m("production_deployments", "deployments", "deployments",
-           "deployments to a production environment started in the window",
-           "Deployments (any status) to an environment of the production tier."),
-        _m("staged_production_share", "share", "deployments",
-           "successful production deployments in the window, and earlier staging deployments",
-           "Share of successful production deployments whose version (else commit) was "
-           "successfully deployed to staging before."),
-        _m("promoted_version_share", "share", "deployments",
-           "successful production deployments in the window, and earlier pre-production deployments",
-           "Share of successful production deployments whose version (else commit) was deployed "
-           "to any pre-production environment (development, qa, staging) before."),
-        _m("versioned_deployment_share", "share", "deployments", "deployments started in the window",
-           "Share of deployments that name the version they shipped."),
-        _m("automated_deployment_share", "share", "deployments",
-           "deployments started in the window with a known trigger",
-           "Share of deployments triggered by automation (of those whose trigger is known)."),
-        _m("automated_production_share", "share", "deployments",
-           "production deployments started in the window with a known trigger",
-           "Share of production deployments triggered by automation."),
+        _m(
+            "environments_deployed",
+            "tiers",
+            "deployments",
+            "deployments started in the window",
+            "Promotion tiers (development, qa, staging, production) deployed to in the window.",
+        ),
+        _m(
+            "qa_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a qa environment started in the window",
+            "Deployments to an environment of the qa tier.",
+        ),
+        _m(
+            "staging_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a staging environment started in the window",
+            "Deployments to an environment of the staging tier.",
+        ),
+        _m(
+            "production_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a production environment started in the window",
+            "Deployments (any status) to an environment of the production tier.",
+        ),
+        _m(
+            "staged_production_share",
+            "share",
+            "deployments",
+            "successful production deployments in the window, and earlier staging deployments",
+            "Share of successful production deployments whose version (else commit) was "
+            "successfully deployed to staging before.",
+        ),
+        _m(
+            "promoted_version_share",
+            "share",
+            "deployments",
+            "successful production deployments in the window, and earlier pre-production ones",
+            "Share of successful production deployments whose version (else commit) was deployed "
+            "to any pre-production environment (development, qa, staging) before.",
+        ),
+        _m(
+            "versioned_deployment_share",
+            "share",
+            "deployments",
+            "deployments started in the window",
+            "Share of deployments that name the version they shipped.",
+        ),
+        _m(
+            "automated_deployment_share",
+            "share",
+            "deployments",
+            "deployments started in the window with a known trigger",
+            "Share of deployments triggered by automation (of those whose trigger is known).",
+        ),
+        _m(
+            "automated_production_share",
+            "share",
+            "deployments",
+            "production deployments started in the window with a known trigger",
+            "Share of production deployments triggered by automation.",
+        ),
         # --- reporting and freshness ------------------------------------------------------
-        _m("sources_integrated", "kinds", "commits builds deployments issues",
-           "records of each kind in the window",
-           "Kinds of source (git, CI, deployments, issue tracker) with data for the team in the "
-           "window. Unknown until the team has any record."),
-        _m("freshness_git_days", "days", "commits", "the team's newest commit",
-           "Days from the newest commit up to the period end."),
-        _m("freshness_ci_days", "days", "builds", "the team's newest build",
-           "Days from the newest build up to the period end."),
-        _m("freshness_deploy_days", "days", "deployments", "the team's newest deployment",
-           "Days from the newest deployment up to the period end."),
-        _m("freshness_tracker_days", "days", "issues", "the team's newest issue change",
-           "Days from the newest issue created or updated up to the period end."),
-        _m("max_freshness_days", "days", "commits builds deployments issues",
-           "the newest record of each kind",
-           "The stalest of the team's sources (the largest freshness of the kinds it has)."),
+        _m(
+            "sources_integrated",
+            "kinds",
+            "commits builds deployments issues",
+            "records of each kind in the window",
+            "Kinds of source (git, CI, deployments, issue tracker) with data for the team in the "
+            "window. Unknown until the team has any record.",
+        ),
+        _m(
+            "freshness_git_days",
+            "days",
+            "commits",
+            "the team's newest commit",
+            "Days from the newest commit up to the period end.",
+        ),
+        _m(
+            "freshness_ci_days",
+            "days",
+            "builds",
+            "the team's newest build",
+            "Days from the newest build up to the period end.",
+        ),
+        _m(
+            "freshness_deploy_days",
+            "days",
+            "deployments",
+            "the team's newest deployment",
+            "Days from the newest deployment up to the period end.",
+        ),
+        _m(
+            "freshness_tracker_days",
+            "days",
+            "issues",
+            "the team's newest issue change",
+            "Days from the newest issue created or updated up to the period end.",
+        ),
+        _m(
+            "max_freshness_days",
+            "days",
+            "commits builds deployments issues",
+            "the newest record of each kind",
+            "The stalest of the team's sources (the largest freshness of the kinds it has).",
+        ),
     )
 }
 
@@ -245,7 +413,9 @@ class Grid:
     tz: str = "UTC"
 
     def __post_init__(self) -> None:
-        self.P = np.array([(p - dt.date(1970, 1, 1)).days for p in self.period_ends], dtype=np.int64)
+        self.P = np.array(
+            [(p - dt.date(1970, 1, 1)).days for p in self.period_ends], dtype=np.int64
+        )
         self.T = len(self.team_ids)
         self.K = len(self.period_ends)
 
@@ -370,9 +540,12 @@ def compute(
     Returns:
         A long frame: team_id, period_end (date), metric, value (NaN = unknown), sample_size.
     """
-    grid = Grid(np.asarray(sorted(frames.team_ids), dtype=np.int64), sorted(period_ends),
-                window_days, tz)
-    results = compute_arrays(frames, grid, rules or RulesConfig(), environments or EnvironmentsConfig())
+    grid = Grid(
+        np.asarray(sorted(frames.team_ids), dtype=np.int64), sorted(period_ends), window_days, tz
+    )
+    results = compute_arrays(
+        frames, grid, rules or RulesConfig(), environments or EnvironmentsConfig()
+    )
     return to_long(grid, results)
 
 
@@ -396,13 +569,16 @@ def to_long(grid: Grid, results: Result) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "team_id": np.tile(np.repeat(grid.team_ids, grid.K), len(names)),
-            "period_end": np.tile(np.tile(np.array(grid.period_ends, dtype=object), grid.T),
-                                  len(names)),
+            "period_end": np.tile(
+                np.tile(np.array(grid.period_ends, dtype=object), grid.T), len(names)
+            ),
             "metric": np.repeat(np.array(names, dtype=object), n),
             "value": np.concatenate([results[m][0].ravel() for m in names]) if names else [],
             "sample_size": np.concatenate(
                 [np.nan_to_num(results[m][1]).ravel() for m in names]
-            ).astype(np.int64) if names else [],
+            ).astype(np.int64)
+            if names
+            else [],
         }
     )
 
@@ -425,8 +601,10 @@ def _presence(frames: Frames, grid: Grid) -> dict[str, Array]:
         b = frames.bounds
         if not b.empty:
             mine = b[(b["kind"] == kind) & b["first_at"].notna()]
-            seen |= cumulative_count(grid, grid.team_index(mine["team_id"]),
-                                     grid.day(mine["first_at"])) > 0
+            seen |= (
+                cumulative_count(grid, grid.team_index(mine["team_id"]), grid.day(mine["first_at"]))
+                > 0
+            )
         out[kind] = seen
     return out
 
@@ -443,7 +621,9 @@ def _git(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> 
     out: Result = {"commits": _known_count(window_sum(grid, team, day), git)}
     # distinct active repositories: one row per repository and day, then windows per repository
     if len(c):
-        rd = pd.DataFrame({"r": c["repository_id"].to_numpy(), "t": team, "d": day}).drop_duplicates()
+        rd = pd.DataFrame(
+            {"r": c["repository_id"].to_numpy(), "t": team, "d": day}
+        ).drop_duplicates()
         repos, r_idx = np.unique(rd["r"].to_numpy(), return_inverse=True)
         rgrid = Grid(np.arange(len(repos)), grid.period_ends, grid.window_days, grid.tz)
         active = window_sum(rgrid, r_idx.astype(np.int64), rd["d"].to_numpy()) > 0
@@ -507,8 +687,10 @@ def _tags(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) ->
     b = frames.builds
     ok = b[b["result"].isin(SUCCESS_RESULTS) & (b["sha_hash"] != 0)][["sha_hash", "started_at"]]
     joined = tg[["sha_hash", "at"]].reset_index().merge(ok, on="sha_hash", how="inner")
-    hit = joined[(joined["started_at"] <= joined["at"])
-                 & (joined["at"] - joined["started_at"] <= TAG_AFTER_BUILD)]
+    hit = joined[
+        (joined["started_at"] <= joined["at"])
+        & (joined["at"] - joined["started_at"] <= TAG_AFTER_BUILD)
+    ]
     automated = tg.index.isin(hit["index"].unique())
     count = window_sum(grid, team, day)
     return {
@@ -527,8 +709,9 @@ def _builds(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) 
     total = window_sum(grid, team, day)
     return {
         "builds": _known_count(total, presence["ci"]),
-        "build_success_rate": _share(window_sum(grid, team, day, success),
-                                     window_sum(grid, team, day, finished)),
+        "build_success_rate": _share(
+            window_sum(grid, team, day, success), window_sum(grid, team, day, finished)
+        ),
         "test_reporting_share": _share(
             window_sum(grid, team, day, b["tests_total"].notna().to_numpy()), total
         ),
@@ -539,7 +722,10 @@ def _builds(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) 
 
 
 def _deployments(
-    frames: Frames, grid: Grid, presence: dict[str, Array], rules: RulesConfig,
+    frames: Frames,
+    grid: Grid,
+    presence: dict[str, Array],
+    rules: RulesConfig,
     envs: EnvironmentsConfig,
 ) -> Result:
     d = frames.deployments
@@ -577,16 +763,26 @@ def _deployments(
         window_sum(grid, team, day, auto & prod), window_sum(grid, team, day, known & prod)
     )
     # promotion: the same version (else commit) deployed earlier to staging / any pre-production
-    ident = d["version"].astype(object).where(d["version"].notna(),
-                                              d["sha_hash"].astype(str).where(d["sha_hash"] != 0))
-    base = pd.DataFrame({"team": d["team_id"].to_numpy(), "ident": ident.to_numpy(),
-                         "at": d["started_at"].to_numpy()})
+    ident = (
+        d["version"]
+        .astype(object)
+        .where(d["version"].notna(), d["sha_hash"].astype(str).where(d["sha_hash"] != 0))
+    )
+    base = pd.DataFrame(
+        {
+            "team": d["team_id"].to_numpy(),
+            "ident": ident.to_numpy(),
+            "at": d["started_at"].to_numpy(),
+        }
+    )
     prod_ok = prod & success
     for metric, lower in (
         ("staged_production_share", (tier_ == "staging") & success),
         ("promoted_version_share", np.isin(tier_, ["development", "qa", "staging"])),
     ):
-        first = base[lower & base["ident"].notna().to_numpy()].groupby(["team", "ident"])["at"].min()
+        first = (
+            base[lower & base["ident"].notna().to_numpy()].groupby(["team", "ident"])["at"].min()
+        )
         probe = base[prod_ok].join(first.rename("pre_at"), on=["team", "ident"])
         went = np.zeros(len(d), dtype=bool)
         went[np.flatnonzero(prod_ok)] = (probe["pre_at"] < probe["at"]).to_numpy(dtype=bool)
@@ -594,28 +790,41 @@ def _deployments(
     # rework: hotfix or rollback among production deployments that finished either way
     attempted = prod & (success | failed)
     rework = d["is_hotfix"].to_numpy(dtype=bool) | d["is_rollback"].to_numpy(dtype=bool)
-    out["rework_rate"] = _share(window_sum(grid, team, day, attempted & rework),
-                                window_sum(grid, team, day, attempted))
-    out["change_failure_rate"] = _change_failure(frames, grid, d, team, day, prod, success,
-                                                 failed, rules)
+    out["rework_rate"] = _share(
+        window_sum(grid, team, day, attempted & rework), window_sum(grid, team, day, attempted)
+    )
+    out["change_failure_rate"] = _change_failure(
+        frames, grid, d, team, day, prod, success, failed, rules
+    )
     out["lead_time_hours"] = _lead_time(frames, grid, d, prod & success)
     return out
 
 
 def _change_failure(
-    frames: Frames, grid: Grid, d: pd.DataFrame, team: Array, day: Array, prod: Array,
-    success: Array, failed: Array, rules: RulesConfig,
+    frames: Frames,
+    grid: Grid,
+    d: pd.DataFrame,
+    team: Array,
+    day: Array,
+    prod: Array,
+    success: Array,
+    failed: Array,
+    rules: RulesConfig,
 ) -> tuple[Array, Array]:
     rollback = d["is_rollback"].to_numpy(dtype=bool)
     hotfix = d["is_hotfix"].to_numpy(dtype=bool)
     changes = prod & (success | failed) & ~rollback
     bad = changes & failed
     # followed by a rollback or hotfix of the same service within the attribution window
-    attempted = pd.DataFrame({
-        "pos": np.arange(len(d)), "team": d["team_id"].to_numpy(),
-        "service": d["service"].fillna("").to_numpy(), "at": d["started_at"],
-        "fix": rollback | hotfix,
-    })[prod & (success | failed)].sort_values("at", kind="stable")
+    attempted = pd.DataFrame(
+        {
+            "pos": np.arange(len(d)),
+            "team": d["team_id"].to_numpy(),
+            "service": d["service"].fillna("").to_numpy(),
+            "at": d["started_at"],
+            "fix": rollback | hotfix,
+        }
+    )[prod & (success | failed)].sort_values("at", kind="stable")
     nxt = attempted.groupby(["team", "service"])[["fix", "at"]].shift(-1)
     window = pd.Timedelta(hours=rules.incident_attribution_hours)
     followed = nxt["fix"].fillna(False).astype(bool) & ((nxt["at"] - attempted["at"]) <= window)
@@ -632,33 +841,58 @@ def _incident_attributed(
     inc = frames.issues[frames.issues["is_incident"].astype(bool)]
     if inc.empty or not changes.any():
         return hit
-    deps = pd.DataFrame({
-        "pos": np.arange(len(d)), "team_id": d["team_id"].to_numpy(),
-        "service": d["service"].fillna("").to_numpy(), "at": d["started_at"].to_numpy(),
-        "external_id": d["external_id"].astype(object).to_numpy(),
-        "version": d["version"].astype(object).to_numpy(),
-    })[changes]
+    deps = pd.DataFrame(
+        {
+            "pos": np.arange(len(d)),
+            "team_id": d["team_id"].to_numpy(),
+            "service": d["service"].fillna("").to_numpy(),
+            "at": d["started_at"].to_numpy(),
+            "external_id": d["external_id"].astype(object).to_numpy(),
+            "version": d["version"].astype(object).to_numpy(),
+        }
+    )[changes]
     # an explicit reference wins: the deployment's id or version named by the incident
     ref = inc[inc["deployment_ref"].notna()][["team_id", "deployment_ref"]]
     for col in ("external_id", "version"):
         m = ref.merge(deps, left_on=["team_id", "deployment_ref"], right_on=["team_id", col])
         hit[m["pos"].to_numpy()] = True
     rest = inc[inc["deployment_ref"].isna()]
-    probe = pd.DataFrame({"team_id": rest["team_id"].to_numpy(),
-                          "service": rest["service"].fillna("").to_numpy(),
-                          "at": rest["created_at"].to_numpy()}).sort_values("at")
+    if rest.empty:
+        return hit
+    probe = pd.DataFrame(
+        {
+            "team_id": rest["team_id"].to_numpy(),
+            "service": rest["service"].fillna("").to_numpy(),
+            "at": rest["created_at"].to_numpy(),
+        }
+    ).sort_values("at")
     deps_sorted = deps.sort_values("at")
     tol = pd.Timedelta(hours=rules.incident_attribution_hours)
     probe["team_id"] = probe["team_id"].astype(np.int64)
     deps_sorted = deps_sorted.assign(team_id=deps_sorted["team_id"].astype(np.int64))
     same = probe["service"] != ""
     if rules.incident_attribution == "same_service_latest_before" and same.any():
-        m = pd.merge_asof(probe[same], deps_sorted, on="at", by=["team_id", "service"],
-                          direction="backward", tolerance=tol)
+        # same service first; incidents naming no service fall back to the team's latest
+        m = pd.merge_asof(
+            probe[same],
+            deps_sorted,
+            on="at",
+            by=["team_id", "service"],
+            direction="backward",
+            tolerance=tol,
+        )
         hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
         probe = probe[~same]
-    m = pd.merge_asof(probe.drop(columns="service"), deps_sorted.drop(columns="service"),
-                      on="at", by="team_id", direction="backward", tolerance=tol)
+    if probe.empty:
+        return hit
+    m = pd.merge_asof(
+        probe.drop(columns="service"),
+        deps_sorted.drop(columns="service"),
+        on="at",
+        by="team_id",
+        direction="backward",
+        tolerance=tol,
+    )
     hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
     return hit
 
@@ -667,12 +901,15 @@ def _lead_time(frames: Frames, grid: Grid, d: pd.DataFrame, shipped: Array) -> t
     """Median change lead time, each change matched to the deployment that shipped it."""
     c = frames.commits
     c = c[c["on_default_branch"].fillna(False).astype(bool) & ~c["is_merge"].astype(bool)]
-    deps = pd.DataFrame({
-        "dep_repo": d["repository_id"].to_numpy(), "team_id": d["team_id"].to_numpy(),
-        "landed": d["started_at"].to_numpy(),
-        "done": d["finished_at"].fillna(d["started_at"]).to_numpy(),
-        "sha_hash": d["sha_hash"].to_numpy(),
-    })[shipped]
+    deps = pd.DataFrame(
+        {
+            "dep_repo": d["repository_id"].to_numpy(),
+            "team_id": d["team_id"].to_numpy(),
+            "landed": d["started_at"].to_numpy(),
+            "done": d["finished_at"].fillna(d["started_at"]).to_numpy(),
+            "sha_hash": d["sha_hash"].to_numpy(),
+        }
+    )[shipped]
     if c.empty or deps.empty:
         return np.full((grid.T, grid.K), np.nan), np.zeros((grid.T, grid.K))
     # a squash or rebase merge starts at its pull request's first commit
@@ -681,26 +918,44 @@ def _lead_time(frames: Frames, grid: Grid, d: pd.DataFrame, shipped: Array) -> t
     pr_start = pr.groupby("merge_sha_hash")["first_commit_at"].min()
     start = _lookup(c["sha_hash"], pr_start)
     start = start.where(start.notna() & (start < c["authored_at"]), c["authored_at"])
-    changes = pd.DataFrame({
-        "repository_id": c["repository_id"].to_numpy(np.int64),
-        "team_id": c["team_id"].to_numpy(np.int64), "landed": c["committed_at"].to_numpy(),
-        "start": start.to_numpy(), "sha_hash": c["sha_hash"].to_numpy(),
-    }).sort_values("landed", kind="stable")
+    changes = pd.DataFrame(
+        {
+            "repository_id": c["repository_id"].to_numpy(np.int64),
+            "team_id": c["team_id"].to_numpy(np.int64),
+            "landed": c["committed_at"].to_numpy(),
+            "start": start.to_numpy(),
+            "sha_hash": c["sha_hash"].to_numpy(),
+        }
+    ).sort_values("landed", kind="stable")
     done = pd.Series(pd.NaT, index=changes.index, dtype=deps["done"].dtype)
-    by_repo = deps[deps["dep_repo"].notna()].assign(
-        repository_id=lambda f: f["dep_repo"].astype(np.int64)).sort_values("landed")
+    by_repo = (
+        deps[deps["dep_repo"].notna()]
+        .assign(repository_id=lambda f: f["dep_repo"].astype(np.int64))
+        .sort_values("landed")
+    )
     if len(by_repo):
-        m = pd.merge_asof(changes[["landed", "repository_id"]].reset_index(),
-                          by_repo[["landed", "repository_id", "done"]], on="landed",
-                          by="repository_id", direction="forward")
+        m = pd.merge_asof(
+            changes[["landed", "repository_id"]].reset_index(),
+            by_repo[["landed", "repository_id", "done"]],
+            on="landed",
+            by="repository_id",
+            direction="forward",
+        )
         done.loc[m["index"].to_numpy()] = m["done"].to_numpy()
-    by_team = deps[deps["dep_repo"].isna()].assign(
-        team_id=lambda f: f["team_id"].astype(np.int64)).sort_values("landed")
+    by_team = (
+        deps[deps["dep_repo"].isna()]
+        .assign(team_id=lambda f: f["team_id"].astype(np.int64))
+        .sort_values("landed")
+    )
     if len(by_team):
         need = changes[done.isna().to_numpy()]
-        m = pd.merge_asof(need[["landed", "team_id"]].reset_index(),
-                          by_team[["landed", "team_id", "done"]], on="landed", by="team_id",
-                          direction="forward")
+        m = pd.merge_asof(
+            need[["landed", "team_id"]].reset_index(),
+            by_team[["landed", "team_id", "done"]],
+            on="landed",
+            by="team_id",
+            direction="forward",
+        )
         done.loc[m["index"].to_numpy()] = m["done"].to_numpy()
     # the deployment of exactly this commit wins when it came first
     exact = deps[deps["sha_hash"] != 0].groupby("sha_hash")["done"].min()
@@ -733,7 +988,9 @@ def _incidents(frames: Frames, grid: Grid, *_: object) -> Result:
     )
     return {
         "time_to_restore_hours": window_median(
-            grid, grid.team_index(inc["team_id"]), grid.day(inc["resolved_at"]),
+            grid,
+            grid.team_index(inc["team_id"]),
+            grid.day(inc["resolved_at"]),
             np.clip(hours, 0, None),
         )
     }
@@ -769,7 +1026,10 @@ def _sources(frames: Frames, grid: Grid, presence: dict[str, Array]) -> Result:
     out["sources_integrated"] = (np.where(any_present, integrated, np.nan), integrated)
     stacked = np.stack(fresh_all)
     with np.errstate(all="ignore"):
-        worst = np.where(np.isnan(stacked).all(axis=0), np.nan, np.nanmax(
-            np.where(np.isnan(stacked), -np.inf, stacked), axis=0))
+        worst = np.where(
+            np.isnan(stacked).all(axis=0),
+            np.nan,
+            np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), axis=0),
+        )
     out["max_freshness_days"] = (worst, (~np.isnan(stacked)).sum(axis=0))
     return out

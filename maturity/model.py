@@ -198,7 +198,9 @@ def parse(data: Mapping[str, Any], *, source: str, metrics: Mapping[str, Any]) -
     known_top = {"name", "version", "description", "dimensions", "extends"}
     for key in data:
         if key not in known_top:
-            raise ModelError(f"{source}: {key}: unknown key (expected {', '.join(sorted(known_top))})")
+            raise ModelError(
+                f"{source}: {key}: unknown key (expected {', '.join(sorted(known_top))})"
+            )
     version = data.get("version")
     if not isinstance(version, str) or not version.strip():
         raise ModelError(f'{source}: version: required, a string such as "1.0"')
@@ -263,14 +265,10 @@ def parse(data: Mapping[str, Any], *, source: str, metrics: Mapping[str, Any]) -
 def _only(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ModelError(
-                f"{where}: {key}: unknown key (expected {', '.join(sorted(allowed))})"
-            )
+            raise ModelError(f"{where}: {key}: unknown key (expected {', '.join(sorted(allowed))})")
 
 
-def _criterion(
-    raw: Any, where: str, seen: set[str], metrics: Mapping[str, Any]
-) -> Criterion:
+def _criterion(raw: Any, where: str, seen: set[str], metrics: Mapping[str, Any]) -> Criterion:
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: criteria: expected tables")
     cid = raw.get("id")

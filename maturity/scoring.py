@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ VERDICTS = {MET: "met", UNMET: "unmet", UNKNOWN: "unknown"}
 
 #: survey aggregates: a frame (team_id, criterion_id, mean, n[, period_end]) or a mapping
 #: {team_id or (team_id, period_end): {criterion_id: (mean, n)}}
-SurveyInput = pd.DataFrame | Mapping[Any, Mapping[str, tuple[float, int]]] | None
+SurveyInput: TypeAlias = pd.DataFrame | Mapping[Any, Mapping[str, tuple[float, int]]] | None
 
 
 def survey_frame(survey: SurveyInput) -> pd.DataFrame:
@@ -68,18 +68,24 @@ def score(
         score, coverage, evidence (a JSON-ready dict).
     """
     values = metric_values.pivot_table(
-        index=["team_id", "period_end"], columns="metric", values="value", aggfunc="first",
+        index=["team_id", "period_end"],
+        columns="metric",
+        values="value",
+        aggfunc="first",
         dropna=False,
     )
     samples = metric_values.pivot_table(
-        index=["team_id", "period_end"], columns="metric", values="sample_size", aggfunc="first",
+        index=["team_id", "period_end"],
+        columns="metric",
+        values="sample_size",
+        aggfunc="first",
         dropna=False,
     )
     index = values.index
     n = len(index)
     survey_means, survey_ns = _survey_matrix(model, survey_frame(survey), index)
     verdicts: dict[str, np.ndarray] = {}
-    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    parts: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
     for _, _, crit in model.criteria():
         m = _metric_verdict(crit, values, n)
         s = _survey_verdict(crit, survey_means.get(crit.id), n)
@@ -118,15 +124,26 @@ def score(
                     "score": round(float(score_[row]), 4),
                     "coverage": round(float(coverage[row]), 4),
                     "evidence": _evidence(
-                        model, dim.id, row, int(reached[row]), float(score_[row]),
-                        float(coverage[row]), periods[row], window_days, values, samples,
-                        survey_means, survey_ns, verdicts, parts,
+                        model,
+                        dim.id,
+                        row,
+                        int(reached[row]),
+                        float(score_[row]),
+                        float(coverage[row]),
+                        periods[row],
+                        window_days,
+                        values,
+                        samples,
+                        survey_means,
+                        survey_ns,
+                        verdicts,
+                        parts,
                     ),
                 }
             )
     return pd.DataFrame(
-        out, columns=["team_id", "dimension", "period_end", "level", "score", "coverage",
-                      "evidence"]
+        out,
+        columns=["team_id", "dimension", "period_end", "level", "score", "coverage", "evidence"],
     )
 
 
@@ -140,8 +157,9 @@ def combine(metric: np.ndarray | None, survey: np.ndarray | None) -> np.ndarray:
         return survey
     if survey is None:
         return metric
-    out = np.where(metric == UNKNOWN, survey, np.where(survey == UNKNOWN, metric,
-                                                        np.minimum(metric, survey)))
+    out = np.where(
+        metric == UNKNOWN, survey, np.where(survey == UNKNOWN, metric, np.minimum(metric, survey))
+    )
     return out.astype(np.int8)
 
 
@@ -173,15 +191,19 @@ def _survey_matrix(
     ns: dict[str, np.ndarray] = {}
     if survey.empty:
         return means, ns
-    keys = pd.DataFrame({"team_id": index.get_level_values(0),
-                         "period_end": index.get_level_values(1)})
+    keys = pd.DataFrame(
+        {"team_id": index.get_level_values(0), "period_end": index.get_level_values(1)}
+    )
     for cid, rows in survey.groupby("criterion_id"):
         dated = rows[rows["period_end"].notna()]
         undated = rows[rows["period_end"].isna()].drop_duplicates("team_id", keep="last")
         mean = keys.merge(undated[["team_id", "mean", "n"]], on="team_id", how="left")
         if len(dated):
-            exact = keys.merge(dated[["team_id", "period_end", "mean", "n"]],
-                               on=["team_id", "period_end"], how="left")
+            exact = keys.merge(
+                dated[["team_id", "period_end", "mean", "n"]],
+                on=["team_id", "period_end"],
+                how="left",
+            )
             mean["mean"] = exact["mean"].combine_first(mean["mean"])
             mean["n"] = exact["n"].combine_first(mean["n"])
         m = pd.to_numeric(mean["mean"]).to_numpy(dtype=np.float64)
@@ -199,10 +221,20 @@ def _num(value: float) -> float | None:
 
 
 def _evidence(
-    model: Model, dim_id: str, row: int, level: int, score_: float, coverage: float,
-    period_end: Any, window_days: int, values: pd.DataFrame, samples: pd.DataFrame,
-    survey_means: dict[str, np.ndarray], survey_ns: dict[str, np.ndarray],
-    verdicts: dict[str, np.ndarray], parts: dict[str, tuple[Any, Any]],
+    model: Model,
+    dim_id: str,
+    row: int,
+    level: int,
+    score_: float,
+    coverage: float,
+    period_end: Any,
+    window_days: int,
+    values: pd.DataFrame,
+    samples: pd.DataFrame,
+    survey_means: dict[str, np.ndarray],
+    survey_ns: dict[str, np.ndarray],
+    verdicts: dict[str, np.ndarray],
+    parts: dict[str, tuple[Any, Any]],
 ) -> dict[str, Any]:
     dim = model.dimension(dim_id)
     end = period_end if isinstance(period_end, dt.date) else pd.Timestamp(period_end).date()
@@ -224,7 +256,8 @@ def _evidence(
                     "threshold": crit.metric.threshold,
                     "unit": info.unit,
                     "sample_size": int(np.nan_to_num(samples[name].iat[row]))
-                    if name in samples else 0,
+                    if name in samples
+                    else 0,
                     "verdict": VERDICTS[int(m_part[row])],
                     "records": {"tables": list(info.sources), "where": info.records},
                 }

@@ -89,7 +89,11 @@ def compute(
     tz = config.settings.timezone
     frames = load_frames(session, ends, window_days=window, tz=tz, team_ids=team_ids)
     values = metrics_mod.compute(
-        frames, list(ends), window_days=window, tz=tz, rules=config.rules,
+        frames,
+        list(ends),
+        window_days=window,
+        tz=tz,
+        rules=config.rules,
         environments=config.environments,
     )
     snaps = scoring.score(model, values, survey=survey, window_days=window)
@@ -167,8 +171,9 @@ def score_and_store(
     for part in chunks:
         with session_scope(sessions) as session:
             run = compute(session, config, model, part, team_ids=team_ids, survey=survey)
-            store(session, run, window_days=config.settings.window_days,
-                  now=dt.datetime.now(dt.UTC))
+            store(
+                session, run, window_days=config.settings.window_days, now=dt.datetime.now(dt.UTC)
+            )
         all_snaps.append(run.snapshots.drop(columns="evidence"))
         all_values.append(run.metric_values)
         if progress:
@@ -184,6 +189,9 @@ def score_and_store(
 def existing_periods(session: Session, team_id: int) -> list[dt.date]:
     """Period ends that already have a snapshot for a team."""
     return sorted(
-        set(session.scalars(select(tables.Snapshot.period_end).where(
-            tables.Snapshot.team_id == team_id)))
+        set(
+            session.scalars(
+                select(tables.Snapshot.period_end).where(tables.Snapshot.team_id == team_id)
+            )
+        )
     )

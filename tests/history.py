@@ -31,9 +31,18 @@ def commit(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> dict
     n = next(_seq)
     when = when or at("2026-03-01")
     row = {
-        "repository_id": 1, "team_id": team_id, "sha": sha(f"c{n}"), "authored_at": when,
-        "committed_at": when, "is_merge": False, "on_default_branch": True, "test_files": 0,
-        "ci_files": 0, "infra_files": 0, "docs_files": 0, "has_issue_key": False,
+        "repository_id": 1,
+        "team_id": team_id,
+        "sha": sha(f"c{n}"),
+        "authored_at": when,
+        "committed_at": when,
+        "is_merge": False,
+        "on_default_branch": True,
+        "test_files": 0,
+        "ci_files": 0,
+        "infra_files": 0,
+        "docs_files": 0,
+        "has_issue_key": False,
     }
     row.update(kw)
     return row
@@ -41,8 +50,12 @@ def commit(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> dict
 
 def build(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> dict[str, Any]:
     row = {
-        "team_id": team_id, "started_at": when or at("2026-03-01"), "result": "success",
-        "tests_total": None, "has_lint": None, "commit_sha": None,
+        "team_id": team_id,
+        "started_at": when or at("2026-03-01"),
+        "result": "success",
+        "tests_total": None,
+        "has_lint": None,
+        "commit_sha": None,
     }
     row.update(kw)
     return row
@@ -52,9 +65,18 @@ def deployment(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> 
     n = next(_seq)
     when = when or at("2026-03-01")
     row = {
-        "team_id": team_id, "repository_id": None, "external_id": f"d{n}", "service": "api",
-        "environment": "production", "version": None, "commit_sha": None, "started_at": when,
-        "finished_at": when, "status": "success", "trigger": None, "is_rollback": False,
+        "team_id": team_id,
+        "repository_id": None,
+        "external_id": f"d{n}",
+        "service": "api",
+        "environment": "production",
+        "version": None,
+        "commit_sha": None,
+        "started_at": when,
+        "finished_at": when,
+        "status": "success",
+        "trigger": None,
+        "is_rollback": False,
         "is_hotfix": False,
     }
     row.update(kw)
@@ -63,8 +85,13 @@ def deployment(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> 
 
 def issue(team_id: int = 1, created: dt.datetime | None = None, **kw: Any) -> dict[str, Any]:
     row = {
-        "team_id": team_id, "created_at": created or at("2026-03-01"), "updated_at": None,
-        "resolved_at": None, "is_incident": True, "service": None, "deployment_ref": None,
+        "team_id": team_id,
+        "created_at": created or at("2026-03-01"),
+        "updated_at": None,
+        "resolved_at": None,
+        "is_incident": True,
+        "service": None,
+        "deployment_ref": None,
     }
     row.update(kw)
     return row
@@ -72,8 +99,12 @@ def issue(team_id: int = 1, created: dt.datetime | None = None, **kw: Any) -> di
 
 def pull_request(team_id: int = 1, **kw: Any) -> dict[str, Any]:
     row = {
-        "repository_id": 1, "team_id": team_id, "created_at": at("2026-03-01"),
-        "first_commit_at": None, "merged_at": at("2026-03-02"), "reviewed": True,
+        "repository_id": 1,
+        "team_id": team_id,
+        "created_at": at("2026-03-01"),
+        "first_commit_at": None,
+        "merged_at": at("2026-03-02"),
+        "reviewed": True,
         "merge_commit_sha": None,
     }
     row.update(kw)
@@ -81,8 +112,13 @@ def pull_request(team_id: int = 1, **kw: Any) -> dict[str, Any]:
 
 
 def tag(team_id: int = 1, **kw: Any) -> dict[str, Any]:
-    row = {"repository_id": 1, "team_id": team_id, "sha": sha("t"), "on_default_branch": True,
-           "at": at("2026-03-01")}
+    row = {
+        "repository_id": 1,
+        "team_id": team_id,
+        "sha": sha("t"),
+        "on_default_branch": True,
+        "at": at("2026-03-01"),
+    }
     row.update(kw)
     return row
 
@@ -123,7 +159,12 @@ def frames(
     t["sha_hash"] = read.sha_hash(t.pop("sha"))
     t["on_default_branch"] = t["on_default_branch"].astype("boolean")
     return metrics.Frames(
-        team_ids=team_ids or [1], commits=c, tags=t, pull_requests=p, builds=b, deployments=d,
+        team_ids=team_ids or [1],
+        commits=c,
+        tags=t,
+        pull_requests=p,
+        builds=b,
+        deployments=d,
         issues=i,
     )
 
@@ -144,8 +185,14 @@ class StoreHistory:
         return t.id
 
     def repository(self, team_id: int, name: str) -> int:
-        r = tables.Repository(key=f"git:/{name}", kind="git", name=name, location=f"/{name}",
-                              default_branch="main", team_id=team_id)
+        r = tables.Repository(
+            key=f"git:/{name}",
+            kind="git",
+            name=name,
+            location=f"/{name}",
+            default_branch="main",
+            team_id=team_id,
+        )
         self.session.add(r)
         self.session.flush()
         return r.id
@@ -154,16 +201,26 @@ class StoreHistory:
         out = []
         for r in rows:
             row = {k: v for k, v in r.items() if k not in ("team_id", "has_issue_key")}
-            row.update(repository_id=repo_id, parents="", author_hash="a" * 16,
-                       author_tz_offset=0, committer_tz_offset=0,
-                       issue_keys="PAY-1" if r.get("has_issue_key") else None)
+            row.update(
+                repository_id=repo_id,
+                parents="",
+                author_hash="a" * 16,
+                author_tz_offset=0,
+                committer_tz_offset=0,
+                issue_keys="PAY-1" if r.get("has_issue_key") else None,
+            )
             out.append(row)
         write.upsert(self.session, tables.Commit, out, ["repository_id", "sha"])
 
     def builds(self, rows: list[dict[str, Any]]) -> None:
         out = [
-            {**r, "source": "jenkins", "scope": "job", "external_id": f"b{next(_seq)}",
-             "job": "job"}
+            {
+                **r,
+                "source": "jenkins",
+                "scope": "job",
+                "external_id": f"b{next(_seq)}",
+                "job": "job",
+            }
             for r in rows
         ]
         write.upsert(self.session, tables.Build, out, ["source", "scope", "external_id"])
@@ -176,8 +233,9 @@ class StoreHistory:
         out = []
         for r in rows:
             n = next(_seq)
-            out.append({**r, "source": "jira", "scope": "PAY", "external_id": str(n),
-                        "key": f"PAY-{n}"})
+            out.append(
+                {**r, "source": "jira", "scope": "PAY", "external_id": str(n), "key": f"PAY-{n}"}
+            )
         write.upsert(self.session, tables.Issue, out, ["source", "scope", "external_id"])
 
     def pull_requests(self, repo_id: int, rows: list[dict[str, Any]]) -> None:
@@ -185,15 +243,27 @@ class StoreHistory:
         for r in rows:
             n = next(_seq)
             row = {k: v for k, v in r.items() if k not in ("team_id", "reviewed")}
-            row.update(repository_id=repo_id, number=n, external_id=str(n), state="merged",
-                       review_count=1 if r.get("reviewed") else 0)
+            row.update(
+                repository_id=repo_id,
+                number=n,
+                external_id=str(n),
+                state="merged",
+                review_count=1 if r.get("reviewed") else 0,
+            )
             out.append(row)
         write.upsert(self.session, tables.PullRequest, out, ["repository_id", "number"])
 
     def tags(self, repo_id: int, rows: list[dict[str, Any]]) -> None:
         out = []
         for r in rows:
-            out.append({"repository_id": repo_id, "name": f"v{next(_seq)}", "sha": r["sha"],
-                        "tagged_at": r["at"], "is_annotated": True,
-                        "on_default_branch": r["on_default_branch"]})
+            out.append(
+                {
+                    "repository_id": repo_id,
+                    "name": f"v{next(_seq)}",
+                    "sha": r["sha"],
+                    "tagged_at": r["at"],
+                    "is_annotated": True,
+                    "on_default_branch": r["on_default_branch"],
+                }
+            )
         write.upsert(self.session, tables.Tag, out, ["repository_id", "name"])

@@ -166,19 +166,23 @@ def _raw(col: Any) -> Any:
     return type_coerce(col, NullType()).label(col.key)
 
 
-def _frame(session: Session, stmt: Select[Any], columns: list[str]) -> pd.DataFrame:
+def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
     rows = session.execute(stmt).all()
-    return pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(
-        {c: pd.Series([], dtype=object) for c in columns}
+    return (
+        pd.DataFrame.from_records(rows, columns=columns)
+        if rows
+        else pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     )
 
 
 def _utc(frame: pd.DataFrame, *cols: str) -> None:
     for col in cols:
         values = frame[col]
-        if values.dtype == object and len(values) and isinstance(values.dropna().iloc[0]
-                                                                  if values.notna().any()
-                                                                  else None, str):
+        if (
+            values.dtype == object
+            and len(values)
+            and isinstance(values.dropna().iloc[0] if values.notna().any() else None, str)
+        ):
             frame[col] = pd.to_datetime(values, format="ISO8601", utc=True)
         else:
             frame[col] = pd.to_datetime(values, utc=True)
@@ -222,16 +226,35 @@ def scoring_frames(
     commits = _frame(
         session,
         select(
-            _raw(C.repository_id), _raw(R.team_id), _raw(C.sha), _raw(C.authored_at),
-            _raw(C.committed_at), _raw(C.is_merge), _raw(C.on_default_branch),
-            _raw(C.test_files), _raw(C.ci_files), _raw(C.infra_files), _raw(C.docs_files),
+            _raw(C.repository_id),
+            _raw(R.team_id),
+            _raw(C.sha),
+            _raw(C.authored_at),
+            _raw(C.committed_at),
+            _raw(C.is_merge),
+            _raw(C.on_default_branch),
+            _raw(C.test_files),
+            _raw(C.ci_files),
+            _raw(C.infra_files),
+            _raw(C.docs_files),
             type_coerce(has_key, NullType()).label("has_issue_key"),
         )
         .join(R, R.id == C.repository_id)
         .where(_teams_filter(R.team_id, team_ids), C.committed_at >= since, C.committed_at < until),
-        ["repository_id", "team_id", "sha", "authored_at", "committed_at", "is_merge",
-         "on_default_branch", "test_files", "ci_files", "infra_files", "docs_files",
-         "has_issue_key"],
+        [
+            "repository_id",
+            "team_id",
+            "sha",
+            "authored_at",
+            "committed_at",
+            "is_merge",
+            "on_default_branch",
+            "test_files",
+            "ci_files",
+            "infra_files",
+            "docs_files",
+            "has_issue_key",
+        ],
     )
     _utc(commits, "authored_at", "committed_at")
     _bool(commits, "is_merge", "has_issue_key")
@@ -247,9 +270,13 @@ def scoring_frames(
     tags = _frame(
         session,
         select(
-            _raw(T.repository_id), _raw(R.team_id), _raw(T.sha), _raw(T.on_default_branch),
-            type_coerce(func.coalesce(T.tagged_at, tagged_commit.c.committed_at), NullType())
-            .label("at"),
+            _raw(T.repository_id),
+            _raw(R.team_id),
+            _raw(T.sha),
+            _raw(T.on_default_branch),
+            type_coerce(func.coalesce(T.tagged_at, tagged_commit.c.committed_at), NullType()).label(
+                "at"
+            ),
         )
         .join(R, R.id == T.repository_id)
         .outerjoin(
@@ -269,14 +296,29 @@ def scoring_frames(
     prs = _frame(
         session,
         select(
-            _raw(P.repository_id), _raw(R.team_id), _raw(P.created_at), _raw(P.first_commit_at),
-            _raw(P.merged_at), _raw(P.review_count), _raw(P.approval_count),
-            _raw(P.first_review_at), _raw(P.merge_commit_sha),
+            _raw(P.repository_id),
+            _raw(R.team_id),
+            _raw(P.created_at),
+            _raw(P.first_commit_at),
+            _raw(P.merged_at),
+            _raw(P.review_count),
+            _raw(P.approval_count),
+            _raw(P.first_review_at),
+            _raw(P.merge_commit_sha),
         )
         .join(R, R.id == P.repository_id)
         .where(_teams_filter(R.team_id, team_ids), P.merged_at >= since, P.merged_at < until),
-        ["repository_id", "team_id", "created_at", "first_commit_at", "merged_at",
-         "review_count", "approval_count", "first_review_at", "merge_commit_sha"],
+        [
+            "repository_id",
+            "team_id",
+            "created_at",
+            "first_commit_at",
+            "merged_at",
+            "review_count",
+            "approval_count",
+            "first_review_at",
+            "merge_commit_sha",
+        ],
     )
     _utc(prs, "created_at", "first_commit_at", "merged_at", "first_review_at")
     prs["reviewed"] = (
@@ -290,8 +332,12 @@ def scoring_frames(
     builds = _frame(
         session,
         select(
-            _raw(B.team_id), _raw(B.started_at), _raw(B.result), _raw(B.tests_total),
-            _raw(B.has_lint), _raw(B.commit_sha),
+            _raw(B.team_id),
+            _raw(B.started_at),
+            _raw(B.result),
+            _raw(B.tests_total),
+            _raw(B.has_lint),
+            _raw(B.commit_sha),
         ).where(_teams_filter(B.team_id, team_ids), B.started_at >= since, B.started_at < until),
         ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
     )
@@ -306,14 +352,35 @@ def scoring_frames(
     deps = _frame(
         session,
         select(
-            _raw(D.team_id), _raw(D.repository_id), _raw(D.external_id), _raw(D.service),
-            _raw(D.environment), _raw(D.version), _raw(D.commit_sha), _raw(D.started_at),
-            _raw(D.finished_at), _raw(D.status), _raw(D.trigger), _raw(D.is_rollback),
+            _raw(D.team_id),
+            _raw(D.repository_id),
+            _raw(D.external_id),
+            _raw(D.service),
+            _raw(D.environment),
+            _raw(D.version),
+            _raw(D.commit_sha),
+            _raw(D.started_at),
+            _raw(D.finished_at),
+            _raw(D.status),
+            _raw(D.trigger),
+            _raw(D.is_rollback),
             _raw(D.is_hotfix),
         ).where(_teams_filter(D.team_id, team_ids), D.started_at >= since, D.started_at < until),
-        ["team_id", "repository_id", "external_id", "service", "environment", "version",
-         "commit_sha", "started_at", "finished_at", "status", "trigger", "is_rollback",
-         "is_hotfix"],
+        [
+            "team_id",
+            "repository_id",
+            "external_id",
+            "service",
+            "environment",
+            "version",
+            "commit_sha",
+            "started_at",
+            "finished_at",
+            "status",
+            "trigger",
+            "is_rollback",
+            "is_hotfix",
+        ],
     )
     _utc(deps, "started_at", "finished_at")
     _bool(deps, "is_rollback", "is_hotfix")
@@ -325,8 +392,13 @@ def scoring_frames(
     issues = _frame(
         session,
         select(
-            _raw(Iss.team_id), _raw(Iss.created_at), _raw(Iss.updated_at), _raw(Iss.resolved_at),
-            _raw(Iss.is_incident), _raw(Iss.service), _raw(Iss.deployment_ref),
+            _raw(Iss.team_id),
+            _raw(Iss.created_at),
+            _raw(Iss.updated_at),
+            _raw(Iss.resolved_at),
+            _raw(Iss.is_incident),
+            _raw(Iss.service),
+            _raw(Iss.deployment_ref),
         ).where(
             _teams_filter(Iss.team_id, team_ids),
             Iss.created_at < until,
@@ -336,8 +408,15 @@ def scoring_frames(
                 and_(Iss.updated_at >= since, Iss.updated_at < until),
             ),
         ),
-        ["team_id", "created_at", "updated_at", "resolved_at", "is_incident", "service",
-         "deployment_ref"],
+        [
+            "team_id",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "is_incident",
+            "service",
+            "deployment_ref",
+        ],
     )
     _utc(issues, "created_at", "updated_at", "resolved_at")
     # a resolution or update after the range is not yet known at its end
@@ -382,13 +461,18 @@ def source_bounds(
         .group_by(C.repository_id)
         .subquery()
     )
-    git = select(
-        R.team_id,
-        type_coerce(func.min(per_repo.c.first_at), NullType()),
-        type_coerce(func.max(per_repo.c.last_before), NullType()),
-    ).join(per_repo, per_repo.c.repository_id == R.id).where(_teams_filter(R.team_id, team_ids))
-    frames.append(("git", _frame(session, git.group_by(R.team_id),
-                                 ["team_id", "first_at", "last_before"])))
+    git = (
+        select(
+            R.team_id,
+            type_coerce(func.min(per_repo.c.first_at), NullType()),
+            type_coerce(func.max(per_repo.c.last_before), NullType()),
+        )
+        .join(per_repo, per_repo.c.repository_id == R.id)
+        .where(_teams_filter(R.team_id, team_ids))
+    )
+    frames.append(
+        ("git", _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]))
+    )
     for kind, team_col, time_col, _ in specs:
         stmt = (
             select(
@@ -427,16 +511,32 @@ def first_activity(session: Session) -> dt.datetime | None:
 
 
 _SNAPSHOT_COLUMNS = [
-    "team_id", "team", "dimension", "period_end", "level", "score", "coverage", "evidence",
-    "model_version", "computed_at",
+    "team_id",
+    "team",
+    "dimension",
+    "period_end",
+    "level",
+    "score",
+    "coverage",
+    "evidence",
+    "model_version",
+    "computed_at",
 ]
 
 
 def _snapshot_select() -> Select[Any]:
     S = tables.Snapshot
     return select(
-        S.team_id, tables.Team.name, S.dimension, S.period_end, S.level, S.score, S.coverage,
-        S.evidence, S.model_version, S.computed_at,
+        S.team_id,
+        tables.Team.name,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.evidence,
+        S.model_version,
+        S.computed_at,
     ).join(tables.Team, tables.Team.id == S.team_id)
 
 
@@ -494,7 +594,12 @@ def metric_series(
     """Stored metric values: team_id, team, metric, period_end, window_days, value, sample_size."""
     M = tables.MetricValue
     stmt = select(
-        M.team_id, tables.Team.name, M.metric, M.period_end, M.window_days, M.value,
+        M.team_id,
+        tables.Team.name,
+        M.metric,
+        M.period_end,
+        M.window_days,
+        M.value,
         M.sample_size,
     ).join(tables.Team, tables.Team.id == M.team_id)
     if metrics is not None:

@@ -38,30 +38,44 @@ def build_history(session: Session, name: str, p: dict[str, Any]) -> int:
     commits = []
     for i in range(n):
         flag = lambda share, i=i: (i % 10) < round(share * 10)  # noqa: E731
-        commits.append(h.commit(
-            team, _day(i), sha=h.sha(f"{name}-{i}"),
-            test_files=int(flag(p.get("test_share", 0))),
-            infra_files=int(flag(p.get("infra_share", 0))),
-            ci_files=int(flag(p.get("ci_share", 0))),
-            has_issue_key=flag(p.get("issue_share", 0)),
-        ))
+        commits.append(
+            h.commit(
+                team,
+                _day(i),
+                sha=h.sha(f"{name}-{i}"),
+                test_files=int(flag(p.get("test_share", 0))),
+                infra_files=int(flag(p.get("infra_share", 0))),
+                ci_files=int(flag(p.get("ci_share", 0))),
+                has_issue_key=flag(p.get("issue_share", 0)),
+            )
+        )
     hist.commits(repo, commits)
     builds = []
     if p.get("build_every_commit"):
         for i, c in enumerate(commits):
             ok = (i % 10) < round(p.get("build_success", 1.0) * 10)
-            builds.append(h.build(
-                team, c["committed_at"] + dt.timedelta(minutes=5), commit_sha=c["sha"],
-                result="success" if ok else "failure",
-                tests_total=10 if (i % 10) < round(p.get("tests_share", 0) * 10) else None,
-                has_lint=(i % 10) < round(p.get("lint_share", 0) * 10),
-            ))
+            builds.append(
+                h.build(
+                    team,
+                    c["committed_at"] + dt.timedelta(minutes=5),
+                    commit_sha=c["sha"],
+                    result="success" if ok else "failure",
+                    tests_total=10 if (i % 10) < round(p.get("tests_share", 0) * 10) else None,
+                    has_lint=(i % 10) < round(p.get("lint_share", 0) * 10),
+                )
+            )
     hist.builds(builds)
     prs = []
     for i in range(p.get("prs", 0)):
         merged = _day(i, 18)
-        prs.append(h.pull_request(team, created_at=merged - dt.timedelta(hours=p.get("pr_hours", 10)),
-                                  merged_at=merged, reviewed=p.get("reviewed", False)))
+        prs.append(
+            h.pull_request(
+                team,
+                created_at=merged - dt.timedelta(hours=p.get("pr_hours", 10)),
+                merged_at=merged,
+                reviewed=p.get("reviewed", False),
+            )
+        )
     hist.pull_requests(repo, prs)
     if p.get("tags"):
         c = commits[0]
@@ -74,8 +88,9 @@ def build_history(session: Session, name: str, p: dict[str, Any]) -> int:
             v = version
             if env == "production" and p.get("prod_unstaged") and version:
                 v = version + "-hot"
-            deps.append(h.deployment(team, _day(i, 8 + k), environment=env, version=v,
-                                     trigger=trigger))
+            deps.append(
+                h.deployment(team, _day(i, 8 + k), environment=env, version=v, trigger=trigger)
+            )
     hist.deployments(deps)
     if p.get("issues"):
         hist.issues([h.issue(team, _day(2), is_incident=False)])
@@ -95,39 +110,90 @@ LEVEL_HISTORIES: dict[str, list[dict[str, Any]]] = {
     "environments": [
         {},
         {"deploy_days": 5, "envs": ["development"]},
-        {"deploy_days": 5, "envs": ["development", "qa", "staging", "production"],
-         "commit_days": 10},
-        {"deploy_days": 5, "envs": ["development", "qa", "staging", "production"],
-         "commit_days": 10, "infra_share": 0.2, "prod_unstaged": True},
-        {"deploy_days": 5, "envs": ["development", "qa", "staging", "production"],
-         "commit_days": 10, "infra_share": 0.2},
+        {
+            "deploy_days": 5,
+            "envs": ["development", "qa", "staging", "production"],
+            "commit_days": 10,
+        },
+        {
+            "deploy_days": 5,
+            "envs": ["development", "qa", "staging", "production"],
+            "commit_days": 10,
+            "infra_share": 0.2,
+            "prod_unstaged": True,
+        },
+        {
+            "deploy_days": 5,
+            "envs": ["development", "qa", "staging", "production"],
+            "commit_days": 10,
+            "infra_share": 0.2,
+        },
     ],
     "build_test": [
         {"commit_days": 10},
         {"commit_days": 10, "test_share": 0.1, "build_every_commit": True, "build_success": 0.5},
-        {"commit_days": 10, "test_share": 0.1, "build_every_commit": True,
-         "deploy_days": 5, "envs": ["qa", "production"]},
-        {"commit_days": 10, "test_share": 0.1, "build_every_commit": True, "tests_share": 1.0,
-         "lint_share": 1.0, "deploy_days": 5, "envs": ["qa", "production"], "automated": True},
-        {"commit_days": 10, "test_share": 0.3, "build_every_commit": True, "tests_share": 1.0,
-         "lint_share": 1.0, "deploy_days": 5, "envs": ["qa", "production"], "automated": True},
+        {
+            "commit_days": 10,
+            "test_share": 0.1,
+            "build_every_commit": True,
+            "deploy_days": 5,
+            "envs": ["qa", "production"],
+        },
+        {
+            "commit_days": 10,
+            "test_share": 0.1,
+            "build_every_commit": True,
+            "tests_share": 1.0,
+            "lint_share": 1.0,
+            "deploy_days": 5,
+            "envs": ["qa", "production"],
+            "automated": True,
+        },
+        {
+            "commit_days": 10,
+            "test_share": 0.3,
+            "build_every_commit": True,
+            "tests_share": 1.0,
+            "lint_share": 1.0,
+            "deploy_days": 5,
+            "envs": ["qa", "production"],
+            "automated": True,
+        },
     ],
     "deployment": [
         {"deploy_days": 10, "versioned": 0.5},
         {"deploy_days": 5, "versioned": 1.0},
         {"deploy_days": 5, "versioned": 1.0},
         {"deploy_days": 5, "versioned": 1.0, "commit_days": 10, "ci_share": 0.1},
-        {"deploy_days": 20, "versioned": 1.0, "commit_days": 10, "ci_share": 0.1,
-         "automated": True},
+        {
+            "deploy_days": 20,
+            "versioned": 1.0,
+            "commit_days": 10,
+            "ci_share": 0.1,
+            "automated": True,
+        },
     ],
     "reporting": [
         {},
         {"commit_days": 10, "build_every_commit": True, "tests_share": 0.6},
         {"commit_days": 10, "build_every_commit": True, "tests_share": 1.0},
-        {"commit_days": 10, "build_every_commit": True, "tests_share": 1.0, "issue_share": 0.6,
-         "deploy_days": 5, "versioned": 0.5},
-        {"commit_days": 10, "build_every_commit": True, "tests_share": 1.0, "issue_share": 0.6,
-         "deploy_days": 5, "versioned": 1.0, "issues": True},
+        {
+            "commit_days": 10,
+            "build_every_commit": True,
+            "tests_share": 1.0,
+            "issue_share": 0.6,
+            "deploy_days": 5,
+            "versioned": 0.5,
+        },
+        {
+            "commit_days": 10,
+            "build_every_commit": True,
+            "tests_share": 1.0,
+            "issue_share": 0.6,
+            "deploy_days": 5,
+            "versioned": 1.0,
+            "issues": True,
+        },
     ],
 }
 
@@ -196,8 +262,9 @@ def test_backfill_stores_one_snapshot_per_team_dimension_and_week(
     sessions: sessionmaker[Session],
 ) -> None:
     _two_teams(sessions)
-    run = snapshots.score_and_store(sessions, Config(), MODEL, week=WEEK, backfill=11,
-                                    chunk_weeks=5)
+    run = snapshots.score_and_store(
+        sessions, Config(), MODEL, week=WEEK, backfill=11, chunk_weeks=5
+    )
     assert len(run.period_ends) == 12
     with session_scope(sessions) as s:
         snaps = read.list_snapshots(s)
