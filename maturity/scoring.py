@@ -91,9 +91,14 @@ def score(
         s = _survey_verdict(crit, survey_means.get(crit.id), n)
         parts[crit.id] = (m, s)
         verdicts[crit.id] = combine(m, s)
-    out = []
-    team_ids = index.get_level_values(0).to_numpy()
-    periods = index.get_level_values(1).to_numpy()
+    columns = _criterion_columns(model, values, samples, survey_means, survey_ns, verdicts,
+                                 parts)
+    team_list = [int(t) for t in index.get_level_values(0)]
+    periods = [p if isinstance(p, dt.date) else pd.Timestamp(p).date()
+               for p in index.get_level_values(1)]
+    starts = [(p - dt.timedelta(days=window_days - 1)).isoformat() for p in periods]
+    ends = [p.isoformat() for p in periods]
+    frames = []
     for dim in model.dimensions:
         levels = [lv for lv in dim.levels if lv.number > 0]
         reached = np.zeros(n, dtype=np.int64)
@@ -110,41 +115,113 @@ def score(
             if lv.criteria and at.any():
                 met = sum((verdicts[c.id] == MET).astype(float) for c in lv.criteria)
                 frac[at] = (np.asarray(met) / len(lv.criteria))[at]
-        all_crit = [c for lv in levels for c in lv.criteria]
-        known = sum((verdicts[c.id] != UNKNOWN).astype(float) for c in all_crit)
-        coverage = np.asarray(known) / len(all_crit) if all_crit else np.ones(n)
-        score_ = reached + frac
+        all_crit = [(lv, c) for lv in levels for c in lv.criteria]
+        known = sum((verdicts[c.id] != UNKNOWN).astype(float) for _, c in all_crit)
+        coverage = np.round(np.asarray(known) / len(all_crit) if all_crit else np.ones(n), 4)
+        score_ = np.round(reached + frac, 4)
+        evidence = []
+        reached_l, score_l, cov_l = reached.tolist(), score_.tolist(), coverage.tolist()
         for row in range(n):
-            out.append(
-                {
-                    "team_id": int(team_ids[row]),
-                    "dimension": dim.id,
-                    "period_end": periods[row],
-                    "level": int(reached[row]),
-                    "score": round(float(score_[row]), 4),
-                    "coverage": round(float(coverage[row]), 4),
-                    "evidence": _evidence(
-                        model,
-                        dim.id,
-                        row,
-                        int(reached[row]),
-                        float(score_[row]),
-                        float(coverage[row]),
-                        periods[row],
-                        window_days,
-                        values,
-                        samples,
-                        survey_means,
-                        survey_ns,
-                        verdicts,
-                        parts,
-                    ),
-                }
-            )
-    return pd.DataFrame(
-        out,
-        columns=["team_id", "dimension", "period_end", "level", "score", "coverage", "evidence"],
-    )
+            level = reached_l[row]
+            criteria = [columns[c.id](row) for _, c in all_crit]
+            steps = [
+                _step(lv, c, item)
+                for (lv, c), item in zip(all_crit, criteria, strict=True)
+                if lv.number == level + 1 and item["verdict"] != "met"
+            ]
+            evidence.append({
+                "dimension": dim.id,
+                "period_start": starts[row],
+                "period_end": ends[row],
+                "window_days": window_days,
+                "level": level,
+                "level_name": LEVELS[level],
+                "score": score_l[row],
+                "coverage": cov_l[row],
+                "model_version": model.version,
+                "criteria": criteria,
+                "next_steps": steps,
+            })
+        frames.append(pd.DataFrame({
+            "team_id": team_list, "dimension": dim.id, "period_end": periods,
+            "level": reached, "score": score_, "coverage": coverage, "evidence": evidence,
+        }))
+    if not frames:
+        return pd.DataFrame(columns=["team_id", "dimension", "period_end", "level", "score",
+                                     "coverage", "evidence"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _step(lv: Any, crit: Criterion, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": crit.id,
+        "level": lv.number,
+        "level_name": lv.name,
+        "verdict": item["verdict"],
+        "text": next_step_text(crit, item),
+    }
+
+
+def _criterion_columns(
+    model: Model, values: pd.DataFrame, samples: pd.DataFrame,
+    survey_means: dict[str, np.ndarray], survey_ns: dict[str, np.ndarray],
+    verdicts: dict[str, np.ndarray], parts: dict[str, tuple[Any, Any]],
+) -> dict[str, Any]:
+    """Per criterion, a function of the row that builds its evidence item from plain lists."""
+    n = len(values)
+    out = {}
+    for dim in model.dimensions:
+        for lv in dim.levels:
+            for crit in lv.criteria:
+                out[crit.id] = _column(crit, lv.number, values, samples, survey_means,
+                                       survey_ns, verdicts, parts, n)
+    return out
+
+
+def _column(
+    crit: Criterion, level: int, values: pd.DataFrame, samples: pd.DataFrame,
+    survey_means: dict[str, np.ndarray], survey_ns: dict[str, np.ndarray],
+    verdicts: dict[str, np.ndarray], parts: dict[str, tuple[Any, Any]], n: int,
+) -> Any:
+    verdict = [VERDICTS[v] for v in verdicts[crit.id].tolist()]
+    m_part, s_part = parts[crit.id]
+    metric_cols = None
+    if crit.metric is not None:
+        name = crit.metric.metric
+        info = metrics_mod.CATALOGUE[name]
+        raw = values[name].to_numpy(dtype=np.float64) if name in values else np.full(n, np.nan)
+        vals = [None if v != v else v for v in np.round(raw, 4).tolist()]
+        samp = (np.nan_to_num(samples[name].to_numpy(dtype=np.float64)).astype(np.int64).tolist()
+                if name in samples else [0] * n)
+        mverd = [VERDICTS[v] for v in m_part.tolist()]
+        static = {"name": name, "op": crit.metric.op, "threshold": crit.metric.threshold,
+                  "unit": info.unit,
+                  "records": {"tables": list(info.sources)}}
+        metric_cols = (vals, samp, mverd, static)
+    survey_cols = None
+    if crit.survey is not None:
+        means = survey_means.get(crit.id)
+        ns = survey_ns.get(crit.id)
+        mean_l = ([None if v != v else round(v, 4) for v in means.tolist()]
+                  if means is not None else [None] * n)
+        n_l = ns.astype(np.int64).tolist() if ns is not None else [0] * n
+        sverd = [VERDICTS[v] for v in s_part.tolist()]
+        sstatic = {"min_mean": crit.survey.min_mean}
+        survey_cols = (mean_l, n_l, sverd, sstatic)
+
+    def item(row: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": crit.id, "level": level, "verdict": verdict[row]}
+        if metric_cols is not None:
+            vals, samp, mverd, static = metric_cols
+            out["metric"] = {**static, "value": vals[row], "sample_size": samp[row],
+                             "verdict": mverd[row]}
+        if survey_cols is not None:
+            mean_l, n_l, sverd, sstatic = survey_cols
+            out["survey"] = {**sstatic, "mean": mean_l[row], "responses": n_l[row],
+                             "verdict": sverd[row]}
+        return out
+
+    return item
 
 
 def combine(metric: np.ndarray | None, survey: np.ndarray | None) -> np.ndarray:
@@ -212,89 +289,6 @@ def _survey_matrix(
         means[str(cid)] = m
         ns[str(cid)] = c
     return means, ns
-
-
-def _num(value: float) -> float | None:
-    if value is None or value != value:
-        return None
-    return round(float(value), 4)
-
-
-def _evidence(
-    model: Model,
-    dim_id: str,
-    row: int,
-    level: int,
-    score_: float,
-    coverage: float,
-    period_end: Any,
-    window_days: int,
-    values: pd.DataFrame,
-    samples: pd.DataFrame,
-    survey_means: dict[str, np.ndarray],
-    survey_ns: dict[str, np.ndarray],
-    verdicts: dict[str, np.ndarray],
-    parts: dict[str, tuple[Any, Any]],
-) -> dict[str, Any]:
-    dim = model.dimension(dim_id)
-    end = period_end if isinstance(period_end, dt.date) else pd.Timestamp(period_end).date()
-    criteria = []
-    next_steps = []
-    for lv in dim.levels:
-        for crit in lv.criteria:
-            verdict = VERDICTS[int(verdicts[crit.id][row])]
-            m_part, s_part = parts[crit.id]
-            item: dict[str, Any] = {"id": crit.id, "level": lv.number, "verdict": verdict}
-            if crit.metric is not None:
-                name = crit.metric.metric
-                value = values[name].iat[row] if name in values else np.nan
-                info = metrics_mod.CATALOGUE[name]
-                item["metric"] = {
-                    "name": name,
-                    "value": _num(value),
-                    "op": crit.metric.op,
-                    "threshold": crit.metric.threshold,
-                    "unit": info.unit,
-                    "sample_size": int(np.nan_to_num(samples[name].iat[row]))
-                    if name in samples
-                    else 0,
-                    "verdict": VERDICTS[int(m_part[row])],
-                    "records": {"tables": list(info.sources), "where": info.records},
-                }
-            if crit.survey is not None:
-                mean = survey_means.get(crit.id)
-                resp = survey_ns.get(crit.id)
-                item["survey"] = {
-                    "question": crit.survey.question,
-                    "mean": _num(mean[row]) if mean is not None else None,
-                    "responses": int(resp[row]) if resp is not None else 0,
-                    "min_mean": crit.survey.min_mean,
-                    "verdict": VERDICTS[int(s_part[row])],
-                }
-            criteria.append(item)
-            if lv.number == level + 1 and verdict != "met":
-                next_steps.append(
-                    {
-                        "id": crit.id,
-                        "level": lv.number,
-                        "level_name": lv.name,
-                        "verdict": verdict,
-                        "text": next_step_text(crit, item),
-                    }
-                )
-    return {
-        "dimension": dim_id,
-        "period_start": (end - dt.timedelta(days=window_days - 1)).isoformat(),
-        "period_end": end.isoformat(),
-        "window_days": window_days,
-        "level": level,
-        "level_name": LEVELS[level],
-        "score": round(score_, 4),
-        "coverage": round(coverage, 4),
-        "model_version": model.version,
-        "criteria": criteria,
-        "next_steps": next_steps,
-    }
 
 
 def next_step_text(crit: Criterion, item: Mapping[str, Any]) -> str:

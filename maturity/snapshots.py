@@ -101,39 +101,16 @@ def compute(
 
 
 def store(session: Session, run: ScoreRun, *, window_days: int, now: dt.datetime) -> None:
-    """Upsert a run's snapshots and metric values: the same week scored again replaces."""
-    snaps = run.snapshots
-    rows: list[dict[str, Any]] = [
-        {
-            "team_id": int(r.team_id),
-            "dimension": r.dimension,
-            "period_end": r.period_end,
-            "level": int(r.level),
-            "score": float(r.score),
-            "coverage": float(r.coverage),
-            "evidence": r.evidence,
-            "model_version": run.model_version,
-            "computed_at": now,
-        }
-        for r in snaps.itertuples(index=False)
-    ]
-    write.upsert_many(session, tables.Snapshot, rows, ["team_id", "dimension", "period_end"])
-    mv = run.metric_values
-    value = mv["value"].astype(object).where(mv["value"].notna(), None)
-    metric_rows = [
-        {
-            "team_id": int(t),
-            "metric": m,
-            "period_end": p,
-            "window_days": window_days,
-            "value": v,
-            "sample_size": int(s),
-        }
-        for t, m, p, v, s in zip(
-            mv["team_id"], mv["metric"], mv["period_end"], value, mv["sample_size"], strict=True
-        )
-    ]
-    write.upsert_many(session, tables.MetricValue, metric_rows, ["team_id", "metric", "period_end"])
+    """Write a run's snapshots and metric values: the same week scored again replaces."""
+    team_ids = sorted({int(t) for t in run.metric_values["team_id"]})
+    snaps = run.snapshots.assign(model_version=run.model_version, computed_at=now)
+    snaps = snaps.astype({"team_id": "int64", "level": "int64"})
+    write.replace_computed(session, tables.Snapshot, snaps, team_ids=team_ids,
+                           period_ends=run.period_ends)
+    mv = run.metric_values[["team_id", "metric", "period_end", "value", "sample_size"]]
+    mv = mv.assign(window_days=window_days)
+    write.replace_computed(session, tables.MetricValue, mv, team_ids=team_ids,
+                           period_ends=run.period_ends)
 
 
 def score_and_store(

@@ -8,14 +8,18 @@ transaction as the batch they describe, so a crash leaves either both or neither
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+import pandas as pd
+from sqlalchemy import Date, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maturity.store import tables
+from maturity.store.types import JSONText, UTCDateTime
 
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
 _MAX_PARAMS = 30_000
@@ -173,3 +177,71 @@ def upsert_many(
     for start in range(0, len(rows), batch):
         session.execute(stmt, list(rows[start : start + batch]))
     return len(rows)
+
+
+def replace_computed(
+    session: Session,
+    model: type[tables.Base] | Table,
+    frame: pd.DataFrame,
+    *,
+    team_ids: Sequence[int],
+    period_ends: Sequence[dt.date],
+) -> int:
+    """Replace computed rows (snapshots, metric values) of ``team_ids`` x ``period_ends``.
+
+    Deletes those cells and bulk-inserts ``frame`` in the session's transaction: the same week
+    scored again replaces, never duplicates, and a failure leaves the old rows. Bulk insertion
+    goes around the ORM (COPY on PostgreSQL, ``executemany`` on SQLite) because a two-year
+    backfill writes about a million rows; values are converted exactly as the column types do
+    (naive UTC timestamps, ISO dates, JSON text with sorted keys).
+    """
+    table = table_of(model)
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"bulk replace is not implemented for {dialect}")
+    for start in range(0, len(team_ids), 5_000):
+        session.execute(
+            delete(table).where(
+                table.c.team_id.in_(list(team_ids[start : start + 5_000])),
+                table.c.period_end.in_(list(period_ends)),
+            )
+        )
+    if frame.empty:
+        return 0
+    data = frame.copy()
+    for col in data.columns:
+        column_type = table.c[col].type
+        if isinstance(column_type, JSONText):
+            data[col] = [
+                json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+                for v in data[col]
+            ]
+        elif isinstance(column_type, UTCDateTime | Date):
+            # few distinct values (the weeks, one computed_at): convert each once
+            as_text = {v: _db_text(v, column_type) for v in pd.unique(data[col])}
+            data[col] = data[col].map(as_text)
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cols = list(data.columns)
+    if dialect == "postgresql":
+        buf = io.StringIO()
+        data.to_csv(buf, index=False, header=False, na_rep="\\N")
+        with raw.cursor() as cur, cur.copy(
+            f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy:
+            copy.write(buf.getvalue())
+    else:
+        values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
+        cur = raw.cursor()
+        cur.executemany(
+            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            zip(*values, strict=True),
+        )
+        cur.close()
+    return len(data)
+
+
+def _db_text(value: Any, column_type: Any) -> str:
+    if isinstance(column_type, UTCDateTime):
+        return str(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).isoformat(sep=" "))
+    return str(pd.Timestamp(value).date().isoformat())

@@ -232,7 +232,7 @@ def test_evidence_names_value_threshold_window_and_records(toy: model_mod.Model)
         "unit": "share",
         "sample_size": 10,
         "verdict": "unmet",
-        "records": {"tables": ["builds"], "where": metrics.CATALOGUE["build_success_rate"].records},
+        "records": {"tables": ["builds"]},
     }
 
 
