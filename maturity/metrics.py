@@ -772,7 +772,7 @@ def _deployments(
         {
             "team": d["team_id"].to_numpy(),
             "ident": ident.to_numpy(),
-            "at": d["started_at"].to_numpy(),
+            "at": _naive(d["started_at"]),
         }
     )
     prod_ok = prod & success
@@ -846,7 +846,7 @@ def _incident_attributed(
             "pos": np.arange(len(d)),
             "team_id": d["team_id"].to_numpy(),
             "service": d["service"].fillna("").to_numpy(),
-            "at": d["started_at"].to_numpy(),
+            "at": _naive(d["started_at"]),
             "external_id": d["external_id"].astype(object).to_numpy(),
             "version": d["version"].astype(object).to_numpy(),
         }
@@ -863,7 +863,7 @@ def _incident_attributed(
         {
             "team_id": rest["team_id"].to_numpy(),
             "service": rest["service"].fillna("").to_numpy(),
-            "at": rest["created_at"].to_numpy(),
+            "at": _naive(rest["created_at"]),
         }
     ).sort_values("at")
     deps_sorted = deps.sort_values("at")
@@ -897,86 +897,92 @@ def _incident_attributed(
     return hit
 
 
+def _naive(ts: pd.Series) -> Array:
+    """UTC timestamps as naive ``datetime64[us]`` (tz-aware columns turn into slow objects)."""
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
 def _lead_time(frames: Frames, grid: Grid, d: pd.DataFrame, shipped: Array) -> tuple[Array, Array]:
     """Median change lead time, each change matched to the deployment that shipped it."""
     c = frames.commits
     c = c[c["on_default_branch"].fillna(False).astype(bool) & ~c["is_merge"].astype(bool)]
+    dep_started = _naive(d["started_at"])
+    dep_done = _naive(d["finished_at"].fillna(d["started_at"]))
     deps = pd.DataFrame(
         {
-            "dep_repo": d["repository_id"].to_numpy(),
-            "team_id": d["team_id"].to_numpy(),
-            "landed": d["started_at"].to_numpy(),
-            "done": d["finished_at"].fillna(d["started_at"]).to_numpy(),
+            "dep_repo": d["repository_id"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "team_id": d["team_id"].to_numpy(np.int64),
+            "landed": dep_started,
+            "done": dep_done,
             "sha_hash": d["sha_hash"].to_numpy(),
         }
     )[shipped]
     if c.empty or deps.empty:
         return np.full((grid.T, grid.K), np.nan), np.zeros((grid.T, grid.K))
+    authored = _naive(c["authored_at"])
     # a squash or rebase merge starts at its pull request's first commit
     pr = frames.pull_requests
-    pr = pr[(pr["merge_sha_hash"] != 0) & pr["merged_at"].notna()]
-    pr_start = pr.groupby("merge_sha_hash")["first_commit_at"].min()
-    start = _lookup(c["sha_hash"], pr_start)
-    start = start.where(start.notna() & (start < c["authored_at"]), c["authored_at"])
+    pr = pr[(pr["merge_sha_hash"] != 0) & pr["merged_at"].notna() & pr["first_commit_at"].notna()]
+    pr_start = pd.Series(_naive(pr["first_commit_at"]), index=pr["merge_sha_hash"].to_numpy())
+    pr_start = pr_start.groupby(level=0).min()
+    start = _lookup(c["sha_hash"].to_numpy(), pr_start)
+    start = np.where(~np.isnat(start) & (start < authored), start, authored)
     changes = pd.DataFrame(
         {
             "repository_id": c["repository_id"].to_numpy(np.int64),
             "team_id": c["team_id"].to_numpy(np.int64),
-            "landed": c["committed_at"].to_numpy(),
-            "start": start.to_numpy(),
+            "landed": _naive(c["committed_at"]),
+            "start": start,
             "sha_hash": c["sha_hash"].to_numpy(),
         }
-    ).sort_values("landed", kind="stable")
-    done = pd.Series(pd.NaT, index=changes.index, dtype=deps["done"].dtype)
-    by_repo = (
-        deps[deps["dep_repo"].notna()]
-        .assign(repository_id=lambda f: f["dep_repo"].astype(np.int64))
-        .sort_values("landed")
-    )
+    ).sort_values("landed", kind="stable", ignore_index=True)
+    done = np.full(len(changes), np.datetime64("NaT"), dtype="datetime64[us]")
+    by_repo = deps[~np.isnan(deps["dep_repo"].to_numpy())]
     if len(by_repo):
+        by_repo = by_repo.assign(repository_id=by_repo["dep_repo"].astype(np.int64))
         m = pd.merge_asof(
-            changes[["landed", "repository_id"]].reset_index(),
-            by_repo[["landed", "repository_id", "done"]],
+            changes[["landed", "repository_id"]],
+            by_repo[["landed", "repository_id", "done"]].sort_values("landed"),
             on="landed",
             by="repository_id",
             direction="forward",
         )
-        done.loc[m["index"].to_numpy()] = m["done"].to_numpy()
-    by_team = (
-        deps[deps["dep_repo"].isna()]
-        .assign(team_id=lambda f: f["team_id"].astype(np.int64))
-        .sort_values("landed")
-    )
-    if len(by_team):
-        need = changes[done.isna().to_numpy()]
+        done = m["done"].to_numpy(dtype="datetime64[us]")
+    by_team = deps[np.isnan(deps["dep_repo"].to_numpy())]
+    need = np.isnat(done)
+    if len(by_team) and need.any():
         m = pd.merge_asof(
-            need[["landed", "team_id"]].reset_index(),
-            by_team[["landed", "team_id", "done"]],
+            changes.loc[need, ["landed", "team_id"]],
+            by_team[["landed", "team_id", "done"]].sort_values("landed"),
             on="landed",
             by="team_id",
             direction="forward",
         )
-        done.loc[m["index"].to_numpy()] = m["done"].to_numpy()
+        done[need] = m["done"].to_numpy(dtype="datetime64[us]")
     # the deployment of exactly this commit wins when it came first
     exact = deps[deps["sha_hash"] != 0].groupby("sha_hash")["done"].min()
-    ex = _lookup(changes["sha_hash"], exact)
-    use = ex.notna() & (done.isna() | (ex < done)) & (ex >= changes["landed"])
-    done = done.where(~use, ex)
-    ok = done.notna().to_numpy()
-    hours = ((done - changes["start"]).dt.total_seconds() / 3600).to_numpy(dtype=np.float64)
-    hours = np.clip(hours, 0, None)
+    ex = _lookup(changes["sha_hash"].to_numpy(), exact)
+    landed = changes["landed"].to_numpy(dtype="datetime64[us]")
+    use = ~np.isnat(ex) & (np.isnat(done) | (ex < done)) & (ex >= landed)
+    done = np.where(use, ex, done)
+    ok = ~np.isnat(done)
+    hours = (done[ok] - changes["start"].to_numpy(dtype="datetime64[us]")[ok]) / np.timedelta64(
+        1, "h"
+    )
     t = grid.team_index(changes["team_id"])[ok]
-    dd = grid.day(done[ok])
-    return window_median(grid, t, dd, hours[ok])
+    dd = grid.day(pd.Series(done[ok]).dt.tz_localize("UTC"))
+    return window_median(grid, t, dd, np.clip(hours.astype(np.float64), 0, None))
 
 
-def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``keys.map(table)`` that keeps the table's dtype even when nothing matches."""
-    pos = pd.Index(table.index).get_indexer(keys.to_numpy())
-    values = table.iloc[np.where(pos >= 0, pos, 0)].to_numpy() if len(table) else None
-    out = pd.Series(pd.NaT, index=keys.index, dtype=table.dtype)
-    if values is not None:
-        out[:] = np.where(pos >= 0, values, out.to_numpy())
+def _lookup(keys: Array, table: pd.Series) -> Array:
+    """``table[key]`` for every key as naive datetime64 (NaT where the key is absent)."""
+    out = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[us]")
+    if len(table) == 0:
+        return out
+    pos = pd.Index(table.index).get_indexer(keys)
+    values = table.to_numpy(dtype="datetime64[us]")
+    hit = pos >= 0
+    out[hit] = values[pos[hit]]
     return out
 
 

@@ -91,11 +91,11 @@ def score(
         s = _survey_verdict(crit, survey_means.get(crit.id), n)
         parts[crit.id] = (m, s)
         verdicts[crit.id] = combine(m, s)
-    columns = _criterion_columns(model, values, samples, survey_means, survey_ns, verdicts,
-                                 parts)
+    columns = _criterion_columns(model, values, samples, survey_means, survey_ns, verdicts, parts)
     team_list = [int(t) for t in index.get_level_values(0)]
-    periods = [p if isinstance(p, dt.date) else pd.Timestamp(p).date()
-               for p in index.get_level_values(1)]
+    periods = [
+        p if isinstance(p, dt.date) else pd.Timestamp(p).date() for p in index.get_level_values(1)
+    ]
     starts = [(p - dt.timedelta(days=window_days - 1)).isoformat() for p in periods]
     ends = [p.isoformat() for p in periods]
     frames = []
@@ -129,26 +129,38 @@ def score(
                 for (lv, c), item in zip(all_crit, criteria, strict=True)
                 if lv.number == level + 1 and item["verdict"] != "met"
             ]
-            evidence.append({
-                "dimension": dim.id,
-                "period_start": starts[row],
-                "period_end": ends[row],
-                "window_days": window_days,
-                "level": level,
-                "level_name": LEVELS[level],
-                "score": score_l[row],
-                "coverage": cov_l[row],
-                "model_version": model.version,
-                "criteria": criteria,
-                "next_steps": steps,
-            })
-        frames.append(pd.DataFrame({
-            "team_id": team_list, "dimension": dim.id, "period_end": periods,
-            "level": reached, "score": score_, "coverage": coverage, "evidence": evidence,
-        }))
+            evidence.append(
+                {
+                    "dimension": dim.id,
+                    "period_start": starts[row],
+                    "period_end": ends[row],
+                    "window_days": window_days,
+                    "level": level,
+                    "level_name": LEVELS[level],
+                    "score": score_l[row],
+                    "coverage": cov_l[row],
+                    "model_version": model.version,
+                    "criteria": criteria,
+                    "next_steps": steps,
+                }
+            )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "team_id": team_list,
+                    "dimension": dim.id,
+                    "period_end": periods,
+                    "level": reached,
+                    "score": score_,
+                    "coverage": coverage,
+                    "evidence": evidence,
+                }
+            )
+        )
     if not frames:
-        return pd.DataFrame(columns=["team_id", "dimension", "period_end", "level", "score",
-                                     "coverage", "evidence"])
+        return pd.DataFrame(
+            columns=["team_id", "dimension", "period_end", "level", "score", "coverage", "evidence"]
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -163,9 +175,13 @@ def _step(lv: Any, crit: Criterion, item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _criterion_columns(
-    model: Model, values: pd.DataFrame, samples: pd.DataFrame,
-    survey_means: dict[str, np.ndarray], survey_ns: dict[str, np.ndarray],
-    verdicts: dict[str, np.ndarray], parts: dict[str, tuple[Any, Any]],
+    model: Model,
+    values: pd.DataFrame,
+    samples: pd.DataFrame,
+    survey_means: dict[str, np.ndarray],
+    survey_ns: dict[str, np.ndarray],
+    verdicts: dict[str, np.ndarray],
+    parts: dict[str, tuple[Any, Any]],
 ) -> dict[str, Any]:
     """Per criterion, a function of the row that builds its evidence item from plain lists."""
     n = len(values)
@@ -173,15 +189,22 @@ def _criterion_columns(
     for dim in model.dimensions:
         for lv in dim.levels:
             for crit in lv.criteria:
-                out[crit.id] = _column(crit, lv.number, values, samples, survey_means,
-                                       survey_ns, verdicts, parts, n)
+                out[crit.id] = _column(
+                    crit, lv.number, values, samples, survey_means, survey_ns, verdicts, parts, n
+                )
     return out
 
 
 def _column(
-    crit: Criterion, level: int, values: pd.DataFrame, samples: pd.DataFrame,
-    survey_means: dict[str, np.ndarray], survey_ns: dict[str, np.ndarray],
-    verdicts: dict[str, np.ndarray], parts: dict[str, tuple[Any, Any]], n: int,
+    crit: Criterion,
+    level: int,
+    values: pd.DataFrame,
+    samples: pd.DataFrame,
+    survey_means: dict[str, np.ndarray],
+    survey_ns: dict[str, np.ndarray],
+    verdicts: dict[str, np.ndarray],
+    parts: dict[str, tuple[Any, Any]],
+    n: int,
 ) -> Any:
     verdict = [VERDICTS[v] for v in verdicts[crit.id].tolist()]
     m_part, s_part = parts[crit.id]
@@ -191,19 +214,29 @@ def _column(
         info = metrics_mod.CATALOGUE[name]
         raw = values[name].to_numpy(dtype=np.float64) if name in values else np.full(n, np.nan)
         vals = [None if v != v else v for v in np.round(raw, 4).tolist()]
-        samp = (np.nan_to_num(samples[name].to_numpy(dtype=np.float64)).astype(np.int64).tolist()
-                if name in samples else [0] * n)
+        samp = (
+            np.nan_to_num(samples[name].to_numpy(dtype=np.float64)).astype(np.int64).tolist()
+            if name in samples
+            else [0] * n
+        )
         mverd = [VERDICTS[v] for v in m_part.tolist()]
-        static = {"name": name, "op": crit.metric.op, "threshold": crit.metric.threshold,
-                  "unit": info.unit,
-                  "records": {"tables": list(info.sources)}}
+        static = {
+            "name": name,
+            "op": crit.metric.op,
+            "threshold": crit.metric.threshold,
+            "unit": info.unit,
+            "records": {"tables": list(info.sources)},
+        }
         metric_cols = (vals, samp, mverd, static)
     survey_cols = None
     if crit.survey is not None:
         means = survey_means.get(crit.id)
         ns = survey_ns.get(crit.id)
-        mean_l = ([None if v != v else round(v, 4) for v in means.tolist()]
-                  if means is not None else [None] * n)
+        mean_l = (
+            [None if v != v else round(v, 4) for v in means.tolist()]
+            if means is not None
+            else [None] * n
+        )
         n_l = ns.astype(np.int64).tolist() if ns is not None else [0] * n
         sverd = [VERDICTS[v] for v in s_part.tolist()]
         sstatic = {"min_mean": crit.survey.min_mean}
@@ -213,12 +246,20 @@ def _column(
         out: dict[str, Any] = {"id": crit.id, "level": level, "verdict": verdict[row]}
         if metric_cols is not None:
             vals, samp, mverd, static = metric_cols
-            out["metric"] = {**static, "value": vals[row], "sample_size": samp[row],
-                             "verdict": mverd[row]}
+            out["metric"] = {
+                **static,
+                "value": vals[row],
+                "sample_size": samp[row],
+                "verdict": mverd[row],
+            }
         if survey_cols is not None:
             mean_l, n_l, sverd, sstatic = survey_cols
-            out["survey"] = {**sstatic, "mean": mean_l[row], "responses": n_l[row],
-                             "verdict": sverd[row]}
+            out["survey"] = {
+                **sstatic,
+                "mean": mean_l[row],
+                "responses": n_l[row],
+                "verdict": sverd[row],
+            }
         return out
 
     return item

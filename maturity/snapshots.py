@@ -105,12 +105,14 @@ def store(session: Session, run: ScoreRun, *, window_days: int, now: dt.datetime
     team_ids = sorted({int(t) for t in run.metric_values["team_id"]})
     snaps = run.snapshots.assign(model_version=run.model_version, computed_at=now)
     snaps = snaps.astype({"team_id": "int64", "level": "int64"})
-    write.replace_computed(session, tables.Snapshot, snaps, team_ids=team_ids,
-                           period_ends=run.period_ends)
+    write.replace_computed(
+        session, tables.Snapshot, snaps, team_ids=team_ids, period_ends=run.period_ends
+    )
     mv = run.metric_values[["team_id", "metric", "period_end", "value", "sample_size"]]
     mv = mv.assign(window_days=window_days)
-    write.replace_computed(session, tables.MetricValue, mv, team_ids=team_ids,
-                           period_ends=run.period_ends)
+    write.replace_computed(
+        session, tables.MetricValue, mv, team_ids=team_ids, period_ends=run.period_ends
+    )
 
 
 def score_and_store(

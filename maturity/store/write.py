@@ -213,8 +213,7 @@ def replace_computed(
         column_type = table.c[col].type
         if isinstance(column_type, JSONText):
             data[col] = [
-                json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
-                for v in data[col]
+                json.dumps(v, sort_keys=True, separators=(",", ":"), default=str) for v in data[col]
             ]
         elif isinstance(column_type, UTCDateTime | Date):
             # few distinct values (the weeks, one computed_at): convert each once
@@ -226,9 +225,12 @@ def replace_computed(
     if dialect == "postgresql":
         buf = io.StringIO()
         data.to_csv(buf, index=False, header=False, na_rep="\\N")
-        with raw.cursor() as cur, cur.copy(
-            f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
             copy.write(buf.getvalue())
     else:
         values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
