@@ -229,8 +229,8 @@ def scoring_frames(
     # Seven yes/no facts of a commit travel as one small integer: reading two million commits
     # is dominated by the number of values the driver hands to Python.
     flags = (
-        case((C.is_merge, 1), else_=0)
-        + case((C.on_default_branch, 2), else_=0)
+        case((C.is_merge.is_(True), 1), else_=0)
+        + case((C.on_default_branch.is_(True), 2), else_=0)
         + case((C.on_default_branch.is_(None), 4), else_=0)
         + case((C.test_files > 0, 8), else_=0)
         + case((C.ci_files > 0, 16), else_=0)

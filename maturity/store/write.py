@@ -219,7 +219,7 @@ def replace_computed(
             # few distinct values (the weeks, one computed_at): convert each once
             as_text = {v: _db_text(v, column_type) for v in pd.unique(data[col])}
             data[col] = data[col].map(as_text)
-    raw = session.connection().connection.dbapi_connection
+    raw: Any = session.connection().connection.dbapi_connection
     assert raw is not None
     cols = list(data.columns)
     if dialect == "postgresql":
@@ -235,10 +235,11 @@ def replace_computed(
     else:
         values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
         cur = raw.cursor()
-        cur.executemany(
-            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            zip(*values, strict=True),
+        # table and column names come from our own schema, never from input
+        insert = (
+            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
         )
+        cur.executemany(insert, zip(*values, strict=True))
         cur.close()
     return len(data)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maturity import metrics, scoring
 from maturity import model as model_mod
+from maturity import scoring
 
 WEEK = dt.date(2026, 3, 8)
 
