@@ -107,7 +107,16 @@ def main() -> None:
     for name, url, path in stores:
         if path is not None and path.exists():
             path.unlink()
-        info = gen_store.build_store(url, scale=args.scale, create=name == "postgres")
+        # generated in its own process: Linux keeps a process's peak memory across exec, so a
+        # step started from a process that held the generated data would report that peak
+        gen = [
+            sys.executable,
+            str(Path(__file__).parent / "gen_store.py"),
+            url,
+            "--scale",
+            str(args.scale),
+        ] + (["--create"] if name == "postgres" else [])
+        info = subprocess.run(gen, capture_output=True, text=True, check=True).stdout.strip()
         print(f"{name}: generated {info}", flush=True)
         try:
             summary[name] = bench_store(name, url)

@@ -462,14 +462,19 @@ def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
 
     with session_scope(context.sessions) as session:
         names = read.team_names(session).set_index("team_id")["name"]
-    dims = list(dict.fromkeys(snaps["dimension"]))
+    try:  # the model's order; dimensions it does not know (an older model) at the end
+        order = [d.id for d in _load_model(context).dimensions]
+    except UserError:
+        order = []
+    found = list(dict.fromkeys(snaps["dimension"]))
+    dims = [d for d in order if d in found] + [d for d in found if d not in order]
     table = Table(title=title)
     table.add_column("team")
     for d in dims:
         table.add_column(d)
     for team_id, rows in snaps.groupby("team_id", sort=False):
         cells = rows.set_index("dimension")
-        row = [str(names.get(team_id, team_id))]
+        row = [escape(str(names.get(team_id, team_id)))]
         for d in dims:
             if d not in cells.index:
                 row.append("-")
@@ -512,7 +517,7 @@ def _print_maturity(context: AppContext) -> None:
         keys = keys[keys["period_end"] == newest]
         for (team_name, period), rows in keys.groupby(["team", "period_end"], sort=True):
             vals = rows.set_index("metric")["value"]
-            row = [str(team_name), str(period)]
+            row = [escape(str(team_name)), str(period)]
             for k in metrics_mod.DORA_KEYS:
                 v = vals.get(k)
                 t = metrics_mod.tier(k, v)

@@ -126,7 +126,7 @@ def score_and_store(
     today: dt.date | None = None,
     survey: scoring.SurveyInput = None,
     progress: Progress | None = None,
-    chunk_weeks: int = 26,
+    chunk_weeks: int = 104,
 ) -> ScoreRun:
     """Score the requested weeks for every team (or one) and store the snapshots.
 

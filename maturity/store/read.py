@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -166,17 +166,36 @@ def _raw(col: Any) -> Any:
     return type_coerce(col, NullType()).label(col.key)
 
 
-def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
-    # The selected columns have no result processing (see _raw), so the driver's own tuples
-    # are the values: fetching them from its cursor skips building a Row for every record.
+def _frame(
+    session: Session,
+    stmt: Any,
+    columns: list[str],
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    *,
+    chunk: int = 250_000,
+) -> pd.DataFrame:
+    """Rows of ``stmt`` as a frame, read and converted ``chunk`` rows at a time.
+
+    The selected columns have no result processing (see :func:`_raw`), so the driver's own
+    tuples are the values: fetching them from its cursor skips building a Row for every record.
+    ``prepare`` turns each chunk into compact columns (timestamps, hashes) before the next is
+    read, so that two million commits never sit in memory as Python strings all at once.
+    """
     result = session.connection().execute(stmt)
-    rows = result.cursor.fetchall() if result.cursor is not None else []
+    cursor = result.cursor
+    parts = []
+    while cursor is not None:
+        rows = cursor.fetchmany(chunk)
+        if not rows:
+            break
+        part = pd.DataFrame.from_records(rows, columns=columns)
+        del rows
+        parts.append(prepare(part) if prepare else part)
     result.close()
-    return (
-        pd.DataFrame.from_records(rows, columns=columns)
-        if rows
-        else pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    )
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        return prepare(empty) if prepare else empty
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _utc(frame: pd.DataFrame, *cols: str) -> None:
@@ -206,6 +225,16 @@ def sha_hash(values: pd.Series) -> np.ndarray:
     out = pd.util.hash_array(arr, categorize=False).astype(np.uint64)
     out[missing] = 0
     return out
+
+
+def _prepare_builds(frame: pd.DataFrame) -> pd.DataFrame:
+    _utc(frame, "started_at")
+    frame["result"] = frame["result"].astype(object)
+    frame["has_lint"] = frame["has_lint"].astype("boolean")
+    frame["tests_total"] = pd.to_numeric(frame["tests_total"]).astype("Float64")
+    frame["sha_hash"] = sha_hash(frame.pop("commit_sha"))
+    frame["team_id"] = pd.to_numeric(frame["team_id"]).astype(np.int64)
+    return frame
 
 
 def _teams_filter(col: Any, team_ids: Sequence[int] | None) -> Any:
@@ -241,6 +270,28 @@ def scoring_frames(
     repo_team = dict(
         session.execute(select(R.id, R.team_id).where(_teams_filter(R.team_id, team_ids))).all()
     )
+
+    def prepare_commits(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["repository_id"] = pd.to_numeric(frame["repository_id"]).astype(np.int64)
+        frame["team_id"] = frame["repository_id"].map(repo_team).astype("float64")
+        frame = frame[frame["team_id"].notna()].reset_index(drop=True)
+        frame["team_id"] = frame["team_id"].astype(np.int64)
+        _utc(frame, "authored_at", "committed_at")
+        bits = pd.to_numeric(frame.pop("flags")).fillna(0).astype(np.int64).to_numpy()
+        frame["is_merge"] = (bits & 1) > 0
+        frame["on_default_branch"] = pd.array((bits & 2) > 0, dtype="boolean")
+        frame.loc[(bits & 4) > 0, "on_default_branch"] = pd.NA
+        for bit, col in (
+            (8, "test_files"),
+            (16, "ci_files"),
+            (32, "infra_files"),
+            (64, "docs_files"),
+        ):
+            frame[col] = ((bits & bit) > 0).astype(np.int8)
+        frame["has_issue_key"] = (bits & 128) > 0
+        frame["sha_hash"] = sha_hash(frame.pop("sha"))
+        return frame
+
     commits = _frame(
         session,
         select(
@@ -255,20 +306,8 @@ def scoring_frames(
             C.committed_at < until,
         ),
         ["repository_id", "sha", "authored_at", "committed_at", "flags"],
+        prepare_commits,
     )
-    commits["repository_id"] = pd.to_numeric(commits["repository_id"]).astype(np.int64)
-    commits["team_id"] = commits["repository_id"].map(repo_team).astype("float64")
-    commits = commits[commits["team_id"].notna()].reset_index(drop=True)
-    commits["team_id"] = commits["team_id"].astype(np.int64)
-    _utc(commits, "authored_at", "committed_at")
-    bits = pd.to_numeric(commits.pop("flags")).fillna(0).astype(np.int64).to_numpy()
-    commits["is_merge"] = (bits & 1) > 0
-    commits["on_default_branch"] = pd.array((bits & 2) > 0, dtype="boolean")
-    commits.loc[(bits & 4) > 0, "on_default_branch"] = pd.NA
-    for bit, col in ((8, "test_files"), (16, "ci_files"), (32, "infra_files"), (64, "docs_files")):
-        commits[col] = ((bits & bit) > 0).astype(np.int8)
-    commits["has_issue_key"] = (bits & 128) > 0
-    commits["sha_hash"] = sha_hash(commits.pop("sha"))
 
     T = tables.Tag
     tagged_commit = C.__table__.alias("tagged")
@@ -345,13 +384,9 @@ def scoring_frames(
             _raw(B.commit_sha),
         ).where(_teams_filter(B.team_id, team_ids), B.started_at >= since, B.started_at < until),
         ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
+        _prepare_builds,
     )
-    _utc(builds, "started_at")
     builds["result"] = builds["result"].astype("category")
-    builds["has_lint"] = builds["has_lint"].astype("boolean")
-    builds["tests_total"] = pd.to_numeric(builds["tests_total"]).astype("Float64")
-    builds["sha_hash"] = sha_hash(builds.pop("commit_sha"))
-    builds["team_id"] = pd.to_numeric(builds["team_id"]).astype(np.int64)
 
     D = tables.Deployment
     deps = _frame(
