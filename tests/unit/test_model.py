@@ -260,3 +260,14 @@ def test_model_show_prints_every_criterion_of_the_configured_model(tmp_path: Pat
     for _, _, c in model_mod.load().criteria():
         assert c.id in flat
     assert "review_rate>=0.8" in flat
+
+
+def test_the_configured_model_replaces_the_default(tmp_path: Path) -> None:
+    (tmp_path / "ours.toml").write_text(
+        _toml(ONE_DIM.format(check="commits >= 3", min_mean=4), version="ours-2")
+    )
+    (tmp_path / "maturity.toml").write_text('model = "ours.toml"\n')
+    proc = _cli("--config", str(tmp_path / "maturity.toml"), "model", "show", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "version ours-2+" in proc.stdout and "d.one" in proc.stdout
+    assert "sc.code_review" not in proc.stdout
