@@ -181,7 +181,9 @@ def _frame(
     ``prepare`` turns each chunk into compact columns (timestamps, hashes) before the next is
     read, so that two million commits never sit in memory as Python strings all at once.
     """
-    result = session.connection().execute(stmt)
+    # stream_results: PostgreSQL sends rows through a server-side cursor instead of making the
+    # client library hold the whole result; SQLite reads row by row anyway
+    result = session.connection().execute(stmt.execution_options(stream_results=True))
     cursor = result.cursor
     parts = []
     while cursor is not None:

@@ -186,6 +186,7 @@ def replace_computed(
     *,
     team_ids: Sequence[int],
     period_ends: Sequence[dt.date],
+    chunk: int = 20_000,
 ) -> int:
     """Replace computed rows (snapshots, metric values) of ``team_ids`` x ``period_ends``.
 
@@ -208,6 +209,38 @@ def replace_computed(
         )
     if frame.empty:
         return 0
+    raw: Any = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cols = list(frame.columns)
+    names = ", ".join(cols)
+    # converted and sent in slices, so a backfill never holds all its JSON text at once
+    for start in range(0, len(frame), chunk):
+        data = _db_values(table, frame.iloc[start : start + chunk])
+        if dialect == "postgresql":
+            buf = io.StringIO()
+            data.to_csv(buf, index=False, header=False, na_rep="\\N")
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                ) as copy,
+            ):
+                copy.write(buf.getvalue())
+        else:
+            values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
+            cur = raw.cursor()
+            # table and column names come from our own schema, never from input
+            marks = ", ".join("?" * len(cols))
+            cur.executemany(
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608
+                zip(*values, strict=True),
+            )
+            cur.close()
+    return len(frame)
+
+
+def _db_values(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as the column types would bind them: JSON text, naive UTC, ISO dates."""
     data = frame.copy()
     for col in data.columns:
         column_type = table.c[col].type
@@ -219,29 +252,7 @@ def replace_computed(
             # few distinct values (the weeks, one computed_at): convert each once
             as_text = {v: _db_text(v, column_type) for v in pd.unique(data[col])}
             data[col] = data[col].map(as_text)
-    raw: Any = session.connection().connection.dbapi_connection
-    assert raw is not None
-    cols = list(data.columns)
-    if dialect == "postgresql":
-        buf = io.StringIO()
-        data.to_csv(buf, index=False, header=False, na_rep="\\N")
-        with (
-            raw.cursor() as cur,
-            cur.copy(
-                f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-            ) as copy,
-        ):
-            copy.write(buf.getvalue())
-    else:
-        values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
-        cur = raw.cursor()
-        # table and column names come from our own schema, never from input
-        insert = (
-            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
-        )
-        cur.executemany(insert, zip(*values, strict=True))
-        cur.close()
-    return len(data)
+    return data
 
 
 def _db_text(value: Any, column_type: Any) -> str:
