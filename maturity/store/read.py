@@ -161,6 +161,10 @@ def last_runs(session: Session) -> pd.DataFrame:
 # --- scoring: frames of collected rows, snapshots and metric values -----------------------
 
 
+#: rows converted at a time when reading frames for scoring
+READ_CHUNK = 250_000
+
+
 def _raw(col: Any) -> Any:
     """A column read as the driver returns it: frames convert whole columns at once."""
     return type_coerce(col, NullType()).label(col.key)
@@ -171,8 +175,6 @@ def _frame(
     stmt: Any,
     columns: list[str],
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-    *,
-    chunk: int = 250_000,
 ) -> pd.DataFrame:
     """Rows of ``stmt`` as a frame, read and converted ``chunk`` rows at a time.
 
@@ -181,18 +183,27 @@ def _frame(
     ``prepare`` turns each chunk into compact columns (timestamps, hashes) before the next is
     read, so that two million commits never sit in memory as Python strings all at once.
     """
-    # stream_results: PostgreSQL sends rows through a server-side cursor instead of making the
-    # client library hold the whole result; SQLite reads row by row anyway
-    result = session.connection().execute(stmt.execution_options(stream_results=True))
-    cursor = result.cursor
+    chunk = READ_CHUNK
     parts = []
-    while cursor is not None:
-        rows = cursor.fetchmany(chunk)
-        if not rows:
-            break
-        part = pd.DataFrame.from_records(rows, columns=columns)
-        del rows
-        parts.append(prepare(part) if prepare else part)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # a server-side cursor, so the client library never holds the whole result
+        result = connection.execute(stmt.execution_options(stream_results=True, yield_per=chunk))
+        for rows in result.partitions():
+            part = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+            del rows
+            parts.append(prepare(part) if prepare else part)
+    else:
+        # SQLite hands rows over one by one anyway; its own tuples skip building Row objects
+        result = connection.execute(stmt)
+        cursor = result.cursor
+        while cursor is not None:
+            fetched = cursor.fetchmany(chunk)
+            if not fetched:
+                break
+            part = pd.DataFrame.from_records(fetched, columns=columns)
+            del fetched
+            parts.append(prepare(part) if prepare else part)
     result.close()
     if not parts:
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
