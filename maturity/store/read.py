@@ -185,25 +185,18 @@ def _frame(
     """
     chunk = READ_CHUNK
     parts = []
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # a server-side cursor, so the client library never holds the whole result
-        result = connection.execute(stmt.execution_options(stream_results=True, yield_per=chunk))
-        for rows in result.partitions():
-            part = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
-            del rows
-            parts.append(prepare(part) if prepare else part)
-    else:
-        # SQLite hands rows over one by one anyway; its own tuples skip building Row objects
-        result = connection.execute(stmt)
-        cursor = result.cursor
-        while cursor is not None:
-            fetched = cursor.fetchmany(chunk)
-            if not fetched:
-                break
-            part = pd.DataFrame.from_records(fetched, columns=columns)
-            del fetched
-            parts.append(prepare(part) if prepare else part)
+    # The driver's own tuples, fetched from its cursor, skip building a Row for every record.
+    # (PostgreSQL's client library then holds the whole result; a server-side cursor would
+    # keep memory lower but made the two-year backfill 11 s slower: see docs/benchmarks.md.)
+    result = session.connection().execute(stmt)
+    cursor = result.cursor
+    while cursor is not None:
+        fetched = cursor.fetchmany(chunk)
+        if not fetched:
+            break
+        part = pd.DataFrame.from_records(fetched, columns=columns)
+        del fetched
+        parts.append(prepare(part) if prepare else part)
     result.close()
     if not parts:
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
