@@ -10,7 +10,6 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import metrics as metrics_mod
@@ -162,15 +161,4 @@ def score_and_store(
         pd.concat(all_snaps, ignore_index=True) if all_snaps else pd.DataFrame(),
         pd.concat(all_values, ignore_index=True) if all_values else pd.DataFrame(),
         model.version,
-    )
-
-
-def existing_periods(session: Session, team_id: int) -> list[dt.date]:
-    """Period ends that already have a snapshot for a team."""
-    return sorted(
-        set(
-            session.scalars(
-                select(tables.Snapshot.period_end).where(tables.Snapshot.team_id == team_id)
-            )
-        )
     )

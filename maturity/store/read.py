@@ -544,18 +544,6 @@ def team_names(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["team_id", "name", "slug"])
 
 
-def first_activity(session: Session) -> dt.datetime | None:
-    """The oldest collected record of any kind (where a backfill can start)."""
-    candidates = [
-        session.scalar(select(func.min(tables.Commit.committed_at))),
-        session.scalar(select(func.min(tables.Build.started_at))),
-        session.scalar(select(func.min(tables.Deployment.started_at))),
-        session.scalar(select(func.min(tables.Issue.created_at))),
-    ]
-    found = [c for c in candidates if c is not None]
-    return min(found) if found else None
-
-
 _SNAPSHOT_COLUMNS = [
     "team_id",
     "team",

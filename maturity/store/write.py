@@ -149,36 +149,6 @@ def finish_run(
     run.error = error
 
 
-def upsert_many(
-    session: Session,
-    model: type[tables.Base] | Table,
-    rows: Sequence[Mapping[str, Any]],
-    key: Sequence[str],
-    *,
-    batch: int = 5_000,
-) -> int:
-    """:func:`upsert` for large batches of computed rows (snapshots, metric values).
-
-    Sends one statement with many parameter sets (``executemany``), which both drivers batch
-    themselves, instead of compiling one giant VALUES list; every non-key column is overwritten.
-    """
-    if not rows:
-        return 0
-    table = table_of(model)
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"upsert is not implemented for {dialect}")
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={c: stmt.excluded[c] for c in rows[0] if c not in key},
-    )
-    for start in range(0, len(rows), batch):
-        session.execute(stmt, list(rows[start : start + batch]))
-    return len(rows)
-
-
 def replace_computed(
     session: Session,
     model: type[tables.Base] | Table,
