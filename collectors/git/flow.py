@@ -1,0 +1,259 @@
+"""Collect one repository: refs, the new commits since the cursor, tags and branches.
+
+The cursor (source ``git``, scope the repository key, stream ``refs``) holds the ref tips of
+the last successful run. A re-run asks git for ``<current tips> --not <previous tips>``, so it
+reads only what is new, also after a force-push (the rewritten commits are new; the old ones
+stay as history). Commits are written in batches, each in its own transaction; the last batch,
+the tags, the branches and the new cursor share one, so a run killed halfway is resumed by the
+next run from the old cursor, and upserts by (repository, sha) make the overlap harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from collectors.base import NoProgress, Progress, ScopeResult
+from collectors.git import log as log_mod
+from collectors.git import repository as repo_mod
+from maturity import teams
+from maturity.store import tables, write
+from maturity.store.engine import session_scope
+
+log = logging.getLogger("collectors.git")
+
+SOURCE = "git"
+STREAM = "refs"
+#: commits a transaction; MATURITY_GIT_BATCH_SIZE overrides it (tests make batches small)
+BATCH_SIZE = 5_000
+_COMMIT_KEY = ["repository_id", "sha"]
+_IN_CHUNK = 500  # shas a ``WHERE sha IN (...)``
+
+
+def batch_size() -> int:
+    value = os.environ.get("MATURITY_GIT_BATCH_SIZE")
+    return max(1, int(value)) if value else BATCH_SIZE
+
+
+@dataclass(frozen=True)
+class Target:
+    """One configured repository: where it is and which store row it fills."""
+
+    key: str
+    location: str
+    repository_id: int
+    default_branch: str | None  # as configured; None: from HEAD
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    default: str | None
+    refs: dict[str, str]
+
+    def dump(self) -> str:
+        return json.dumps({"default": self.default, "refs": self.refs}, sort_keys=True)
+
+    @classmethod
+    def load(cls, text: str | None) -> _Cursor | None:
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(data.get("default"), dict(data["refs"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ignoring an unreadable git cursor; reading the whole history")
+            return None
+
+
+def collect_repository(
+    sessions: sessionmaker[Session],
+    target: Target,
+    cache_dir: Path,
+    *,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+) -> ScopeResult:
+    """Bring the store up to date with one repository; see the module's docstring."""
+    progress = progress or NoProgress()
+    result = ScopeResult(source=SOURCE, scope=target.key)
+    path = repo_mod.open_repository(target.location, cache_dir)
+    refs = repo_mod.list_refs(path)
+    heads = {
+        r.name.removeprefix("refs/heads/"): r for r in refs if r.name.startswith("refs/heads/")
+    }
+    default = repo_mod.default_branch(path, set(heads), target.default_branch)
+    default_ref = heads.get(default) if default else None
+    current = _Cursor(default, {r.name: r.sha for r in refs})
+
+    with session_scope(sessions) as session:
+        salt = teams.author_salt(session)
+        previous = None
+        if not full_refresh:
+            previous = _Cursor.load(
+                write.get_cursor(session, source=SOURCE, scope=target.key, stream=STREAM)
+            )
+    if previous == current:
+        progress.start(f"git {Path(target.location).name}: nothing new", 0)
+        return result
+
+    tips = sorted(set(current.refs.values()))
+    old_tips = sorted(set(previous.refs.values())) if previous else []
+    old_tips = repo_mod.existing_commits(path, old_tips)
+    new_tips = [t for t in tips if t not in set(old_tips)]
+
+    # Which commits became reachable from (or fell off) the default branch since the cursor.
+    old_default = None
+    if previous is not None and previous.default == default and default:
+        sha = previous.refs.get(f"refs/heads/{default}")
+        old_default = sha if sha in set(old_tips) else None
+    reset_default = previous is not None and previous.default != default
+    now_default: set[str] = set()
+    left_default: list[str] = []
+    if default_ref is not None and default_ref.sha != old_default:
+        now_default = set(
+            repo_mod.rev_list(path, [default_ref.sha], [old_default] if old_default else [])
+        )
+        if old_default:
+            left_default = repo_mod.rev_list(path, [old_default], [default_ref.sha])
+    elif default_ref is None and old_default is not None:
+        left_default = repo_mod.rev_list(path, [old_default], [])
+
+    def hash_author(email: str) -> str:
+        return teams.hash_identity(salt, email)
+
+    def on_default(sha: str) -> bool | None:
+        if default_ref is None:
+            return None
+        return sha in now_default
+
+    size = batch_size()
+    progress.start(f"git {Path(target.location).name}", None)
+    batch: list[dict[str, Any]] = []
+    written = 0
+    if new_tips:
+        proc = log_mod.LogProcess(path, new_tips, old_tips)
+        try:
+            for row in log_mod.parse(proc.chunks(), author_hash=hash_author, on_default=on_default):
+                row["repository_id"] = target.repository_id
+                batch.append(row)
+                if len(batch) >= size:
+                    with session_scope(sessions) as session:
+                        write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
+                    written += len(batch)
+                    progress.advance(len(batch))
+                    batch = []
+        finally:
+            proc.close()
+
+    tag_rows = _tag_rows(path, refs, default_ref, target.repository_id, hash_author)
+    branch_rows = [
+        {
+            "repository_id": target.repository_id,
+            "name": name,
+            "head_sha": ref.sha,
+            "is_default": name == default,
+            "last_commit_at": ref.committed_at,
+        }
+        for name, ref in sorted(heads.items())
+    ]
+    with session_scope(sessions) as session:
+        write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
+        written += len(batch)
+        # On a first or full run every reachable commit was just written with its flag.
+        earlier = now_default if previous is not None else set()
+        _mark_default(session, target.repository_id, reset_default, earlier, left_default)
+        _replace(session, tables.Tag, target.repository_id, tag_rows)
+        _replace(session, tables.Branch, target.repository_id, branch_rows)
+        session.execute(
+            update(tables.Repository)
+            .where(tables.Repository.id == target.repository_id)
+            .values(default_branch=default)
+        )
+        write.set_cursor(
+            session, source=SOURCE, scope=target.key, stream=STREAM, value=current.dump()
+        )
+    progress.advance(len(batch))
+    result.records = written
+    result.counts = {"commits": written, "tags": len(tag_rows), "branches": len(branch_rows)}
+    return result
+
+
+def _mark_default(
+    session: Session,
+    repository_id: int,
+    reset: bool,
+    now_default: set[str],
+    left_default: Iterable[str],
+) -> None:
+    """Set ``on_default_branch`` of commits stored earlier whose reachability changed."""
+    commits = tables.Commit
+    if reset:
+        session.execute(
+            update(commits)
+            .where(commits.repository_id == repository_id)
+            .values(on_default_branch=False)
+        )
+    for shas, value in ((sorted(left_default), False), (sorted(now_default), True)):
+        for start in range(0, len(shas), _IN_CHUNK):
+            session.execute(
+                update(commits)
+                .where(
+                    commits.repository_id == repository_id,
+                    commits.sha.in_(shas[start : start + _IN_CHUNK]),
+                    commits.on_default_branch.is_not(value),
+                )
+                .values(on_default_branch=value)
+            )
+
+
+def _replace(
+    session: Session,
+    model: type[tables.Tag] | type[tables.Branch],
+    repository_id: int,
+    rows: list[dict[str, Any]],
+) -> None:
+    """Make the repository's tags or branches exactly ``rows``: upsert, delete the rest."""
+    write.upsert(session, model, rows, ["repository_id", "name"])
+    keep = {row["name"] for row in rows}
+    stored = session.scalars(select(model.name).where(model.repository_id == repository_id)).all()
+    gone = [name for name in stored if name not in keep]
+    for start in range(0, len(gone), _IN_CHUNK):
+        session.execute(
+            delete(model).where(
+                model.repository_id == repository_id,
+                model.name.in_(gone[start : start + _IN_CHUNK]),
+            )
+        )
+
+
+def _tag_rows(
+    path: Path,
+    refs: list[repo_mod.Ref],
+    default_ref: repo_mod.Ref | None,
+    repository_id: int,
+    hash_author: Any,
+) -> list[dict[str, Any]]:
+    tags = [r for r in refs if r.name.startswith("refs/tags/")]
+    merged: set[str] = set()
+    if tags and default_ref is not None:
+        merged = repo_mod.merged_into(path, default_ref.sha, "refs/tags")
+    return [
+        {
+            "repository_id": repository_id,
+            "name": ref.name.removeprefix("refs/tags/"),
+            "sha": ref.sha,
+            "tagged_at": ref.tagged_at if ref.object_type == "tag" else ref.committed_at,
+            "is_annotated": ref.object_type == "tag",
+            "tagger_hash": hash_author(ref.tagger_email) if ref.tagger_email else None,
+            "on_default_branch": (ref.name in merged) if default_ref is not None else None,
+        }
+        for ref in tags
+    ]
