@@ -20,7 +20,7 @@ from maturity.store.engine import session_scope
 
 __all__ = ["collect", "collect_repository", "targets"]
 
-log = logging.getLogger("collectors.git")
+logger = logging.getLogger("collectors.git")
 
 
 def targets(ctx: CollectContext) -> list[Target]:
@@ -71,7 +71,7 @@ def collect(ctx: CollectContext) -> list[ScopeResult]:
         except CollectorError as exc:
             result = ScopeResult(SOURCE, target.key, status="failed", error=str(exc))
         except Exception as exc:
-            log.debug("collection of %s failed", target.key, exc_info=True)
+            logger.debug("collection of %s failed", target.key, exc_info=True)
             first = (str(exc).strip().splitlines() or [""])[0]
             result = ScopeResult(
                 SOURCE, target.key, status="failed", error=f"{type(exc).__name__}: {first}"
