@@ -59,18 +59,19 @@ def upsert(
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    stmt = insert(table)
+    if update_cols:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: stmt.excluded[c] for c in update_cols},
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    # One statement compiled once and executed for many rows (executemany: SQLite's C loop,
+    # psycopg's batched VALUES): compiling a multi-row VALUES clause costs more than writing.
     chunk = max(1, _MAX_PARAMS // max(1, len(columns)))
     for start in range(0, len(rows), chunk):
-        part = list(rows[start : start + chunk])
-        stmt = insert(table).values(part)
-        if update_cols:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(key),
-                set_={c: stmt.excluded[c] for c in update_cols},
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        session.execute(stmt)
+        session.execute(stmt, [dict(row) for row in rows[start : start + chunk]])
     return len(rows)
 
 

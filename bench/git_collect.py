@@ -1,0 +1,169 @@
+"""Time git collection against its physical limit and against PyDriller, in one run.
+
+On one repository, one after another: the plain ``git log`` the collector runs (same options,
+read through a pipe and thrown away), ``maturity collect`` into a fresh SQLite store, a second
+collection with nothing new (as a whole command, and in-process for the repository alone),
+and PyDriller reading the same commits with their insertions and deletions. PyDriller runs for
+at most ``--pydriller-budget`` seconds; if it does not finish, its per-commit rate is measured
+on the commits it read and the full time is extrapolated (said so in the output).
+
+    python bench/git_collect.py --repo bench/.work/repo100k
+    python bench/git_collect.py --repo /work/.mirror/psf+requests/...  --label requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from collectors.git import log as git_log  # noqa: E402
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def plain_git_log(repo: Path) -> tuple[float, int]:
+    """Seconds for the collector's own git log over every ref, output read and discarded."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        ["git", "-C", str(repo), *git_log.LOG_OPTIONS, *git_log.LOG_ARGS, "--all"],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    size = 0
+    while chunk := proc.stdout.read(1 << 20):
+        size += len(chunk)
+    proc.wait()
+    return time.perf_counter() - started, size
+
+
+def timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB (of the child, git children included), and stderr."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd} failed: {err.decode(errors='replace')}")
+    return elapsed, usage.ru_maxrss // 1024, err.decode(errors="replace")
+
+
+def in_process_recollect(config: Path, db: Path) -> float:
+    """Seconds of ``collectors.git.collect`` alone with nothing new (no interpreter start-up)."""
+    import collectors.git
+    from collectors.base import CollectContext
+    from maturity import config as config_mod
+    from maturity.store import engine as engine_mod
+
+    cfg = config_mod.load(config)
+    eng = engine_mod.make_engine(f"sqlite:///{db}")
+    sessions = engine_mod.make_sessionmaker(eng)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        results = collectors.git.collect(CollectContext(cfg, sessions))
+        best = min(best, time.perf_counter() - started)
+        assert results[0].status == "success" and results[0].records == 0, results
+    eng.dispose()
+    return best
+
+
+def pydriller_rate(repo: Path, budget_s: float, total: int) -> tuple[int, float, bool]:
+    """(commits read, seconds, finished) of PyDriller reading insertions and deletions."""
+    from pydriller import Repository
+
+    started = time.perf_counter()
+    n = 0
+    for commit in Repository(str(repo), include_refs=True).traverse_commits():
+        _ = commit.insertions, commit.deletions
+        n += 1
+        if time.perf_counter() - started > budget_s:
+            return n, time.perf_counter() - started, n >= total
+    return n, time.perf_counter() - started, True
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{_git(ROOT, '--version').strip()}, load average {load:.1f} at start"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--pydriller-budget", type=float, default=120.0)
+    args = parser.parse_args()
+    repo = args.repo.resolve()
+    label = args.label or repo.name
+    total = int(_git(repo, "rev-list", "--all", "--count"))
+    print(f"# {label}: {total} commits; {machine()}", flush=True)
+
+    plain_git_log(repo)  # warm the page cache, so every contender reads from memory
+    plain = min(plain_git_log(repo)[0] for _ in range(2))
+    print(f"plain git log: {plain:.2f}s", flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-git-", dir=ROOT / "bench" / ".work"))
+    config = work / "maturity.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///maturity.db"\n[[teams]]\nname = "bench"\n'
+        f"repositories = [{json.dumps(str(repo))}]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MATURITY_CONFIG": str(config)}
+    env.pop("MATURITY_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "maturity", "collect", "--source", "git"]
+    full, rss, _ = timed_child(cmd, env)
+    print(f"maturity collect (full): {full:.2f}s, peak RSS {rss} MB", flush=True)
+    again, _, _ = timed_child(cmd, env)
+    print(f"maturity collect (nothing new, whole command): {again:.2f}s", flush=True)
+    in_proc = in_process_recollect(config, work / "maturity.db")
+    print(f"re-collection in-process (per repository): {in_proc:.3f}s", flush=True)
+    startup, _, _ = timed_child([sys.executable, "-m", "maturity", "--help"], env)
+
+    n, seconds, finished = pydriller_rate(repo, args.pydriller_budget, total)
+    rate = n / seconds
+    pyd_full = seconds if finished else total / rate
+    how = "full traversal" if finished else f"{n} commits read in {seconds:.0f}s, extrapolated"
+    print(f"pydriller: {rate:.0f} commits/s ({how}): {pyd_full:.0f}s for all", flush=True)
+
+    print()
+    print(f"| {label} ({total:,} commits) | seconds | ratio |")
+    print("| --- | ---: | ---: |")
+    print(f"| plain `git log` (the collector's options, `--all`) | {plain:.2f} | 1.00 |")
+    print(f"| `maturity collect` full, fresh SQLite | {full:.2f} | {full / plain:.2f} x git log |")
+    print(
+        f"| PyDriller, insertions + deletions ({how}) | {pyd_full:.0f} | "
+        f"collector {pyd_full / full:.0f} x faster |"
+    )
+    print(f"| re-collection, nothing new: whole command | {again:.2f} | start-up {startup:.2f} |")
+    print(f"| re-collection, nothing new: per repository in-process | {in_proc:.3f} | |")
+    print(f"| peak RSS of the full collection | {rss} MB | |")
+
+
+if __name__ == "__main__":
+    main()
