@@ -73,6 +73,30 @@ class _Cursor:
             return None
 
 
+@dataclass(frozen=True)
+class _State:
+    """The repository's refs as read at the start of a run."""
+
+    path: Path
+    refs: list[repo_mod.Ref]
+    heads: dict[str, repo_mod.Ref]
+    default: str | None
+    cursor: _Cursor
+
+    @property
+    def default_ref(self) -> repo_mod.Ref | None:
+        return self.heads.get(self.default) if self.default else None
+
+
+@dataclass(frozen=True)
+class _DefaultChange:
+    """Commits that became reachable from the default branch, and those that fell off it."""
+
+    now: set[str]
+    left: list[str]
+    reset: bool  # the default branch itself changed: recompute every flag
+
+
 def collect_repository(
     sessions: sessionmaker[Session],
     target: Target,
@@ -83,16 +107,8 @@ def collect_repository(
 ) -> ScopeResult:
     """Bring the store up to date with one repository; see the module's docstring."""
     progress = progress or NoProgress()
-    result = ScopeResult(source=SOURCE, scope=target.key)
     path = repo_mod.open_repository(target.location, cache_dir)
-    refs = repo_mod.list_refs(path)
-    heads = {
-        r.name.removeprefix("refs/heads/"): r for r in refs if r.name.startswith("refs/heads/")
-    }
-    default = repo_mod.default_branch(path, set(heads), target.default_branch)
-    default_ref = heads.get(default) if default else None
-    current = _Cursor(default, {r.name: r.sha for r in refs})
-
+    state = _read_state(path, target)
     with session_scope(sessions) as session:
         salt = teams.author_salt(session)
         previous = None
@@ -100,90 +116,131 @@ def collect_repository(
             previous = _Cursor.load(
                 write.get_cursor(session, source=SOURCE, scope=target.key, stream=STREAM)
             )
-    if previous == current:
+    result = ScopeResult(source=SOURCE, scope=target.key)
+    if previous == state.cursor:
         progress.start(f"git {Path(target.location).name}: nothing new", 0)
         return result
 
-    tips = sorted(set(current.refs.values()))
-    old_tips = sorted(set(previous.refs.values())) if previous else []
-    old_tips = repo_mod.existing_commits(path, old_tips)
-    new_tips = [t for t in tips if t not in set(old_tips)]
+    old_tips = repo_mod.existing_commits(
+        path, sorted(set(previous.refs.values())) if previous else []
+    )
+    new_tips = sorted(set(state.cursor.refs.values()) - set(old_tips))
+    # git log starts first: it streams into its buffer while the default branch is walked.
+    proc = log_mod.LogProcess(path, new_tips, old_tips) if new_tips else None
+    try:
+        change = _default_change(state, previous, old_tips)
+        written, last = _stream_commits(sessions, target, state, proc, change, salt, progress)
+        counts = _finish(sessions, target, state, previous, change, last, salt)
+    finally:
+        if proc is not None:
+            proc.close()
+    progress.advance(len(last))
+    result.records = written + len(last)
+    result.counts = {"commits": result.records, **counts}
+    return result
 
-    # Which commits became reachable from (or fell off) the default branch since the cursor.
+
+def _read_state(path: Path, target: Target) -> _State:
+    refs = repo_mod.list_refs(path)
+    heads = {
+        r.name.removeprefix("refs/heads/"): r for r in refs if r.name.startswith("refs/heads/")
+    }
+    default = repo_mod.default_branch(path, set(heads), target.default_branch)
+    return _State(path, refs, heads, default, _Cursor(default, {r.name: r.sha for r in refs}))
+
+
+def _default_change(state: _State, previous: _Cursor | None, old_tips: list[str]) -> _DefaultChange:
+    default, default_ref = state.default, state.default_ref
     old_default = None
     if previous is not None and previous.default == default and default:
         sha = previous.refs.get(f"refs/heads/{default}")
         old_default = sha if sha in set(old_tips) else None
-    reset_default = previous is not None and previous.default != default
-    now_default: set[str] = set()
-    left_default: list[str] = []
+    now: set[str] = set()
+    left: list[str] = []
     if default_ref is not None and default_ref.sha != old_default:
-        now_default = set(
-            repo_mod.rev_list(path, [default_ref.sha], [old_default] if old_default else [])
-        )
+        exclude = [old_default] if old_default else []
+        now = set(repo_mod.rev_list(state.path, [default_ref.sha], exclude))
         if old_default:
-            left_default = repo_mod.rev_list(path, [old_default], [default_ref.sha])
+            left = repo_mod.rev_list(state.path, [old_default], [default_ref.sha])
     elif default_ref is None and old_default is not None:
-        left_default = repo_mod.rev_list(path, [old_default], [])
+        left = repo_mod.rev_list(state.path, [old_default], [])
+    return _DefaultChange(now, left, previous is not None and previous.default != default)
+
+
+def _stream_commits(
+    sessions: sessionmaker[Session],
+    target: Target,
+    state: _State,
+    proc: log_mod.LogProcess | None,
+    change: _DefaultChange,
+    salt: bytes,
+    progress: Progress,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Write every full batch of new commits; return how many, and the last (partial) batch."""
+    has_default = state.default_ref is not None
+
+    def on_default(sha: str) -> bool | None:
+        return (sha in change.now) if has_default else None
 
     def hash_author(email: str) -> str:
         return teams.hash_identity(salt, email)
-
-    def on_default(sha: str) -> bool | None:
-        if default_ref is None:
-            return None
-        return sha in now_default
 
     size = batch_size()
     progress.start(f"git {Path(target.location).name}", None)
     batch: list[dict[str, Any]] = []
     written = 0
-    if new_tips:
-        proc = log_mod.LogProcess(path, new_tips, old_tips)
-        try:
-            for row in log_mod.parse(proc.chunks(), author_hash=hash_author, on_default=on_default):
-                row["repository_id"] = target.repository_id
-                batch.append(row)
-                if len(batch) >= size:
-                    with session_scope(sessions) as session:
-                        write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
-                    written += len(batch)
-                    progress.advance(len(batch))
-                    batch = []
-        finally:
-            proc.close()
+    if proc is None:
+        return written, batch
+    for row in log_mod.parse(proc.chunks(), author_hash=hash_author, on_default=on_default):
+        row["repository_id"] = target.repository_id
+        batch.append(row)
+        if len(batch) >= size:
+            with session_scope(sessions) as session:
+                write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
+            written += len(batch)
+            progress.advance(len(batch))
+            batch = []
+    proc.close()  # raises if git failed: the cursor must not move past a partial log
+    return written, batch
 
-    tag_rows = _tag_rows(path, refs, default_ref, target.repository_id, hash_author)
+
+def _finish(
+    sessions: sessionmaker[Session],
+    target: Target,
+    state: _State,
+    previous: _Cursor | None,
+    change: _DefaultChange,
+    last: list[dict[str, Any]],
+    salt: bytes,
+) -> dict[str, int]:
+    """The last batch, the flags, tags, branches and the new cursor: one transaction."""
+    tag_rows = _tag_rows(state, target.repository_id, salt)
     branch_rows = [
         {
             "repository_id": target.repository_id,
             "name": name,
             "head_sha": ref.sha,
-            "is_default": name == default,
+            "is_default": name == state.default,
             "last_commit_at": ref.committed_at,
         }
-        for name, ref in sorted(heads.items())
+        for name, ref in sorted(state.heads.items())
     ]
     with session_scope(sessions) as session:
-        write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
-        written += len(batch)
+        write.upsert(session, tables.Commit, last, _COMMIT_KEY)
         # On a first or full run every reachable commit was just written with its flag.
-        earlier = now_default if previous is not None else set()
-        _mark_default(session, target.repository_id, reset_default, earlier, left_default)
+        earlier = change.now if previous is not None else set()
+        _mark_default(session, target.repository_id, change.reset, earlier, change.left)
         _replace(session, tables.Tag, target.repository_id, tag_rows)
         _replace(session, tables.Branch, target.repository_id, branch_rows)
         session.execute(
             update(tables.Repository)
             .where(tables.Repository.id == target.repository_id)
-            .values(default_branch=default)
+            .values(default_branch=state.default)
         )
         write.set_cursor(
-            session, source=SOURCE, scope=target.key, stream=STREAM, value=current.dump()
+            session, source=SOURCE, scope=target.key, stream=STREAM, value=state.cursor.dump()
         )
-    progress.advance(len(batch))
-    result.records = written
-    result.counts = {"commits": written, "tags": len(tag_rows), "branches": len(branch_rows)}
-    return result
+    return {"tags": len(tag_rows), "branches": len(branch_rows)}
 
 
 def _mark_default(
@@ -234,17 +291,12 @@ def _replace(
         )
 
 
-def _tag_rows(
-    path: Path,
-    refs: list[repo_mod.Ref],
-    default_ref: repo_mod.Ref | None,
-    repository_id: int,
-    hash_author: Any,
-) -> list[dict[str, Any]]:
-    tags = [r for r in refs if r.name.startswith("refs/tags/")]
+def _tag_rows(state: _State, repository_id: int, salt: bytes) -> list[dict[str, Any]]:
+    tags = [r for r in state.refs if r.name.startswith("refs/tags/")]
+    default_ref = state.default_ref
     merged: set[str] = set()
     if tags and default_ref is not None:
-        merged = repo_mod.merged_into(path, default_ref.sha, "refs/tags")
+        merged = repo_mod.merged_into(state.path, default_ref.sha, "refs/tags")
     return [
         {
             "repository_id": repository_id,
@@ -252,7 +304,9 @@ def _tag_rows(
             "sha": ref.sha,
             "tagged_at": ref.tagged_at if ref.object_type == "tag" else ref.committed_at,
             "is_annotated": ref.object_type == "tag",
-            "tagger_hash": hash_author(ref.tagger_email) if ref.tagger_email else None,
+            "tagger_hash": teams.hash_identity(salt, ref.tagger_email)
+            if ref.tagger_email
+            else None,
             "on_default_branch": (ref.name in merged) if default_ref is not None else None,
         }
         for ref in tags

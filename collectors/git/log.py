@@ -107,6 +107,7 @@ class LogProcess:
         self.proc.stdin.close()
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
         self._stderr = b""
+        self._closed = False
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
@@ -131,6 +132,9 @@ class LogProcess:
 
     def close(self) -> None:
         """Wait for git; raise CollectorError if it failed. Kills it if the reader stopped early."""
+        if self._closed:
+            return
+        self._closed = True
         if self.proc.poll() is None and self._thread.is_alive():
             self.proc.kill()
             # Unblock the reader thread, which may wait on a full queue.
