@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV = "MATURITY_CONFIG"
 DEFAULT_FILE = "maturity.toml"
@@ -68,11 +75,24 @@ class GitHubSource(_Strict):
 
 
 class JenkinsDeployRule(_Strict):
+    """Which Jenkins builds are deployments, and to which environment of which service."""
+
+    #: glob (case-insensitive) over the job's full name, e.g. ``"*/deploy-*"``
     job_pattern: str
+    #: the build parameter that names the environment (``ENVIRONMENT=staging``)
     environment_parameter: str | None = None
+    #: a fixed environment, or the fallback when the parameter is absent
     environment: str | None = None
+    #: the build parameter that holds the version deployed; else the commit is the version
     version_parameter: str | None = None
+    #: the service deployed; else derived from the job name (``deploy-api`` -> ``api``)
     service: str | None = None
+
+    @model_validator(mode="after")
+    def _has_an_environment(self) -> JenkinsDeployRule:
+        if not self.environment_parameter and not self.environment:
+            raise ValueError("a deploy rule needs environment_parameter or environment")
+        return self
 
 
 class JenkinsSource(_Strict):
@@ -82,6 +102,23 @@ class JenkinsSource(_Strict):
     deploy_rules: list[JenkinsDeployRule] = []
     lint_patterns: list[str] = ["*lint*", "*checkstyle*", "*ruff*", "*flake8*", "*eslint*"]
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: globs of jobs to collect besides those a team owns (``["*"]``: every job)
+    jobs: list[str] = []
+    #: builds asked for in one request (``tree=allBuilds[...]{from,to}``)
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    #: attempts after the first for 5xx, timeouts and dropped connections
+    retries: Annotated[int, Field(ge=0, le=20)] = 5
+    #: the first backoff, doubled each attempt (with full jitter)
+    retry_backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
+
+    @model_validator(mode="after")
+    def _url_without_credentials(self) -> JenkinsSource:
+        # A model-level check, so that the error message never echoes the URL back.
+        if not re.match(r"^https?://[^/\s]+", self.url):
+            raise ValueError("url: expected an http:// or https:// URL")
+        if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("url must not contain credentials; name them in user_env/token_env")
+        return self
 
 
 class JiraSource(_Strict):
