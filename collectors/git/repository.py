@@ -18,6 +18,12 @@ from pathlib import Path
 from collectors.base import CollectorError
 
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://|^[^/]+@[^/]+:")
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """A URL as it may be shown: any user or token before the host is masked."""
+    return _USERINFO.sub(r"\1***@", url)
 
 
 def git_env(location: Path | None = None) -> dict[str, str]:
@@ -29,6 +35,8 @@ def git_env(location: Path | None = None) -> dict[str, str]:
         LC_ALL="C",
         GIT_OPTIONAL_LOCKS="0",
     )
+    # ssh must fail rather than ask about a host key or a passphrase.
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     if location is not None:
         # A folder that is not a repository must fail, not silently use a repository above it.
         env["GIT_CEILING_DIRECTORIES"] = str(location.parent)
@@ -100,7 +108,7 @@ def _mirror(url: str, cache_dir: Path) -> Path:
             check=False,
         )
         if proc.returncode != 0:
-            raise CollectorError(f"cannot fetch {url}: {_first_line(proc.stderr)}")
+            raise CollectorError(f"cannot fetch {redact(url)}: {redact(_first_line(proc.stderr))}")
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Clone beside the target and rename: a clone killed halfway never looks like a mirror.
@@ -114,7 +122,7 @@ def _mirror(url: str, cache_dir: Path) -> Path:
     )
     if proc.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
-        raise CollectorError(f"cannot clone {url}: {_first_line(proc.stderr)}")
+        raise CollectorError(f"cannot clone {redact(url)}: {redact(_first_line(proc.stderr))}")
     partial.rename(target)
     return target
 

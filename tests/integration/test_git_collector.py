@@ -467,3 +467,30 @@ def test_export_and_weekly_counts_agree_with_git(store_url: str, tmp_path: Path)
         name, ids = line.split()
         git_tags[name] = ids[:40]
     assert stored_tags == git_tags
+
+
+def test_unreachable_url_fails_without_showing_its_credentials(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    url = "https://deploy:s3cr3t-token@127.0.0.1:9/acme/payments.git"
+    results = run(sessions, make_config(tmp_path, {"payments": [url]}))
+    assert results[0].status == "failed"
+    assert results[0].error is not None and results[0].error.startswith("cannot clone https://")
+    assert "s3cr3t" not in results[0].error and "\n" not in results[0].error
+    with engine_mod.session_scope(sessions) as s:
+        errors = list(s.scalars(select(tables.CollectorRun.error)))
+    assert errors == [results[0].error]
+
+
+def test_team_option_collects_only_that_teams_repositories(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    mine = build_rich_repo(tmp_path / "mine")
+    theirs = build_rich_repo(tmp_path / "theirs")
+    theirs.commit("only in theirs", {"theirs.txt": "x\n"})  # the same builder: tell them apart
+    cfg = make_config(tmp_path, {"payments": [str(mine.path)], "search": [str(theirs.path)]})
+    with engine_mod.session_scope(sessions) as s:
+        teams.sync(s, cfg)
+    results = git_collector.collect(CollectContext(cfg, sessions, team="payments"))
+    assert [r.scope for r in results] == [f"git:{mine.path}"]
+    assert set(commits(sessions)) == set(mine.git("rev-list", "--all").split())
