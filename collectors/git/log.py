@@ -13,10 +13,9 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
-import queue
 import re
 import subprocess
-import threading
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -84,18 +83,21 @@ def _kinds(path: bytes) -> classify_mod.Kinds:
 
 
 class LogProcess:
-    """A running ``git log`` whose output a reader thread drains into a bounded queue.
+    """A running ``git log`` read through a pipe enlarged to 1 MiB.
 
-    The thread lets git run on one core while Python parses and writes on another, instead
-    of git stalling whenever the pipe's buffer is full.
+    git writes full buffers (``GIT_FLUSH=0``) and runs ahead of the parser by up to the pipe's
+    size, so git and Python work at the same time on two cores without a thread between them.
+    Its standard error goes to a file: a pipe nobody reads could fill up and stall git.
     """
 
     def __init__(self, repo: Path, include: list[str], exclude: list[str]) -> None:
+        # Closed in close(): it lives as long as the process.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self.proc = subprocess.Popen(
             ["git", "-C", str(repo), *LOG_OPTIONS, *LOG_ARGS, "--stdin"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             # GIT_FLUSH=0: git writes full buffers, not one small write (and wake-up) a commit.
             env={**git_env(repo), "GIT_FLUSH": "0"},
         )
@@ -107,50 +109,36 @@ class LogProcess:
         # git reads every revision before it prints anything, so this write cannot deadlock.
         self.proc.stdin.write(revs.encode())
         self.proc.stdin.close()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self._stderr = b""
         self._closed = False
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
+        self._eof = False
 
-    def _drain(self) -> None:
+    def chunks(self) -> Iterator[bytes]:
+        """git's output as it arrives, in pieces of at most 64 KiB."""
         stdout = self.proc.stdout
         assert stdout is not None
         fd = stdout.fileno()
-        try:
-            while True:
-                # Below malloc's mmap threshold: a bigger request costs a fresh mapping a read.
-                data = os.read(fd, _CHUNK)
-                if not data:
-                    break
-                self._chunks.put(data)
-        finally:
-            self._chunks.put(None)
-
-    def chunks(self) -> Iterator[bytes]:
         while True:
-            data = self._chunks.get()
-            if data is None:
-                break
+            # Below malloc's mmap threshold: a bigger request costs a fresh mapping a read.
+            data = os.read(fd, _CHUNK)
+            if not data:
+                self._eof = True
+                return
             yield data
 
     def close(self) -> None:
-        """Wait for git; raise CollectorError if it failed. Kills it if the reader stopped early."""
+        """Wait for git; raise CollectorError if it failed. Kills it if not read to the end."""
         if self._closed:
             return
         self._closed = True
-        if self.proc.poll() is None and self._thread.is_alive():
+        if not self._eof and self.proc.poll() is None:
             self.proc.kill()
-            # Unblock the reader thread, which may wait on a full queue.
-            while self._thread.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    self._chunks.get(timeout=0.1)
-        self._thread.join()
-        assert self.proc.stderr is not None
-        self._stderr = self.proc.stderr.read()
         code = self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self._stderr.seek(0)
+        message = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        self._stderr.close()
         if code not in (0, -9):
-            message = self._stderr.decode("utf-8", "replace").strip().splitlines()
             raise CollectorError(f"git log failed: {message[-1] if message else code}")
 
 

@@ -494,3 +494,16 @@ def test_team_option_collects_only_that_teams_repositories(
     results = git_collector.collect(CollectContext(cfg, sessions, team="payments"))
     assert [r.scope for r in results] == [f"git:{mine.path}"]
     assert set(commits(sessions)) == set(mine.git("rev-list", "--all").split())
+
+
+def test_corrupt_repository_fails_without_moving_the_cursor(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    repo = build_rich_repo(tmp_path / "svc")
+    blob = repo.git("rev-parse", "HEAD:src/hot.py").strip()
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # loose, as git wrote it
+    results = run(sessions, make_config(tmp_path, {"payments": [str(repo.path)]}))
+    assert results[0].status == "failed"
+    assert (results[0].error or "").startswith("git log failed: ")
+    with engine_mod.session_scope(sessions) as s:
+        assert write.get_cursor(s, source="git", scope=results[0].scope, stream="refs") is None
