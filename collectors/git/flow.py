@@ -164,7 +164,10 @@ def _default_change(state: _State, previous: _Cursor | None, old_tips: list[str]
             left = repo_mod.rev_list(state.path, [old_default], [default_ref.sha])
     elif default_ref is None and old_default is not None:
         left = repo_mod.rev_list(state.path, [old_default], [])
-    return _DefaultChange(now, left, previous is not None and previous.default != default)
+    # Without a usable old tip (renamed default, or its commits gone after a rewrite and gc),
+    # every stored flag is recomputed.
+    reset = previous is not None and (previous.default != default or old_default is None)
+    return _DefaultChange(now, left, reset)
 
 
 def _stream_commits(

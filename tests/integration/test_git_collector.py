@@ -507,3 +507,21 @@ def test_corrupt_repository_fails_without_moving_the_cursor(
     assert (results[0].error or "").startswith("git log failed: ")
     with engine_mod.session_scope(sessions) as s:
         assert write.get_cursor(s, source="git", scope=results[0].scope, stream="refs") is None
+
+
+def test_rewritten_default_branch_whose_old_tip_is_gone_is_recomputed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    repo = build_rich_repo(tmp_path / "svc")
+    cfg = make_config(tmp_path, {"payments": [str(repo.path)]})
+    dropped = repo.commit("bad", {"x.txt": "1\n"})
+    run(sessions, cfg)
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.git("reflog", "expire", "--expire=now", "--all")
+    repo.git("gc", "-q", "--prune=now")
+    run(sessions, cfg)
+    stored = commits(sessions)
+    assert stored[dropped].on_default_branch is False
+    assert {s for s, c in stored.items() if c.on_default_branch} == set(
+        repo.git("rev-list", "main").split()
+    )
