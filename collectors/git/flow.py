@@ -230,9 +230,10 @@ def _finish(
     ]
     with session_scope(sessions) as session:
         write.upsert(session, tables.Commit, last, _COMMIT_KEY)
-        # On a first or full run every reachable commit was just written with its flag.
-        earlier = change.now if previous is not None else set()
-        _mark_default(session, target.repository_id, change.reset, earlier, change.left)
+        # On a first or full run (or after an empty repository) every reachable commit was
+        # just written with its flag; otherwise commits stored earlier may have changed sides.
+        if previous is not None and previous.refs:
+            _mark_default(session, target.repository_id, change.reset, change.now, change.left)
         _replace(session, tables.Tag, target.repository_id, tag_rows)
         _replace(session, tables.Branch, target.repository_id, branch_rows)
         session.execute(
