@@ -335,8 +335,13 @@ def demo(
         Path, typer.Option("--dir", help="Folder for the demo's repositories, config and store.")
     ] = Path(".demo"),
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the generator: the same seed, the same commits.")
-    ] = 20_261_123,
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed of the generator: the same seed, the same commits (default: the demo's).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate the demo organisation, collect it into DIR/maturity.db and show its status."""
     import collectors
@@ -348,7 +353,7 @@ def demo(
 
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    paths, fresh = demo_mod.generate(directory, seed)
+    paths, fresh = demo_mod.generate(directory, demo_mod.SEED if seed is None else seed)
     store = directory / "maturity.db"
     if fresh:
         # New histories under the same paths: start the store afresh too.

@@ -217,7 +217,6 @@ def _finish(
     salt: bytes,
 ) -> dict[str, int]:
     """The last batch, the flags, tags, branches and the new cursor: one transaction."""
-    tag_rows = _tag_rows(state, target.repository_id, salt)
     branch_rows = [
         {
             "repository_id": target.repository_id,
@@ -234,6 +233,7 @@ def _finish(
         # just written with its flag; otherwise commits stored earlier may have changed sides.
         if previous is not None and previous.refs:
             _mark_default(session, target.repository_id, change.reset, change.now, change.left)
+        tag_rows = _tag_rows(session, state, target.repository_id, salt)
         _replace(session, tables.Tag, target.repository_id, tag_rows)
         _replace(session, tables.Branch, target.repository_id, branch_rows)
         session.execute(
@@ -295,12 +295,29 @@ def _replace(
         )
 
 
-def _tag_rows(state: _State, repository_id: int, salt: bytes) -> list[dict[str, Any]]:
+def _tag_rows(
+    session: Session, state: _State, repository_id: int, salt: bytes
+) -> list[dict[str, Any]]:
+    """Rows of ``tags``; call it once the commits and their flags are written.
+
+    Every tagged commit is in the store (tags are among the tips walked), so whether the
+    default branch reaches a tag is its commit's flag: no second walk of the history.
+    """
     tags = [r for r in state.refs if r.name.startswith("refs/tags/")]
-    default_ref = state.default_ref
-    merged: set[str] = set()
-    if tags and default_ref is not None:
-        merged = repo_mod.merged_into(state.path, default_ref.sha, "refs/tags")
+    has_default = state.default_ref is not None
+    on_default: set[str] = set()
+    shas = sorted({ref.sha for ref in tags}) if has_default else []
+    commits = tables.Commit
+    for start in range(0, len(shas), _IN_CHUNK):
+        on_default.update(
+            session.scalars(
+                select(commits.sha).where(
+                    commits.repository_id == repository_id,
+                    commits.sha.in_(shas[start : start + _IN_CHUNK]),
+                    commits.on_default_branch.is_(True),
+                )
+            )
+        )
     return [
         {
             "repository_id": repository_id,
@@ -311,7 +328,7 @@ def _tag_rows(state: _State, repository_id: int, salt: bytes) -> list[dict[str, 
             "tagger_hash": teams.hash_identity(salt, ref.tagger_email)
             if ref.tagger_email
             else None,
-            "on_default_branch": (ref.name in merged) if default_ref is not None else None,
+            "on_default_branch": (ref.sha in on_default) if has_default else None,
         }
         for ref in tags
     ]

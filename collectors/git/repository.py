@@ -231,9 +231,3 @@ def rev_list(repo: Path, include: list[str], exclude: list[str]) -> list[str]:
     revs = "".join(f"{sha}\n" for sha in include) + "".join(f"^{sha}\n" for sha in exclude)
     out = run_git(repo, "rev-list", "--stdin", input=revs.encode())
     return out.decode().split()
-
-
-def merged_into(repo: Path, branch_sha: str, pattern: str) -> set[str]:
-    """Names of the refs under ``pattern`` whose commit is reachable from ``branch_sha``."""
-    out = run_git(repo, "for-each-ref", f"--merged={branch_sha}", "--format=%(refname)", pattern)
-    return set(out.decode("utf-8", "replace").splitlines())
