@@ -23,9 +23,13 @@ T = TypeVar("T")
 class RetryableError(Exception):
     """A failure worth another try; ``wait_s`` is the server's own advice, if it gave one."""
 
-    def __init__(self, message: str, wait_s: float | None = None) -> None:
+    def __init__(
+        self, message: str, wait_s: float | None = None, *, rate_limited: bool = False
+    ) -> None:
         super().__init__(message)
         self.wait_s = wait_s
+        #: the server's budget is spent: a wait of any length is announced, not only long ones
+        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,6 @@ def call(
                 raise
             message = f"{what}: {retry}; retrying in {wait:.1f}s ({attempt}/{policy.attempts - 1})"
             log.warning("%s", message)
-            if on_wait is not None and wait >= 5:
+            if on_wait is not None and (wait >= 5 or retry.rate_limited):
                 on_wait(message)
             sleep(wait)

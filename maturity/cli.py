@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from maturity import config as config_mod
@@ -200,7 +201,8 @@ def collect(
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Show teams, repositories, counts and the last successful run of every source."""
+    """Show teams, repositories, counts, the last run of every source, and each team's levels
+    and DORA keys."""
     from maturity.store import read
     from maturity.store.engine import session_scope
 
@@ -228,6 +230,7 @@ def status(ctx: typer.Context) -> None:
             _when(row.last_success),
         )
     out.print(table)
+    _print_maturity(context)
 
 
 def _when(value: Any) -> str:
@@ -323,6 +326,309 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+# --- ingest: events from any CI -----------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None,
+        typer.Argument(help="A file of JSON lines (builds, deployments, incidents), or '-'."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Write the valid events and report the others."),
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON Schema of one event and exit.")
+    ] = False,
+) -> None:
+    """Read deployments, builds and incidents as JSON lines (see docs/events.md)."""
+    from collectors import events
+    from maturity import teams
+    from maturity.store.engine import session_scope
+
+    if schema:
+        out.print(json.dumps(events.json_schema(), indent=2), markup=False)
+        return
+    if file is None:
+        raise UserError("give a FILE of JSON lines, or '-' for standard input")
+    if file == "-":
+        parsed = events.parse_lines(sys.stdin.buffer)
+        name = "stdin"
+    else:
+        path = Path(file)
+        if not path.exists() or path.is_dir():
+            raise UserError(f"{file}: no such file")
+        with path.open("rb") as stream:
+            parsed = events.parse_lines(stream)
+        name = path.name
+    context = _ctx(ctx)
+    with session_scope(context.sessions) as session:
+        teams.sync(session, context.config)
+    result = events.ingest(
+        context.sessions, parsed, scope=f"ingest:{name}", skip_invalid=skip_invalid
+    )
+    for line in events.summarize(result.invalid):
+        err.print(f"{name}: {line}", markup=False)
+    if not result.written:
+        err.print(
+            f"{len(result.invalid)} invalid line(s) in {name}; nothing was written "
+            "(fix them, or pass --skip-invalid to write the valid ones)",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    out.print(f"ingested {events.counts_text(result.counts)} from {name}", markup=False)
+    if result.invalid:
+        err.print(f"{len(result.invalid)} invalid line(s) skipped", markup=False)
+
+
+# --- serve: the web application -----------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 opens it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+) -> None:
+    """Serve the dashboards and the JSON API (tokens: MATURITY_ADMIN_TOKEN, ..._VIEWER_TOKEN)."""
+    import uvicorn
+
+    from web.app import create_app
+    from web.settings import SettingsError, WebSettings
+
+    context = _ctx(ctx)
+    try:
+        settings = WebSettings.from_env()
+    except SettingsError as exc:
+        raise UserError(str(exc)) from None
+    context.sessions  # noqa: B018 (open and migrate the store now: a bad URL fails here, clearly)
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
+        err.print(
+            f"warning: serving on {host} with no MATURITY_VIEWER_TOKEN: anyone who reaches it "
+            "can read every page",
+            markup=False,
+        )
+    out.print(f"serving {redacted(context.url)} on http://{host}:{port}/", markup=False)
+    uvicorn.run(
+        create_app(context, settings=settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+# --- model and scoring --------------------------------------------------------------------
+
+model_app = typer.Typer(help="Show or check a maturity model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model file (default: the configuration's 'model', else the shipped model).",
+        show_default=False,
+    ),
+]
+
+
+def _load_model(context: AppContext, path: Path | None = None) -> Any:
+    from maturity import model as model_mod
+
+    try:
+        return model_mod.load(path or context.config.model_path())
+    except model_mod.ModelError as exc:
+        raise UserError(str(exc)) from None
+
+
+@model_app.command("show")
+def model_show(ctx: typer.Context, model: ModelOption = None) -> None:
+    """Print the maturity model as a table: every cell's text and criteria."""
+    m = _load_model(_ctx(ctx), model)
+    out.print(f"{m.name} (version {m.version}, {len(m.criteria())} criteria)", markup=False)
+    for dim in m.dimensions:
+        table = Table(title=dim.name, show_lines=True, title_justify="left")
+        table.add_column("level")
+        table.add_column("text (seed)")
+        table.add_column("criteria")
+        for lv in dim.levels:
+            lines = []
+            for c in lv.criteria:
+                checks = []
+                if c.metric:
+                    checks.append(c.metric.text())
+                if c.survey:
+                    checks.append(f"survey >= {c.survey.min_mean:g}")
+                lines.append(f"{c.id} [{' and '.join(checks)}]: {c.description}")
+            table.add_row(
+                escape(lv.name), escape(lv.text), escape("\n".join(lines)) or "(needs nothing)"
+            )
+        out.print(table)
+
+
+@model_app.command("check")
+def model_check(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The model file to validate.")],
+) -> None:
+    """Validate a model file; errors name the criterion at fault."""
+    m = _load_model(_ctx(ctx), file)
+    kinds: dict[str, int] = {}
+    for _, _, c in m.criteria():
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    out.print(
+        f"{file}: valid; version {m.version}; {len(m.dimensions)} dimensions, "
+        f"{len(m.criteria())} criteria ({summary})",
+        markup=False,
+    )
+
+
+@app.command()
+def score(
+    ctx: typer.Context,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="Only this team.")] = None,
+    week: Annotated[
+        str | None,
+        typer.Option(
+            "--week", "-w", help="A day (YYYY-MM-DD) of the week to score; default: this week."
+        ),
+    ] = None,
+    backfill: Annotated[
+        int | None,
+        typer.Option(
+            "--backfill",
+            "-b",
+            min=0,
+            max=520,
+            help="Also score this many weeks before it, from collected history.",
+        ),
+    ] = None,
+) -> None:
+    """Compute and store one snapshot per team, dimension and week (re-scoring replaces)."""
+    from maturity import snapshots
+    from maturity.progress import BarProgress
+
+    context = _ctx(ctx)
+    when = None
+    if week is not None:
+        try:
+            when = dt.date.fromisoformat(week)
+        except ValueError:
+            raise UserError(f"--week: expected YYYY-MM-DD, got {week!r}") from None
+    m = _load_model(context)
+    with BarProgress(err) as progress:
+        try:
+            run = snapshots.score_and_store(
+                context.sessions,
+                context.config,
+                m,
+                team=team,
+                week=when,
+                backfill=backfill,
+                progress=progress,
+            )
+        except LookupError as exc:
+            raise UserError(str(exc.args[0])) from None
+    snaps = run.snapshots
+    if snaps.empty:
+        out.print("no teams in the store: run 'maturity collect' first")
+        return
+    last = max(run.period_ends)
+    out.print(
+        f"scored {len(run.period_ends)} week(s) ending {min(run.period_ends)} .. {last} "
+        f"with model {run.model_version}: {len(snaps)} snapshot(s)",
+        markup=False,
+    )
+    _print_levels(context, snaps[snaps["period_end"] == last], title=f"week ending {last}")
+
+
+def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
+    from maturity.model import LEVELS
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    with session_scope(context.sessions) as session:
+        names = read.team_names(session).set_index("team_id")["name"]
+    try:  # the model's order; dimensions it does not know (an older model) at the end
+        order = [d.id for d in _load_model(context).dimensions]
+    except UserError:
+        order = []
+    found = list(dict.fromkeys(snaps["dimension"]))
+    dims = [d for d in order if d in found] + [d for d in found if d not in order]
+    table = Table(title=title)
+    table.add_column("team")
+    for d in dims:
+        table.add_column(d)
+    for team_id, rows in snaps.groupby("team_id", sort=False):
+        cells = rows.set_index("dimension")
+        row = [escape(str(names.get(team_id, team_id)))]
+        for d in dims:
+            if d not in cells.index:
+                row.append("-")
+                continue
+            c = cells.loc[d]
+            row.append(
+                f"{LEVELS[int(c['level'])]} {float(c['score']):.2f} "
+                f"({float(c['coverage']):.0%} data)"
+            )
+        table.add_row(*row)
+    out.print(table)
+
+
+def _print_maturity(context: AppContext) -> None:
+    """Each team's latest level per dimension and the DORA four keys with their tiers."""
+    from maturity import metrics as metrics_mod
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    with session_scope(context.sessions) as session:
+        latest = read.latest_snapshots(session)
+        keys = read.metric_series(session, metrics=list(metrics_mod.DORA_KEYS))
+    if latest.empty:
+        out.print("no snapshots yet: run 'maturity score'")
+        return
+    _print_levels(context, latest, title="maturity (latest week scored)")
+    table = Table(title="DORA four keys (tiers: DORA 2024)")
+    table.add_column("team")
+    table.add_column("week")
+    units = {
+        "deployment_frequency": "/week",
+        "lead_time_hours": " h",
+        "change_failure_rate": "",
+        "time_to_restore_hours": " h",
+    }
+    for k in metrics_mod.DORA_KEYS:
+        table.add_column(k)
+    if not keys.empty:
+        newest = keys.groupby("team_id")["period_end"].transform("max")
+        keys = keys[keys["period_end"] == newest]
+        for (team_name, period), rows in keys.groupby(["team", "period_end"], sort=True):
+            vals = rows.set_index("metric")["value"]
+            row = [escape(str(team_name)), str(period)]
+            for k in metrics_mod.DORA_KEYS:
+                v = vals.get(k)
+                t = metrics_mod.tier(k, v)
+                if t == "unknown":
+                    row.append("unknown")
+                elif k == "change_failure_rate":
+                    row.append(f"{float(v):.0%} {t}")
+                else:
+                    row.append(f"{float(v):.1f}{units[k]} {t}")
+            table.add_row(*row)
+    out.print(table)
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -72,6 +72,17 @@ class GitHubSource(_Strict):
     hotfix_labels: list[str] = ["hotfix"]
     deployment_environments: list[str] = []
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: "graphql" fetches pull requests with their reviews 100 at a time; "rest" needs one more
+    #: request per changed pull request (for servers without GraphQL)
+    pull_requests_api: Literal["graphql", "rest"] = "graphql"
+    #: the longest wait for a spent rate-limit budget before the scope fails
+    max_rate_limit_wait_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: days re-read behind the commit cursor: merged branches bring older commit dates
+    commit_lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
+    #: deployment creators (globs over logins) counted as automation besides bots and apps
+    automation_logins: list[str] = []
+    #: the least time between two requests (PyGithub's default; GitHub asks for serial calls)
+    min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = 0.25
 
 
 class JenkinsDeployRule(_Strict):
@@ -131,7 +142,22 @@ class JiraSource(_Strict):
     incident_labels: list[str] = ["incident"]
     incident_priorities: list[str] = []
     service_field: str | None = None
+    #: the field that names the deployment or version an incident belongs to; by default the
+    #: first affected version (``versions``)
+    deployment_field: str | None = None
+    #: how far before the stored cursor each incremental query starts (JQL has minute precision)
+    lookback_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    retry_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    retry_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+
+    @field_validator("jql")
+    @classmethod
+    def _jql_is_a_filter(cls, value: str | None) -> str | None:
+        # The collector orders by update time itself; its cursor depends on that order.
+        if value is not None and re.search(r"\border\s+by\b", value, re.IGNORECASE):
+            raise ValueError("jql is a filter only; leave out ORDER BY")
+        return value
 
 
 class SourcesConfig(_Strict):

@@ -24,6 +24,8 @@ from maturity.store import tables, write
 
 #: sources whose rows are attributed by scope glob
 SCOPED_SOURCES = ("github", "jenkins", "jira", "events")
+#: row sources whose ownership rules are another source's (Actions runs belong to the repository)
+_RULES_OF = {"github_actions": "github"}
 _SCOPED_TABLES: tuple[type[tables.Base], ...] = (tables.Build, tables.Deployment, tables.Issue)
 
 
@@ -156,7 +158,7 @@ def reattribute(session: Session) -> None:
         table = write.table_of(model)
         pairs = session.execute(select(table.c.source, table.c.scope).distinct()).all()
         for source, scope in pairs:
-            owner = _match(rules_by_source.get(source, []), scope)
+            owner = _match(rules_by_source.get(_RULES_OF.get(source, source), []), scope)
             session.execute(
                 update(table)
                 .where(table.c.source == source, table.c.scope == scope)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from maturity.store import tables
 
@@ -154,3 +156,496 @@ def last_runs(session: Session) -> pd.DataFrame:
     )
     summary["last_success"] = ok
     return summary.reset_index()[["source", "last_run", "last_success", "scopes", "failed_scopes"]]
+
+
+# --- scoring: frames of collected rows, snapshots and metric values -----------------------
+
+
+#: rows converted at a time when reading frames for scoring
+READ_CHUNK = 250_000
+
+
+def _raw(col: Any) -> Any:
+    """A column read as the driver returns it: frames convert whole columns at once."""
+    return type_coerce(col, NullType()).label(col.key)
+
+
+def _frame(
+    session: Session,
+    stmt: Any,
+    columns: list[str],
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Rows of ``stmt`` as a frame, read and converted ``chunk`` rows at a time.
+
+    The selected columns have no result processing (see :func:`_raw`), so the driver's own
+    tuples are the values: fetching them from its cursor skips building a Row for every record.
+    ``prepare`` turns each chunk into compact columns (timestamps, hashes) before the next is
+    read, so that two million commits never sit in memory as Python strings all at once.
+    """
+    chunk = READ_CHUNK
+    parts = []
+    # The driver's own tuples, fetched from its cursor, skip building a Row for every record.
+    # (PostgreSQL's client library then holds the whole result; a server-side cursor would
+    # keep memory lower but made the two-year backfill 11 s slower: see docs/benchmarks.md.)
+    result = session.connection().execute(stmt)
+    cursor = result.cursor
+    while cursor is not None:
+        fetched = cursor.fetchmany(chunk)
+        if not fetched:
+            break
+        part = pd.DataFrame.from_records(fetched, columns=columns)
+        del fetched
+        parts.append(prepare(part) if prepare else part)
+    result.close()
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        return prepare(empty) if prepare else empty
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _utc(frame: pd.DataFrame, *cols: str) -> None:
+    for col in cols:
+        values = frame[col]
+        if (
+            values.dtype == object
+            and len(values)
+            and isinstance(values.dropna().iloc[0] if values.notna().any() else None, str)
+        ):
+            frame[col] = pd.to_datetime(values, format="ISO8601", utc=True)
+        else:
+            frame[col] = pd.to_datetime(values, utc=True)
+        frame[col] = frame[col].astype("datetime64[us, UTC]")
+
+
+def _bool(frame: pd.DataFrame, *cols: str) -> None:
+    for col in cols:
+        frame[col] = frame[col].astype("boolean").fillna(False).astype(bool)
+
+
+def sha_hash(values: pd.Series) -> np.ndarray:
+    """64-bit hashes of commit shas (0 for none): joins on integers, not 40-byte strings."""
+    arr = values.to_numpy(dtype=object)
+    missing = pd.isna(arr)
+    arr = np.where(missing, "", arr).astype(object)
+    out = pd.util.hash_array(arr, categorize=False).astype(np.uint64)
+    out[missing] = 0
+    return out
+
+
+def _prepare_builds(frame: pd.DataFrame) -> pd.DataFrame:
+    _utc(frame, "started_at")
+    frame["result"] = frame["result"].astype(object)
+    frame["has_lint"] = frame["has_lint"].astype("boolean")
+    frame["tests_total"] = pd.to_numeric(frame["tests_total"]).astype("Float64")
+    frame["sha_hash"] = sha_hash(frame.pop("commit_sha"))
+    frame["team_id"] = pd.to_numeric(frame["team_id"]).astype(np.int64)
+    return frame
+
+
+def _teams_filter(col: Any, team_ids: Sequence[int] | None) -> Any:
+    return col.in_(list(team_ids)) if team_ids is not None else col.is_not(None)
+
+
+def scoring_frames(
+    session: Session,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    team_ids: Sequence[int] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The columns metrics need, for records in ``[since, until)`` of the given teams.
+
+    Returns:
+        name to frame: commits, tags, pull_requests, builds, deployments, issues, and bounds
+        (per team and kind: the first record ever and the newest before ``since``).
+    """
+    R, C = tables.Repository, tables.Commit
+    # Seven yes/no facts of a commit travel as one small integer: reading two million commits
+    # is dominated by the number of values the driver hands to Python.
+    flags = (
+        case((C.is_merge.is_(True), 1), else_=0)
+        + case((C.on_default_branch.is_(True), 2), else_=0)
+        + case((C.on_default_branch.is_(None), 4), else_=0)
+        + case((C.test_files > 0, 8), else_=0)
+        + case((C.ci_files > 0, 16), else_=0)
+        + case((C.infra_files > 0, 32), else_=0)
+        + case((C.docs_files > 0, 64), else_=0)
+        + case((func.coalesce(C.issue_keys, "") != "", 128), else_=0)
+    )
+    repo_team = dict(
+        session.execute(select(R.id, R.team_id).where(_teams_filter(R.team_id, team_ids))).all()
+    )
+
+    def prepare_commits(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["repository_id"] = pd.to_numeric(frame["repository_id"]).astype(np.int64)
+        frame["team_id"] = frame["repository_id"].map(repo_team).astype("float64")
+        frame = frame[frame["team_id"].notna()].reset_index(drop=True)
+        frame["team_id"] = frame["team_id"].astype(np.int64)
+        _utc(frame, "authored_at", "committed_at")
+        bits = pd.to_numeric(frame.pop("flags")).fillna(0).astype(np.int64).to_numpy()
+        frame["is_merge"] = (bits & 1) > 0
+        frame["on_default_branch"] = pd.array((bits & 2) > 0, dtype="boolean")
+        frame.loc[(bits & 4) > 0, "on_default_branch"] = pd.NA
+        for bit, col in (
+            (8, "test_files"),
+            (16, "ci_files"),
+            (32, "infra_files"),
+            (64, "docs_files"),
+        ):
+            frame[col] = ((bits & bit) > 0).astype(np.int8)
+        frame["has_issue_key"] = (bits & 128) > 0
+        frame["sha_hash"] = sha_hash(frame.pop("sha"))
+        return frame
+
+    commits = _frame(
+        session,
+        select(
+            _raw(C.repository_id),
+            _raw(C.sha),
+            _raw(C.authored_at),
+            _raw(C.committed_at),
+            type_coerce(flags, NullType()).label("flags"),
+        ).where(
+            C.repository_id.in_(list(repo_team)) if team_ids is not None else true(),
+            C.committed_at >= since,
+            C.committed_at < until,
+        ),
+        ["repository_id", "sha", "authored_at", "committed_at", "flags"],
+        prepare_commits,
+    )
+
+    T = tables.Tag
+    tagged_commit = C.__table__.alias("tagged")
+    tags = _frame(
+        session,
+        select(
+            _raw(T.repository_id),
+            _raw(R.team_id),
+            _raw(T.sha),
+            _raw(T.on_default_branch),
+            type_coerce(func.coalesce(T.tagged_at, tagged_commit.c.committed_at), NullType()).label(
+                "at"
+            ),
+        )
+        .join(R, R.id == T.repository_id)
+        .outerjoin(
+            tagged_commit,
+            (tagged_commit.c.repository_id == T.repository_id) & (tagged_commit.c.sha == T.sha),
+        )
+        .where(_teams_filter(R.team_id, team_ids)),
+        ["repository_id", "team_id", "sha", "on_default_branch", "at"],
+    )
+    _utc(tags, "at")
+    tags = tags[(tags["at"] >= pd.Timestamp(since)) & (tags["at"] < pd.Timestamp(until))]
+    tags = tags.reset_index(drop=True)
+    tags["on_default_branch"] = tags["on_default_branch"].astype("boolean")
+    tags["sha_hash"] = sha_hash(tags.pop("sha"))
+
+    P = tables.PullRequest
+    prs = _frame(
+        session,
+        select(
+            _raw(P.repository_id),
+            _raw(R.team_id),
+            _raw(P.created_at),
+            _raw(P.first_commit_at),
+            _raw(P.merged_at),
+            _raw(P.review_count),
+            _raw(P.approval_count),
+            _raw(P.first_review_at),
+            _raw(P.merge_commit_sha),
+        )
+        .join(R, R.id == P.repository_id)
+        .where(_teams_filter(R.team_id, team_ids), P.merged_at >= since, P.merged_at < until),
+        [
+            "repository_id",
+            "team_id",
+            "created_at",
+            "first_commit_at",
+            "merged_at",
+            "review_count",
+            "approval_count",
+            "first_review_at",
+            "merge_commit_sha",
+        ],
+    )
+    _utc(prs, "created_at", "first_commit_at", "merged_at", "first_review_at")
+    prs["reviewed"] = (
+        (pd.to_numeric(prs["review_count"]).fillna(0) > 0)
+        | (pd.to_numeric(prs["approval_count"]).fillna(0) > 0)
+        | prs["first_review_at"].notna()
+    ).astype(bool)
+    prs["merge_sha_hash"] = sha_hash(prs.pop("merge_commit_sha"))
+
+    B = tables.Build
+    builds = _frame(
+        session,
+        select(
+            _raw(B.team_id),
+            _raw(B.started_at),
+            _raw(B.result),
+            _raw(B.tests_total),
+            _raw(B.has_lint),
+            _raw(B.commit_sha),
+        ).where(_teams_filter(B.team_id, team_ids), B.started_at >= since, B.started_at < until),
+        ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
+        _prepare_builds,
+    )
+    builds["result"] = builds["result"].astype("category")
+
+    D = tables.Deployment
+    deps = _frame(
+        session,
+        select(
+            _raw(D.team_id),
+            _raw(D.repository_id),
+            _raw(D.external_id),
+            _raw(D.service),
+            _raw(D.environment),
+            _raw(D.version),
+            _raw(D.commit_sha),
+            _raw(D.started_at),
+            _raw(D.finished_at),
+            _raw(D.status),
+            _raw(D.trigger),
+            _raw(D.is_rollback),
+            _raw(D.is_hotfix),
+        ).where(_teams_filter(D.team_id, team_ids), D.started_at >= since, D.started_at < until),
+        [
+            "team_id",
+            "repository_id",
+            "external_id",
+            "service",
+            "environment",
+            "version",
+            "commit_sha",
+            "started_at",
+            "finished_at",
+            "status",
+            "trigger",
+            "is_rollback",
+            "is_hotfix",
+        ],
+    )
+    _utc(deps, "started_at", "finished_at")
+    _bool(deps, "is_rollback", "is_hotfix")
+    deps["sha_hash"] = sha_hash(deps.pop("commit_sha"))
+    deps["repository_id"] = pd.to_numeric(deps["repository_id"]).astype("Float64")
+    deps["team_id"] = pd.to_numeric(deps["team_id"]).astype(np.int64)
+
+    Iss = tables.Issue
+    issues = _frame(
+        session,
+        select(
+            _raw(Iss.team_id),
+            _raw(Iss.created_at),
+            _raw(Iss.updated_at),
+            _raw(Iss.resolved_at),
+            _raw(Iss.is_incident),
+            _raw(Iss.service),
+            _raw(Iss.deployment_ref),
+        ).where(
+            _teams_filter(Iss.team_id, team_ids),
+            Iss.created_at < until,
+            or_(
+                Iss.created_at >= since,
+                and_(Iss.resolved_at >= since, Iss.resolved_at < until),
+                and_(Iss.updated_at >= since, Iss.updated_at < until),
+            ),
+        ),
+        [
+            "team_id",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "is_incident",
+            "service",
+            "deployment_ref",
+        ],
+    )
+    _utc(issues, "created_at", "updated_at", "resolved_at")
+    # a resolution or update after the range is not yet known at its end
+    issues.loc[issues["resolved_at"] >= pd.Timestamp(until), "resolved_at"] = pd.NaT
+    issues.loc[issues["updated_at"] >= pd.Timestamp(until), "updated_at"] = pd.NaT
+    _bool(issues, "is_incident")
+    issues["team_id"] = pd.to_numeric(issues["team_id"]).astype(np.int64)
+
+    return {
+        "commits": commits,
+        "tags": tags,
+        "pull_requests": prs,
+        "builds": builds,
+        "deployments": deps,
+        "issues": issues,
+        "bounds": source_bounds(session, since=since, until=until, team_ids=team_ids),
+    }
+
+
+def source_bounds(
+    session: Session,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    team_ids: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Per team and kind of source: the first record ever and the newest before ``since``."""
+    R, C = tables.Repository, tables.Commit
+    specs: list[tuple[str, Any, Any, Any]] = [
+        ("ci", tables.Build.team_id, tables.Build.started_at, None),
+        ("deploy", tables.Deployment.team_id, tables.Deployment.started_at, None),
+        ("tracker", tables.Issue.team_id, tables.Issue.created_at, None),
+    ]
+    frames = []
+    per_repo = (
+        select(
+            C.repository_id,
+            func.min(C.committed_at).label("first_at"),
+            func.max(case((C.committed_at < since, C.committed_at))).label("last_before"),
+        )
+        .where(C.committed_at < until)
+        .group_by(C.repository_id)
+        .subquery()
+    )
+    git = (
+        select(
+            R.team_id,
+            type_coerce(func.min(per_repo.c.first_at), NullType()),
+            type_coerce(func.max(per_repo.c.last_before), NullType()),
+        )
+        .join(per_repo, per_repo.c.repository_id == R.id)
+        .where(_teams_filter(R.team_id, team_ids))
+    )
+    frames.append(
+        ("git", _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]))
+    )
+    for kind, team_col, time_col, _ in specs:
+        stmt = (
+            select(
+                team_col,
+                type_coerce(func.min(time_col), NullType()),
+                type_coerce(func.max(case((time_col < since, time_col))), NullType()),
+            )
+            .where(_teams_filter(team_col, team_ids), time_col < until)
+            .group_by(team_col)
+        )
+        frames.append((kind, _frame(session, stmt, ["team_id", "first_at", "last_before"])))
+    out = pd.concat([f.assign(kind=k) for k, f in frames], ignore_index=True)
+    _utc(out, "first_at", "last_before")
+    out["team_id"] = pd.to_numeric(out["team_id"]).astype(np.int64)
+    return out
+
+
+def team_names(session: Session) -> pd.DataFrame:
+    """Every team: id, name, slug."""
+    rows = session.execute(
+        select(tables.Team.id, tables.Team.name, tables.Team.slug).order_by(tables.Team.name)
+    ).all()
+    return pd.DataFrame(rows, columns=["team_id", "name", "slug"])
+
+
+_SNAPSHOT_COLUMNS = [
+    "team_id",
+    "team",
+    "dimension",
+    "period_end",
+    "level",
+    "score",
+    "coverage",
+    "evidence",
+    "model_version",
+    "computed_at",
+]
+
+
+def _snapshot_select() -> Select[Any]:
+    S = tables.Snapshot
+    return select(
+        S.team_id,
+        tables.Team.name,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.evidence,
+        S.model_version,
+        S.computed_at,
+    ).join(tables.Team, tables.Team.id == S.team_id)
+
+
+def list_snapshots(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Snapshots (with their evidence) ordered by team, dimension and period end."""
+    S = tables.Snapshot
+    stmt = _snapshot_select()
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    if dimension is not None:
+        stmt = stmt.where(S.dimension == dimension)
+    if since is not None:
+        stmt = stmt.where(S.period_end >= since)
+    if until is not None:
+        stmt = stmt.where(S.period_end <= until)
+    rows = session.execute(stmt.order_by(S.team_id, S.dimension, S.period_end)).all()
+    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def latest_snapshots(session: Session, *, team_id: int | None = None) -> pd.DataFrame:
+    """Each team's newest snapshot per dimension."""
+    S = tables.Snapshot
+    newest = (
+        select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
+        .group_by(S.team_id, S.dimension)
+        .subquery()
+    )
+    stmt = _snapshot_select().join(
+        newest,
+        (newest.c.team_id == S.team_id)
+        & (newest.c.dimension == S.dimension)
+        & (newest.c.period_end == S.period_end),
+    )
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    rows = session.execute(stmt.order_by(tables.Team.name, S.dimension)).all()
+    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def metric_series(
+    session: Session,
+    *,
+    metrics: Sequence[str] | None = None,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Stored metric values: team_id, team, metric, period_end, window_days, value, sample_size."""
+    M = tables.MetricValue
+    stmt = select(
+        M.team_id,
+        tables.Team.name,
+        M.metric,
+        M.period_end,
+        M.window_days,
+        M.value,
+        M.sample_size,
+    ).join(tables.Team, tables.Team.id == M.team_id)
+    if metrics is not None:
+        stmt = stmt.where(M.metric.in_(list(metrics)))
+    if team_id is not None:
+        stmt = stmt.where(M.team_id == team_id)
+    if since is not None:
+        stmt = stmt.where(M.period_end >= since)
+    if until is not None:
+        stmt = stmt.where(M.period_end <= until)
+    rows = session.execute(stmt.order_by(M.team_id, M.metric, M.period_end)).all()
+    return pd.DataFrame(
+        rows,
+        columns=["team_id", "team", "metric", "period_end", "window_days", "value", "sample_size"],
+    )

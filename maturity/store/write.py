@@ -8,17 +8,18 @@ transaction as the batch they describe, so a crash leaves either both or neither
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+import pandas as pd
+from sqlalchemy import Date, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maturity.store import tables
-
-# SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
-_MAX_PARAMS = 30_000
+from maturity.store.types import JSONText, UTCDateTime
 
 
 def table_of(model: type[tables.Base] | Table) -> Table:
@@ -56,9 +57,9 @@ def upsert(
     columns = list(rows[0].keys())
     update_cols = [c for c in (columns if update is None else update) if c not in key]
     dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
     if update_cols:
         stmt = stmt.on_conflict_do_update(
@@ -67,11 +68,9 @@ def upsert(
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-    # One statement compiled once and executed for many rows (executemany: SQLite's C loop,
-    # psycopg's batched VALUES): compiling a multi-row VALUES clause costs more than writing.
-    chunk = max(1, _MAX_PARAMS // max(1, len(columns)))
-    for start in range(0, len(rows), chunk):
-        session.execute(stmt, [dict(row) for row in rows[start : start + chunk]])
+    # One compiled statement executed with many parameter sets: SQLAlchemy batches it into
+    # multi-row VALUES within each driver's parameter limit, and caches the compilation.
+    session.execute(stmt, [dict(r) for r in rows])
     return len(rows)
 
 
@@ -144,3 +143,85 @@ def finish_run(
     run.records = records
     run.counts = dict(counts) if counts else None
     run.error = error
+
+
+def replace_computed(
+    session: Session,
+    model: type[tables.Base] | Table,
+    frame: pd.DataFrame,
+    *,
+    team_ids: Sequence[int],
+    period_ends: Sequence[dt.date],
+    chunk: int = 20_000,
+) -> int:
+    """Replace computed rows (snapshots, metric values) of ``team_ids`` x ``period_ends``.
+
+    Deletes those cells and bulk-inserts ``frame`` in the session's transaction: the same week
+    scored again replaces, never duplicates, and a failure leaves the old rows. Bulk insertion
+    goes around the ORM (COPY on PostgreSQL, ``executemany`` on SQLite) because a two-year
+    backfill writes about a million rows; values are converted exactly as the column types do
+    (naive UTC timestamps, ISO dates, JSON text with sorted keys).
+    """
+    table = table_of(model)
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"bulk replace is not implemented for {dialect}")
+    for start in range(0, len(team_ids), 5_000):
+        session.execute(
+            delete(table).where(
+                table.c.team_id.in_(list(team_ids[start : start + 5_000])),
+                table.c.period_end.in_(list(period_ends)),
+            )
+        )
+    if frame.empty:
+        return 0
+    raw: Any = session.connection().connection.dbapi_connection
+    assert raw is not None
+    cols = list(frame.columns)
+    names = ", ".join(cols)
+    # converted and sent in slices, so a backfill never holds all its JSON text at once
+    for start in range(0, len(frame), chunk):
+        data = _db_values(table, frame.iloc[start : start + chunk])
+        if dialect == "postgresql":
+            buf = io.StringIO()
+            data.to_csv(buf, index=False, header=False, na_rep="\\N")
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+                ) as copy,
+            ):
+                copy.write(buf.getvalue())
+        else:
+            values = [data[c].astype(object).where(data[c].notna(), None).tolist() for c in cols]
+            cur = raw.cursor()
+            # table and column names come from our own schema, never from input
+            marks = ", ".join("?" * len(cols))
+            cur.executemany(
+                f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608
+                zip(*values, strict=True),
+            )
+            cur.close()
+    return len(frame)
+
+
+def _db_values(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as the column types would bind them: JSON text, naive UTC, ISO dates."""
+    data = frame.copy()
+    for col in data.columns:
+        column_type = table.c[col].type
+        if isinstance(column_type, JSONText):
+            data[col] = [
+                json.dumps(v, sort_keys=True, separators=(",", ":"), default=str) for v in data[col]
+            ]
+        elif isinstance(column_type, UTCDateTime | Date):
+            # few distinct values (the weeks, one computed_at): convert each once
+            as_text = {v: _db_text(v, column_type) for v in pd.unique(data[col])}
+            data[col] = data[col].map(as_text)
+    return data
+
+
+def _db_text(value: Any, column_type: Any) -> str:
+    if isinstance(column_type, UTCDateTime):
+        return str(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).isoformat(sep=" "))
+    return str(pd.Timestamp(value).date().isoformat())

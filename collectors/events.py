@@ -1,0 +1,463 @@
+"""Events from any CI: one documented schema of builds, deployments and incidents, and its writer.
+
+Any system that can print JSON (GitLab, CircleCI, Argo CD, a shell script) feeds the product
+through ``maturity ingest FILE`` or ``POST /api/v1/events``; both validate with the models here
+and write with :func:`ingest`. Every event carries an ``id`` that is unique per sender; it
+becomes the row's ``external_id``, so sending an event again updates it instead of adding one.
+The schema is documented in ``docs/events.md``; ``maturity ingest --schema`` prints it as JSON
+Schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from maturity import teams
+from maturity.store import tables, write
+from maturity.store.engine import session_scope
+
+SOURCE = "events"
+#: a line longer than this is refused before it is parsed (a runaway log, not an event)
+MAX_LINE_CHARS = 100_000
+#: how many events one ingestion (a file or a request) may carry
+MAX_EVENTS = 1_000_000
+_KEY = ("source", "scope", "external_id")
+# PostgreSQL's INTEGER is 32 bits; a larger build number would fail at write time, not here.
+_MAX_INT = 2**31 - 1
+# Times outside this range are typos; they would also overflow when converted to UTC.
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _plain_text(value: str) -> str:
+    # PostgreSQL refuses NUL in text and UTF-8 has no lone surrogates: refuse both here, so a
+    # hostile line is a validation error with a line number, not a failed transaction.
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _in_range(value: dt.datetime) -> dt.datetime:
+    if not _EARLIEST <= value < _LATEST:
+        raise ValueError("time must lie between 1970 and 2100")
+    return value.astimezone(dt.UTC)
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would also take a number as seconds since 1970; the schema promises ISO 8601.
+    if not isinstance(value, str):
+        raise ValueError("time must be an ISO 8601 string with an offset")
+    return value
+
+
+def _url(value: str) -> str:
+    # Only web links: a javascript: or data: URL would become script once a page links to it.
+    if not value.lower().startswith(("https://", "http://")):
+        raise ValueError("url must start with https:// or http://")
+    return value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_plain_text)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_plain_text)]
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_plain_text)]
+Title = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_plain_text)
+]
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+Sha = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$", to_lower=True),
+]
+Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_url)]
+Count = Annotated[int, Field(ge=0, le=_MAX_INT)]
+
+BuildResult = Literal["success", "failure", "unstable", "aborted", "running"]
+DeploymentStatus = Literal["success", "failure", "running", "cancelled"]
+Trigger = Literal["automated", "manual"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    id: Id = Field(description="Unique per sender and service/pipeline; sending it again updates.")
+
+
+class TestCounts(BaseModel):
+    """Test results of a build."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    __test__ = False  # not a pytest test class, despite its name
+
+    total: Count
+    failed: Count = 0
+    skipped: Count = 0
+
+    @model_validator(mode="after")
+    def _parts_fit_the_total(self) -> TestCounts:
+        if self.failed + self.skipped > self.total:
+            raise ValueError("failed + skipped cannot exceed total")
+        return self
+
+
+class BuildEvent(_Event):
+    """One CI run of a pipeline (or of one job of it)."""
+
+    kind: Literal["build"]
+    pipeline: Scope = Field(description="The pipeline; teams own pipelines by glob.")
+    job: Scope | None = Field(None, description="The job within the pipeline; default: pipeline.")
+    number: Count | None = None
+    commit_sha: Sha | None = None
+    branch: Scope | None = None
+    result: BuildResult
+    stage: Name | None = Field(None, description="build, test, package, deploy ...")
+    started_at: Time
+    duration_s: Annotated[float, Field(ge=0, le=366 * 86400, allow_inf_nan=False)] | None = None
+    tests: TestCounts | None = None
+    lint: bool | None = Field(None, description="Whether the run included a lint step.")
+    url: Url | None = None
+
+
+class DeploymentEvent(_Event):
+    """One deployment of a service to an environment."""
+
+    kind: Literal["deployment"]
+    service: Scope = Field(description="The service; teams own services by glob.")
+    environment: Name
+    version: Name | None = None
+    commit_sha: Sha | None = None
+    started_at: Time
+    finished_at: Time | None = None
+    status: DeploymentStatus
+    trigger: Trigger | None = None
+    rollback: bool = False
+    hotfix: bool = False
+    build: Name | None = Field(None, description="The build that produced what was deployed.")
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def _finishes_after_it_starts(self) -> DeploymentEvent:
+        if self.finished_at is not None and self.finished_at < self.started_at:
+            raise ValueError("finished_at is before started_at")
+        return self
+
+
+class IncidentEvent(_Event):
+    """A failure in production that needed a fix: from its start to its resolution."""
+
+    kind: Literal["incident"]
+    service: Scope
+    key: Id | None = Field(None, description="A human key (INC-42); default: the id.")
+    title: Title
+    started_at: Time
+    resolved_at: Time | None = None
+    priority: Name | None = None
+    deployment: Name | None = Field(None, description="The id of the deployment that caused it.")
+    url: Url | None = None
+
+    @model_validator(mode="after")
+    def _resolved_after_it_starts(self) -> IncidentEvent:
+        if self.resolved_at is not None and self.resolved_at < self.started_at:
+            raise ValueError("resolved_at is before started_at")
+        return self
+
+
+Event = Annotated[BuildEvent | DeploymentEvent | IncidentEvent, Field(discriminator="kind")]
+EVENT: TypeAdapter[BuildEvent | DeploymentEvent | IncidentEvent] = TypeAdapter(Event)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one event (one line of a file, one element of a request)."""
+    schema = EVENT.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "devops-maturity event"
+    return schema
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Why one event was refused; ``position`` is a line number (files) or an index (API)."""
+
+    position: int
+    reason: str
+
+
+@dataclass
+class Parsed:
+    """Events that passed validation, in input order, and the ones that did not."""
+
+    events: list[BuildEvent | DeploymentEvent | IncidentEvent] = field(default_factory=list)
+    invalid: list[Invalid] = field(default_factory=list)
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message``, without echoing the input."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(p) for p in err["loc"]]
+        # The discriminator's value (deployment, build) leads the path; it adds nothing.
+        if loc and loc[0] in _TABLES:
+            loc = loc[1:]
+        where = ".".join(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def validate(obj: Any) -> BuildEvent | DeploymentEvent | IncidentEvent:
+    """Validate one decoded JSON value as an event; raises ValidationError."""
+    return EVENT.validate_python(obj)
+
+
+def parse_objects(objects: Sequence[Any], *, first: int = 0) -> Parsed:
+    """Validate decoded JSON values (a request's array); positions are indexes from ``first``."""
+    parsed = Parsed()
+    for n, obj in enumerate(objects, first):
+        try:
+            parsed.events.append(validate(obj))
+        except ValidationError as exc:
+            parsed.invalid.append(Invalid(n, describe(exc)))
+    return parsed
+
+
+def parse_lines(lines: Iterable[bytes | str]) -> Parsed:
+    """Validate JSON lines; blank lines are skipped, positions are 1-based line numbers."""
+    parsed = Parsed()
+    for n, raw in enumerate(lines, 1):
+        if len(raw) > MAX_LINE_CHARS * 4:
+            parsed.invalid.append(Invalid(n, f"line longer than {MAX_LINE_CHARS} characters"))
+            continue
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                parsed.invalid.append(Invalid(n, "not valid UTF-8"))
+                continue
+        else:
+            text = raw
+        if n == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark some Windows tools write
+        if not text.strip():
+            continue
+        if len(text) > MAX_LINE_CHARS:
+            parsed.invalid.append(Invalid(n, f"line longer than {MAX_LINE_CHARS} characters"))
+            continue
+        if len(parsed.events) + len(parsed.invalid) >= MAX_EVENTS:
+            parsed.invalid.append(Invalid(n, f"more than {MAX_EVENTS} events in one ingestion"))
+            break
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            parsed.invalid.append(Invalid(n, f"not valid JSON: {exc}"))
+            continue
+        try:
+            parsed.events.append(validate(obj))
+        except ValidationError as exc:
+            parsed.invalid.append(Invalid(n, describe(exc)))
+    return parsed
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _build_row(e: BuildEvent) -> dict[str, Any]:
+    return {
+        "source": SOURCE,
+        "scope": e.pipeline,
+        "external_id": e.id,
+        "job": e.job or e.pipeline,
+        "number": e.number,
+        "commit_sha": e.commit_sha,
+        "branch": e.branch,
+        "event": None,
+        "result": e.result,
+        "stage": e.stage,
+        "started_at": e.started_at,
+        "duration_s": e.duration_s,
+        "tests_total": e.tests.total if e.tests else None,
+        "tests_failed": e.tests.failed if e.tests else None,
+        "tests_skipped": e.tests.skipped if e.tests else None,
+        "has_lint": e.lint,
+        "url": e.url,
+    }
+
+
+def _deployment_row(e: DeploymentEvent) -> dict[str, Any]:
+    return {
+        "source": SOURCE,
+        "scope": e.service,
+        "external_id": e.id,
+        "service": e.service,
+        "environment": e.environment,
+        "version": e.version,
+        "commit_sha": e.commit_sha,
+        "started_at": e.started_at,
+        "finished_at": e.finished_at,
+        "status": e.status,
+        "trigger": e.trigger,
+        "is_rollback": e.rollback,
+        "is_hotfix": e.hotfix,
+        "build_ref": e.build,
+        "url": e.url,
+    }
+
+
+def _incident_row(e: IncidentEvent) -> dict[str, Any]:
+    resolved = e.resolved_at is not None
+    return {
+        "source": SOURCE,
+        "scope": e.service,
+        "external_id": e.id,
+        "key": e.key or e.id,
+        "title": e.title,
+        "issue_type": "incident",
+        "priority": e.priority,
+        "status": "resolved" if resolved else "open",
+        "status_category": "done" if resolved else "indeterminate",
+        "created_at": e.started_at,
+        "updated_at": e.resolved_at or e.started_at,
+        "resolved_at": e.resolved_at,
+        "is_incident": True,
+        "service": e.service,
+        "deployment_ref": e.deployment,
+        "url": e.url,
+    }
+
+
+_TABLES: dict[str, type[tables.Base]] = {
+    "build": tables.Build,
+    "deployment": tables.Deployment,
+    "incident": tables.Issue,
+}
+
+
+def rows_by_kind(
+    events: Iterable[BuildEvent | DeploymentEvent | IncidentEvent],
+) -> dict[str, list[dict[str, Any]]]:
+    """Table rows per kind; an event sent twice in one batch keeps its last version."""
+    latest: dict[str, dict[tuple[str, str], dict[str, Any]]] = {k: {} for k in _TABLES}
+    for e in events:
+        if isinstance(e, BuildEvent):
+            row = _build_row(e)
+        elif isinstance(e, DeploymentEvent):
+            row = _deployment_row(e)
+        else:
+            row = _incident_row(e)
+        # One INSERT .. ON CONFLICT cannot touch the same row twice (PostgreSQL refuses).
+        latest[e.kind][(row["scope"], row["external_id"])] = row
+    return {kind: list(rows.values()) for kind, rows in latest.items()}
+
+
+def store(
+    session: Session, events: Iterable[BuildEvent | DeploymentEvent | IncidentEvent]
+) -> dict[str, int]:
+    """Upsert events by (source, scope, id) in the caller's transaction; counts per kind."""
+    owners: dict[str, int | None] = {}
+    counts: dict[str, int] = {}
+    for kind, rows in rows_by_kind(events).items():
+        for row in rows:
+            scope = row["scope"]
+            if scope not in owners:
+                owners[scope] = teams.owner_of(session, SOURCE, scope)
+            row["team_id"] = owners[scope]
+        counts[kind] = write.upsert(session, _TABLES[kind], rows, key=_KEY)
+    return counts
+
+
+@dataclass
+class IngestResult:
+    """What one ingestion did: rows written per kind, events refused, the collector run."""
+
+    counts: dict[str, int]
+    invalid: list[Invalid]
+    written: bool
+    run_id: int
+
+    @property
+    def records(self) -> int:
+        return sum(self.counts.values())
+
+
+def ingest(
+    sessions: sessionmaker[Session],
+    parsed: Parsed,
+    *,
+    scope: str,
+    skip_invalid: bool = False,
+) -> IngestResult:
+    """Write validated events in one transaction, with a collector run (source ``events``).
+
+    All or nothing: with any invalid event and ``skip_invalid`` false, nothing is written and
+    the run is recorded as failed; otherwise the valid events are written together, and the run
+    is ``partial`` if some were skipped. A database error rolls the whole batch back.
+    """
+    invalid = parsed.invalid
+    if invalid and not skip_invalid:
+        with session_scope(sessions) as session:
+            run_id = write.start_run(session, source=SOURCE, scope=scope)
+            write.finish_run(
+                session,
+                run_id,
+                status="failed",
+                records=0,
+                error=f"{len(invalid)} invalid event(s); nothing written",
+            )
+        return IngestResult(counts={}, invalid=invalid, written=False, run_id=run_id)
+    try:
+        with session_scope(sessions) as session:
+            run_id = write.start_run(session, source=SOURCE, scope=scope)
+            counts = store(session, parsed.events)
+            write.finish_run(
+                session,
+                run_id,
+                status="partial" if invalid else "success",
+                records=sum(counts.values()),
+                counts=counts,
+                error=f"{len(invalid)} invalid event(s) skipped" if invalid else None,
+            )
+    except Exception as exc:
+        with session_scope(sessions) as session:
+            run_id = write.start_run(session, source=SOURCE, scope=scope)
+            write.finish_run(
+                session,
+                run_id,
+                status="failed",
+                records=0,
+                error=f"{type(exc).__name__}: nothing written",
+            )
+        raise
+    return IngestResult(counts=counts, invalid=invalid, written=True, run_id=run_id)
+
+
+def summarize(invalid: Sequence[Invalid], *, label: str = "line", limit: int = 20) -> list[str]:
+    """Human lines for refused events: the first ``limit``, then how many more."""
+    lines = [f"{label} {i.position}: {i.reason}" for i in invalid[:limit]]
+    if len(invalid) > limit:
+        lines.append(f"... and {len(invalid) - limit} more invalid {label}(s)")
+    return lines
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``3 builds, 2 deployments, 0 incidents``."""
+    return ", ".join(f"{counts.get(k, 0)} {k}s" for k in _TABLES)

@@ -1,0 +1,713 @@
+"""The streams of one GitHub repository: pull requests, commits, runs, deployments, tags, issues.
+
+Cursors are JSON: ``{"since": watermark, "etag": first-page ETag, "resume": {...}}``.
+Lists that GitHub returns newest first (pull requests by update, runs, deployments, releases,
+commits) are read down to the watermark; the watermark only moves once the walk is complete,
+and meanwhile each page stores a resume point (the next page), so that a run killed between
+pages continues where it stopped and never leaves a gap. Issues are read oldest update first
+with ``since``, so their cursor moves with every page. Records that may still change (a run in
+progress, a deployment still pending) hold the watermark back until they are final.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from collectors.base import Page, Stream
+from collectors.github import records
+from collectors.github.client import GitHubClient, GitHubError
+from maturity import teams
+from maturity.config import GitHubSource, RulesConfig
+from maturity.store import tables, write
+
+SOURCE = "github"
+#: builds name their CI system; ``teams.reattribute`` falls back to the repository's team
+BUILD_SOURCE = "github_actions"
+#: a run or deployment still unfinished after this long is taken as abandoned, not pending
+PENDING_HORIZON = dt.timedelta(days=3)
+
+PR_QUERY = """
+query PullRequestsWithReviews($owner: String!, $name: String!, $first: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        databaseId number title state
+        author { login }
+        baseRefName headRefName headRefOid
+        mergeCommit { oid }
+        createdAt updatedAt mergedAt closedAt
+        additions deletions
+        commits { totalCount }
+        firstCommit: commits(first: 1) { nodes { commit { authoredDate } } }
+        reviews(first: 100) {
+          totalCount
+          nodes { databaseId state submittedAt author { login } commit { oid } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class RepoScope:
+    """What every stream of one repository shares."""
+
+    client: GitHubClient
+    source: GitHubSource
+    rules: RulesConfig
+    full_name: str
+    repository_id: int
+    team_id: int | None
+    default_branch: str | None
+    _salt: bytes | None = field(default=None, repr=False)
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.full_name.split("/", 1)[1]
+
+    @property
+    def api(self) -> str:
+        return f"/repos/{self.full_name}"
+
+    def hash(self, session: Session, identity: str | None) -> str | None:
+        if not identity:
+            return None
+        if self._salt is None:
+            self._salt = teams.author_salt(session)
+        return teams.hash_identity(self._salt, identity)
+
+
+@dataclass
+class CursorState:
+    since: str | None = None
+    etag: str | None = None
+    resume: dict[str, Any] | None = None
+    #: ids of the records read at exactly ``since``: not read again for a timestamp tie
+    at: list[str] | None = None
+
+    @classmethod
+    def load(cls, value: str | None) -> CursorState:
+        if not value:
+            return cls()
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return cls()  # an unreadable cursor means a full read, never a crash
+        if not isinstance(data, dict):
+            return cls()
+        at = data.get("at")
+        return cls(
+            data.get("since"),
+            data.get("etag"),
+            data.get("resume"),
+            [str(x) for x in at] if isinstance(at, list) else None,
+        )
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"since": self.since, "etag": self.etag, "resume": self.resume, "at": self.at}
+        )
+
+
+def _iso(value: Any) -> str | None:
+    """A sortable UTC key for an ISO timestamp from GitHub, None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: one fetched page: raw items, the token of the next page (None at the end), its ETag
+Fetched = tuple[list[Any], str | None, str | None]
+
+
+class GitHubStream(Stream):
+    source = SOURCE
+
+    def __init__(self, repo: RepoScope) -> None:
+        super().__init__(repo.full_name)
+        self.repo = repo
+        self.client = repo.client
+
+    def _rest_pages(
+        self,
+        url: str,
+        params: dict[str, Any] | None,
+        etag: str | None,
+        items_key: str | None = None,
+    ) -> Iterator[Fetched]:
+        for items, resp in self.client.paginate(
+            url, params, etag=etag, scope=self.scope, what=self.name, items_key=items_key
+        ):
+            yield items, resp.next_url(), resp.etag
+
+
+class NewestFirstStream(GitHubStream):
+    """A list served newest first, read down to the stored watermark (see the module doc)."""
+
+    #: stop at the first record older than the watermark (False when the server filters)
+    client_stop = True
+    #: statuses that mean "none of these here" rather than a failure (409: empty repository)
+    absent_statuses: tuple[int, ...] = ()
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        raise NotImplementedError
+
+    def order_key(self, raw: Any) -> str | None:
+        raise NotImplementedError
+
+    def is_pending(self, raw: Any) -> bool:
+        return False
+
+    def threshold(self, since: str | None) -> str | None:
+        """Records older than this end the walk (the watermark, or earlier for a look-back)."""
+        return since
+
+    def item_id(self, raw: Any) -> str | None:
+        if isinstance(raw, dict):
+            for key in ("databaseId", "id", "sha"):
+                if raw.get(key) is not None:
+                    return str(raw[key])
+        return None
+
+    def expand(self, kept: list[Any]) -> list[Any]:
+        """Fetch what a record needs beyond the list (deployment statuses, extra reviews)."""
+        return kept
+
+    def pages(self, since: str | None) -> Iterator[Page]:
+        state = CursorState.load(since)
+        resume = state.resume
+        high: str | None = resume.get("high") if resume else None
+        pending: str | None = resume.get("pending") if resume else None
+        at_high: list[str] = list(resume.get("at") or []) if resume else []
+        seen = set(state.at or [])
+        horizon = _iso((dt.datetime.now(dt.UTC) - PENDING_HORIZON).isoformat())
+        # Unless a walk resumes, its first page is the newest: if that page is unchanged
+        # (304 next time), nothing is new, so its ETag is what the next run sends.
+        etag = state.etag if resume is None else None
+        first_etag: str | None = None
+        first = resume is None
+        threshold = self.threshold(state.since)
+        fetched = self.fetch(state.since, resume.get("next") if resume else None, etag)
+        try:
+            head = next(fetched)
+        except StopIteration:  # 304: nothing changed
+            return
+        except GitHubError as exc:
+            if exc.status not in self.absent_statuses:
+                raise
+            self.client.progress.note(f"github {self.scope}: no {self.name} ({exc.status})")
+            return
+        for items, next_token, page_etag in itertools.chain([head], fetched):
+            if first:
+                first_etag, first = page_etag, False
+            kept, stop = [], False
+            for raw in items:
+                key = self.order_key(raw)
+                if self.client_stop and key and threshold and key < threshold:
+                    stop = True
+                    continue
+                if key is not None and key == state.since and self.item_id(raw) in seen:
+                    continue  # read last time, unchanged since
+                kept.append(raw)
+            kept = self.expand(kept)
+            for raw in kept:
+                key = self.order_key(raw)
+                if key is None:
+                    continue
+                if high is None or key > high:
+                    high, at_high = key, []
+                if key == high and (ident := self.item_id(raw)) is not None:
+                    at_high.append(ident)
+                if self.is_pending(raw) and horizon is not None and key >= horizon:
+                    pending = min(pending or key, key)
+            if stop or next_token is None:
+                if pending is not None:
+                    done = CursorState(since=pending)
+                elif high is None or high == state.since:
+                    at = sorted(seen | set(at_high)) if high is not None else state.at
+                    done = CursorState(since=state.since, etag=first_etag, at=at)
+                else:
+                    done = CursorState(since=high, etag=first_etag, at=sorted(set(at_high)))
+                yield Page(kept, cursor=done.dump())
+                return
+            checkpoint = CursorState(
+                since=state.since,
+                at=state.at,
+                resume={"next": next_token, "high": high, "pending": pending, "at": at_high},
+            )
+            yield Page(kept, cursor=checkpoint.dump())
+
+
+# --- pull requests ------------------------------------------------------------------------
+
+
+class PullRequests(NewestFirstStream):
+    """Pull requests by last update, newest first, with their reviews."""
+
+    name = "pull_requests"
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        if self.repo.source.pull_requests_api == "rest":
+            params = {"state": "all", "sort": "updated", "direction": "desc"}
+            params["per_page"] = str(self.repo.source.per_page)
+            if token:
+                yield from self._rest_pages(token, None, None)
+            else:
+                yield from self._rest_pages(f"{self.repo.api}/pulls", params, etag)
+            return
+        after = token
+        while True:
+            data = self.client.graphql(
+                PR_QUERY,
+                {
+                    "owner": self.repo.owner,
+                    "name": self.repo.name,
+                    "first": self.repo.source.per_page,
+                    "after": after,
+                },
+                scope=self.scope,
+                what=self.name,
+            )
+            conn = ((data or {}).get("repository") or {}).get("pullRequests") or {}
+            info = conn.get("pageInfo") or {}
+            after = info.get("endCursor") if info.get("hasNextPage") else None
+            yield list(conn.get("nodes") or []), after, None
+            if after is None:
+                return
+
+    def order_key(self, raw: Any) -> str | None:
+        if not isinstance(raw, dict):
+            return None
+        return _iso(raw.get("updatedAt", raw.get("updated_at")))
+
+    def expand(self, kept: list[Any]) -> list[Any]:
+        out = []
+        for raw in kept:
+            if not isinstance(raw, dict):
+                out.append(raw)
+                continue
+            if self.repo.source.pull_requests_api == "rest":
+                number = raw.get("number")
+                raw = {**raw, "_reviews": self._rest_reviews(number)}
+            else:
+                reviews = raw.get("reviews") or {}
+                nodes = reviews.get("nodes") or []
+                if isinstance(reviews.get("totalCount"), int) and reviews["totalCount"] > len(
+                    nodes
+                ):
+                    raw = {**raw, "_reviews": self._rest_reviews(raw.get("number"))}
+            out.append(raw)
+        return out
+
+    def _rest_reviews(self, number: Any) -> list[Any]:
+        found: list[Any] = []
+        params = {"per_page": "100"}
+        for items, _ in self.client.paginate(
+            f"{self.repo.api}/pulls/{number}/reviews", params, scope=self.scope, what="reviews"
+        ):
+            found.extend(items)
+        return found
+
+    def normalize(self, raw: Any) -> Any:
+        if isinstance(raw, dict) and "headRefName" in raw:
+            row = records.pull_request_graphql(raw)
+            if "_reviews" in raw:
+                # More than 100 reviews: the REST list has them all.
+                rest = records.pull_request_rest(_rest_shape(raw), raw["_reviews"])
+                row.update({k: rest[k] for k in rest if k.startswith(("review", "first_r"))})
+                row.update(approved_at=rest["approved_at"], approval_count=rest["approval_count"])
+            return row
+        reviews = raw.get("_reviews") if isinstance(raw, dict) else None
+        return records.pull_request_rest(raw, reviews)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        if not items:
+            return 0
+        repo_id = self.repo.repository_id
+        rows = []
+        for item in items:
+            row = {k: v for k, v in item.items() if k not in ("reviews", "reviews_total")}
+            row["author_hash"] = self.repo.hash(session, row.pop("author_login"))
+            row["repository_id"] = repo_id
+            rows.append(row)
+        write.upsert(session, tables.PullRequest, rows, key=["repository_id", "number"])
+        ids = dict(
+            session.execute(
+                select(tables.PullRequest.number, tables.PullRequest.id).where(
+                    tables.PullRequest.repository_id == repo_id,
+                    tables.PullRequest.number.in_([r["number"] for r in rows]),
+                )
+            ).all()
+        )
+        reviews = []
+        for item in items:
+            for review in item["reviews"]:
+                reviews.append(
+                    {
+                        "pull_request_id": ids[item["number"]],
+                        "external_id": review["external_id"],
+                        "state": review["state"],
+                        "submitted_at": review["submitted_at"],
+                        "reviewer_hash": self.repo.hash(session, review["reviewer_login"]),
+                        "commit_sha": review["commit_sha"],
+                    }
+                )
+        write.upsert(session, tables.Review, reviews, key=["pull_request_id", "external_id"])
+        return len(rows)
+
+
+def _rest_shape(node: dict[str, Any]) -> dict[str, Any]:
+    """The few REST fields ``records.pull_request_rest`` needs, from a GraphQL node."""
+    return {
+        "number": node.get("number"),
+        "id": node.get("databaseId"),
+        "state": str(node.get("state", "")).lower(),
+        "user": node.get("author"),
+        "base": {"ref": node.get("baseRefName")},
+        "head": {"ref": node.get("headRefName"), "sha": node.get("headRefOid")},
+        "created_at": node.get("createdAt"),
+    }
+
+
+# --- commits ------------------------------------------------------------------------------
+
+
+class Commits(NewestFirstStream):
+    """Commits of the default branch, only for repositories that no team clones."""
+
+    name = "commits"
+    absent_statuses = (409,)  # "Git Repository is empty."
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        if token:
+            yield from self._rest_pages(token, None, None)
+            return
+        # No ``since`` parameter: the same URL every time, so an unchanged branch head costs
+        # one 304; the walk stops by itself a look-back window below the watermark.
+        params: dict[str, Any] = {"per_page": str(self.repo.source.per_page)}
+        if self.repo.default_branch:
+            params["sha"] = self.repo.default_branch
+        yield from self._rest_pages(f"{self.repo.api}/commits", params, etag)
+
+    def threshold(self, since: str | None) -> str | None:
+        # Commits of a merged branch keep their older dates: look back behind the watermark.
+        if not since:
+            return None
+        back = dt.timedelta(days=self.repo.source.commit_lookback_days)
+        start = dt.datetime.fromisoformat(since.replace("Z", "+00:00")) - back
+        return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def order_key(self, raw: Any) -> str | None:
+        try:
+            return _iso(raw["commit"]["committer"]["date"])
+        except (KeyError, TypeError):
+            return None
+
+    def normalize(self, raw: Any) -> Any:
+        return records.commit(raw)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = []
+        for item in items:
+            row = dict(item)
+            row["author_hash"] = self.repo.hash(session, row.pop("author_identity")) or ""
+            row["repository_id"] = self.repo.repository_id
+            rows.append(row)
+        # Sizes and file kinds stay as the git collector or a later run wrote them.
+        keep = ["parents", "author_hash", "authored_at", "committed_at", "is_merge", "subject"]
+        return write.upsert(session, tables.Commit, rows, key=["repository_id", "sha"], update=keep)
+
+
+# --- GitHub Actions -----------------------------------------------------------------------
+
+
+class WorkflowRuns(NewestFirstStream):
+    """GitHub Actions runs, newest first, ``created>=`` the watermark on later runs."""
+
+    name = "workflow_runs"
+    #: GitHub answers at most this many runs to a query filtered by ``created``
+    FILTER_CAP = 1000
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        if token:
+            yield from self._rest_pages(token, None, None, items_key="workflow_runs")
+            return
+        url = f"{self.repo.api}/actions/runs"
+        params: dict[str, Any] = {"per_page": str(self.repo.source.per_page)}
+        if since:
+            filtered = self.client.paginate(
+                url,
+                {**params, "created": f">={since}"},
+                etag=etag,
+                scope=self.scope,
+                what=self.name,
+                items_key="workflow_runs",
+            )
+            for items, resp in filtered:
+                total = resp.data.get("total_count") if isinstance(resp.data, dict) else None
+                if isinstance(total, int) and total > self.FILTER_CAP:
+                    # More new runs than a filtered query returns: walk the unfiltered list
+                    # (newest first) down to the watermark instead, so none is lost.
+                    self.client.progress.note(
+                        f"github {self.scope}: {total} new runs; reading the full list"
+                    )
+                    break
+                yield items, resp.next_url(), resp.etag
+            else:
+                return
+        yield from self._rest_pages(url, params, None, items_key="workflow_runs")
+
+    def order_key(self, raw: Any) -> str | None:
+        return _iso(raw.get("created_at")) if isinstance(raw, dict) else None
+
+    def is_pending(self, raw: Any) -> bool:
+        return isinstance(raw, dict) and raw.get("status") != "completed"
+
+    def normalize(self, raw: Any) -> Any:
+        return records.workflow_run(raw)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = []
+        for item in items:
+            row = {k: v for k, v in item.items() if k not in ("created_at", "completed")}
+            row.update(
+                source=BUILD_SOURCE,
+                scope=self.scope,
+                team_id=self.repo.team_id,
+                repository_id=self.repo.repository_id,
+            )
+            rows.append(row)
+        return write.upsert(session, tables.Build, rows, key=["source", "scope", "external_id"])
+
+
+# --- deployments --------------------------------------------------------------------------
+
+
+class Deployments(NewestFirstStream):
+    """Deployments, newest first, each with its statuses (fetched for new or pending ones)."""
+
+    name = "deployments"
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        if token:
+            yield from self._rest_pages(token, None, None)
+            return
+        params = {"per_page": str(self.repo.source.per_page)}
+        yield from self._rest_pages(f"{self.repo.api}/deployments", params, etag)
+
+    def order_key(self, raw: Any) -> str | None:
+        if isinstance(raw, dict) and "deployment" in raw:
+            raw = raw["deployment"]
+        return _iso(raw.get("created_at")) if isinstance(raw, dict) else None
+
+    def expand(self, kept: list[Any]) -> list[Any]:
+        wanted = self.repo.source.deployment_environments
+        out = []
+        for raw in kept:
+            if not isinstance(raw, dict):
+                out.append(raw)
+                continue
+            env = raw.get("environment")
+            if wanted and not (isinstance(env, str) and records.matches_any(env, wanted)):
+                continue
+            statuses: list[Any] = []
+            if isinstance(raw.get("id"), int):
+                url = f"{self.repo.api}/deployments/{raw['id']}/statuses"
+                # Statuses come newest first: the first page holds the latest one.
+                for items, _ in self.client.paginate(
+                    url, {"per_page": "100"}, scope=self.scope, what="deployment statuses"
+                ):
+                    statuses = items
+                    break
+            out.append({"deployment": raw, "statuses": statuses})
+        return out
+
+    def item_id(self, raw: Any) -> str | None:
+        if isinstance(raw, dict) and "deployment" in raw:
+            raw = raw["deployment"]
+        return super().item_id(raw)
+
+    def is_pending(self, raw: Any) -> bool:
+        statuses = raw.get("statuses") if isinstance(raw, dict) else None
+        if not statuses:
+            return True
+        states = [s.get("state") for s in statuses if isinstance(s, dict)]
+        latest = next((s for s in states if s != "inactive"), None)
+        return latest in records.PENDING_DEPLOYMENT_STATES
+
+    def normalize(self, raw: Any) -> Any:
+        return records.deployment(
+            raw.get("deployment"),
+            raw.get("statuses") or [],
+            automation_logins=self.repo.source.automation_logins,
+            hotfix_patterns=self.repo.rules.hotfix_patterns,
+            rollback_patterns=self.repo.rules.rollback_patterns,
+        )
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = []
+        for item in items:
+            row = {k: v for k, v in item.items() if k != "pending"}
+            row.update(
+                source=SOURCE,
+                scope=self.scope,
+                team_id=self.repo.team_id,
+                repository_id=self.repo.repository_id,
+                service=self.repo.name,
+            )
+            rows.append(row)
+        return write.upsert(
+            session, tables.Deployment, rows, key=["source", "scope", "external_id"]
+        )
+
+
+# --- tags and releases --------------------------------------------------------------------
+
+
+class Tags(GitHubStream):
+    """All tags; the list has no order to stop at, so an unchanged single page costs one 304."""
+
+    name = "tags"
+
+    def pages(self, since: str | None) -> Iterator[Page]:
+        state = CursorState.load(since)
+        params = {"per_page": str(self.repo.source.per_page)}
+        pages = self._rest_pages(f"{self.repo.api}/tags", params, state.etag)
+        first_etag = None
+        for n, (items, next_token, etag) in enumerate(pages, start=1):
+            first_etag = etag if n == 1 else first_etag
+            if next_token is None:
+                # A new tag can land on any page: trust the ETag only for a one-page list.
+                yield Page(items, cursor=CursorState(etag=first_etag if n == 1 else None).dump())
+            else:
+                yield Page(items)
+
+    def normalize(self, raw: Any) -> Any:
+        return records.tag(raw)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = [
+            {
+                "repository_id": self.repo.repository_id,
+                "name": item["name"],
+                "sha": item["sha"],
+                "tagged_at": None,
+                "is_annotated": False,
+                "tagger_hash": None,
+                "on_default_branch": None,
+            }
+            for item in items
+        ]
+        return write.upsert(
+            session, tables.Tag, rows, key=["repository_id", "name"], update=["sha"]
+        )
+
+
+class Releases(NewestFirstStream):
+    """Releases, newest first: they date the tags they name."""
+
+    name = "releases"
+
+    def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
+        if token:
+            yield from self._rest_pages(token, None, None)
+            return
+        params = {"per_page": str(self.repo.source.per_page)}
+        yield from self._rest_pages(f"{self.repo.api}/releases", params, etag)
+
+    def order_key(self, raw: Any) -> str | None:
+        return _iso(raw.get("created_at")) if isinstance(raw, dict) else None
+
+    def normalize(self, raw: Any) -> Any:
+        return records.release(raw)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        written = 0
+        table = write.table_of(tables.Tag)
+        for item in items:
+            if item["draft"]:
+                continue
+            result = session.execute(
+                update(table)
+                .where(
+                    table.c.repository_id == self.repo.repository_id,
+                    table.c.name == item["name"],
+                )
+                .values(tagged_at=item["tagged_at"])
+            )
+            written += int(getattr(result, "rowcount", 0) or 0)
+        return written
+
+
+# --- issues -------------------------------------------------------------------------------
+
+
+class Issues(GitHubStream):
+    """Issues by last update, oldest first, with ``since``: the cursor moves with every page."""
+
+    name = "issues"
+
+    def pages(self, since: str | None) -> Iterator[Page]:
+        state = CursorState.load(since)
+        params: dict[str, Any] = {
+            "state": "all",
+            "sort": "updated",
+            "direction": "asc",
+            "per_page": str(self.repo.source.per_page),
+        }
+        if state.since:
+            params["since"] = state.since
+        high = state.since
+        pages = self._rest_pages(f"{self.repo.api}/issues", params, state.etag)
+        try:
+            first = next(pages)
+        except StopIteration:  # 304
+            return
+        except GitHubError as exc:
+            if exc.status != 410:
+                raise
+            # 410 Gone: the repository has issues switched off; there is nothing to read.
+            self.client.progress.note(f"github {self.scope}: issues are disabled")
+            return
+        for n, (items, next_token, etag) in enumerate(itertools.chain([first], pages), start=1):
+            for raw in items:
+                key = _iso(raw.get("updated_at")) if isinstance(raw, dict) else None
+                if key:
+                    high = max(high or key, key)
+            # ``since`` is inclusive: the last record is read again next time, which is harmless.
+            keep_etag = etag if n == 1 and next_token is None else None
+            yield Page(items, cursor=CursorState(since=high, etag=keep_etag).dump())
+
+    def normalize(self, raw: Any) -> Any:
+        return records.issue(raw, incident_labels=self.repo.source.incident_labels)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = []
+        for item in items:
+            if item is None:  # a pull request in the issues list
+                continue
+            row = dict(item)
+            row.update(source=SOURCE, scope=self.scope, team_id=self.repo.team_id)
+            rows.append(row)
+        return write.upsert(session, tables.Issue, rows, key=["source", "scope", "external_id"])

@@ -1,0 +1,1041 @@
+"""The metrics catalogue: DORA four keys and model evidence, vectorized over teams and weeks.
+
+Every metric is computed for every team and every period end at once over a trailing window of
+``window_days`` days: an event on local day ``d`` counts for period end ``p`` when
+``p - window_days < d <= p`` (days in the configured time zone). Results are 2-D arrays
+``[team, period]`` of values (NaN = unknown) and sample sizes, turned into one long frame by
+:func:`compute`. A metric with no data is unknown (NaN), never zero; the exact definition of
+each metric is in ``docs/scoring.md`` and in :data:`CATALOGUE`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from maturity.config import EnvironmentsConfig, RulesConfig
+
+Array = np.ndarray
+
+SUCCESS_RESULTS = frozenset({"success", "succeeded", "passed", "stable", "ok", "fixed"})
+FAILURE_RESULTS = frozenset(
+    {"failure", "failed", "unstable", "error", "broken", "timed_out", "timedout", "startup_failure"}
+)
+DEPLOY_SUCCESS = frozenset({"success", "succeeded", "ok", "deployed", "done", "completed"})
+DEPLOY_FAILURE = frozenset({"failure", "failed", "error", "rolled_back", "rolledback"})
+#: a tag counts as automated when a successful CI build of its commit started this long before
+TAG_AFTER_BUILD = pd.Timedelta(hours=24)
+#: how far before the first window deployments, commits and pull requests are read, so that a
+#: change can be matched to the deployment that shipped it (lead times up to this long)
+LOOKBACK_DAYS = 90
+SOURCE_KINDS = ("git", "ci", "deploy", "tracker")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One named metric of the catalogue."""
+
+    name: str
+    description: str
+    unit: str
+    sources: tuple[str, ...]
+    records: str  # how to find the records behind a value (shown in evidence)
+    dora: bool = False
+
+
+def _m(
+    name: str, unit: str, sources: str, records: str, description: str, dora: bool = False
+) -> Metric:
+    return Metric(name, description, unit, tuple(sources.split()), records, dora)
+
+
+CATALOGUE: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        # --- DORA four keys and rework rate ----------------------------------------------
+        _m(
+            "deployment_frequency",
+            "per week",
+            "deployments",
+            "successful deployments to a production environment, started in the window",
+            "Successful production deployments per week (count in the window / window weeks). "
+            "Unknown until the team has any deployment record.",
+            dora=True,
+        ),
+        _m(
+            "lead_time_hours",
+            "hours",
+            "commits pull_requests deployments",
+            "default-branch commits matched to the first successful production deployment after",
+            "Median hours from a change's first commit (author time; a squash or rebase merge "
+            "starts at its pull request's first commit) to the end of the production deployment "
+            "that shipped it, over changes deployed in the window.",
+            dora=True,
+        ),
+        _m(
+            "change_failure_rate",
+            "share",
+            "deployments issues",
+            "production deployments started in the window, and the failures, rollbacks, hotfixes "
+            "and incidents attributed to them",
+            "Share of production deployments (rollbacks excluded) that failed, were followed by a "
+            "rollback or hotfix of the same service, or had an incident attributed to them.",
+            dora=True,
+        ),
+        _m(
+            "time_to_restore_hours",
+            "hours",
+            "issues",
+            "incidents resolved in the window",
+            "Median hours from an incident's creation to its resolution, over incidents resolved "
+            "in the window.",
+            dora=True,
+        ),
+        _m(
+            "rework_rate",
+            "share",
+            "deployments",
+            "production deployments started in the window flagged hotfix or rollback",
+            "Share of production deployments that were unplanned fixes (hotfix or rollback).",
+        ),
+        # --- source control ---------------------------------------------------------------
+        _m(
+            "commits",
+            "commits",
+            "commits",
+            "commits committed in the window",
+            "Commits committed in the window in the team's repositories.",
+        ),
+        _m(
+            "active_repositories",
+            "repositories",
+            "commits",
+            "repositories with a commit in the window",
+            "Repositories of the team with at least one commit in the window.",
+        ),
+        _m(
+            "review_rate",
+            "share",
+            "pull_requests",
+            "pull requests merged in the window",
+            "Share of merged pull requests with at least one review or approval.",
+        ),
+        _m(
+            "pr_lifetime_hours",
+            "hours",
+            "pull_requests",
+            "pull requests merged in the window",
+            "Median hours from a merged pull request's first commit (else creation) to its merge.",
+        ),
+        _m(
+            "integration_days_per_week",
+            "days per week",
+            "commits",
+            "default-branch commits committed in the window",
+            "Days on which the default branch received a commit, per week of the window.",
+        ),
+        _m(
+            "default_branch_tags",
+            "tags",
+            "tags",
+            "tags on the default branch created in the window",
+            "Tags on the default branch created in the window (lightweight: dated by its commit).",
+        ),
+        _m(
+            "automated_tag_share",
+            "share",
+            "tags builds",
+            "tags on the default branch created in the window, and builds of their commits",
+            "Share of default-branch tags whose commit had a successful CI build started at "
+            "most 24 hours before the tag.",
+        ),
+        _m(
+            "ci_coverage",
+            "share",
+            "commits builds",
+            "default-branch commits committed in the window, and builds with the same sha",
+            "Share of default-branch commits that some CI build ran on (matched by sha).",
+        ),
+        # --- build & test -----------------------------------------------------------------
+        _m(
+            "builds",
+            "builds",
+            "builds",
+            "builds started in the window",
+            "CI builds started in the window.",
+        ),
+        _m(
+            "build_success_rate",
+            "share",
+            "builds",
+            "finished builds started in the window",
+            "Share of finished builds (success or failure; aborted and running builds excluded) "
+            "that succeeded.",
+        ),
+        _m(
+            "test_reporting_share",
+            "share",
+            "builds",
+            "builds started in the window",
+            "Share of builds that published test results (a test count was recorded).",
+        ),
+        _m(
+            "lint_share",
+            "share",
+            "builds",
+            "builds started in the window",
+            "Share of builds that ran a linter or coding-standards step.",
+        ),
+        _m(
+            "test_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change at least one test file.",
+        ),
+        _m(
+            "infra_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change infrastructure code.",
+        ),
+        _m(
+            "ci_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change CI or deployment definitions.",
+        ),
+        _m(
+            "docs_change_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits that change documentation.",
+        ),
+        _m(
+            "issue_key_share",
+            "share",
+            "commits",
+            "non-merge commits committed in the window",
+            "Share of non-merge commits whose message names an issue key.",
+        ),
+        # --- environments and deployment --------------------------------------------------
+        _m(
+            "environments_deployed",
+            "tiers",
+            "deployments",
+            "deployments started in the window",
+            "Promotion tiers (development, qa, staging, production) deployed to in the window.",
+        ),
+        _m(
+            "qa_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a qa environment started in the window",
+            "Deployments to an environment of the qa tier.",
+        ),
+        _m(
+            "staging_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a staging environment started in the window",
+            "Deployments to an environment of the staging tier.",
+        ),
+        _m(
+            "production_deployments",
+            "deployments",
+            "deployments",
+            "deployments to a production environment started in the window",
+            "Deployments (any status) to an environment of the production tier.",
+        ),
+        _m(
+            "staged_production_share",
+            "share",
+            "deployments",
+            "successful production deployments in the window, and earlier staging deployments",
+            "Share of successful production deployments whose version (else commit) was "
+            "successfully deployed to staging before.",
+        ),
+        _m(
+            "promoted_version_share",
+            "share",
+            "deployments",
+            "successful production deployments in the window, and earlier pre-production ones",
+            "Share of successful production deployments whose version (else commit) was deployed "
+            "to any pre-production environment (development, qa, staging) before.",
+        ),
+        _m(
+            "versioned_deployment_share",
+            "share",
+            "deployments",
+            "deployments started in the window",
+            "Share of deployments that name the version they shipped.",
+        ),
+        _m(
+            "automated_deployment_share",
+            "share",
+            "deployments",
+            "deployments started in the window with a known trigger",
+            "Share of deployments triggered by automation (of those whose trigger is known).",
+        ),
+        _m(
+            "automated_production_share",
+            "share",
+            "deployments",
+            "production deployments started in the window with a known trigger",
+            "Share of production deployments triggered by automation.",
+        ),
+        # --- reporting and freshness ------------------------------------------------------
+        _m(
+            "sources_integrated",
+            "kinds",
+            "commits builds deployments issues",
+            "records of each kind in the window",
+            "Kinds of source (git, CI, deployments, issue tracker) with data for the team in the "
+            "window. Unknown until the team has any record.",
+        ),
+        _m(
+            "freshness_git_days",
+            "days",
+            "commits",
+            "the team's newest commit",
+            "Days from the newest commit up to the period end.",
+        ),
+        _m(
+            "freshness_ci_days",
+            "days",
+            "builds",
+            "the team's newest build",
+            "Days from the newest build up to the period end.",
+        ),
+        _m(
+            "freshness_deploy_days",
+            "days",
+            "deployments",
+            "the team's newest deployment",
+            "Days from the newest deployment up to the period end.",
+        ),
+        _m(
+            "freshness_tracker_days",
+            "days",
+            "issues",
+            "the team's newest issue change",
+            "Days from the newest issue created or updated up to the period end.",
+        ),
+        _m(
+            "max_freshness_days",
+            "days",
+            "commits builds deployments issues",
+            "the newest record of each kind",
+            "The stalest of the team's sources (the largest freshness of the kinds it has).",
+        ),
+    )
+}
+
+# --- DORA 2024 performance tiers ----------------------------------------------------------
+
+#: Accelerate State of DevOps Report 2024 (DORA, Google Cloud), "software delivery performance
+#: levels", https://dora.dev/research/2024/dora-report/. Each list is (tier, upper bound) for
+#: metrics where lower is better, (tier, lower bound) where higher is better.
+DORA_TIERS: dict[str, tuple[str, list[tuple[str, float]]]] = {
+    # on demand (several a day) / daily to weekly / weekly to monthly / monthly to half-yearly
+    "deployment_frequency": ("higher", [("elite", 7.0), ("high", 1.0), ("medium", 12 / 52)]),
+    # under a day / a day to a week / a week to a month / one to six months
+    "lead_time_hours": ("lower", [("elite", 24.0), ("high", 24.0 * 7), ("medium", 24.0 * 30)]),
+    # 5 % / 20 % / 10 % / 40 %: the report's medium (10 %) is below its high (20 %) because the
+    # tiers are clusters of all four keys; for one key alone we keep the order elite < high <
+    # medium < low with the bounds 5 %, 20 %, 40 %.
+    "change_failure_rate": ("lower", [("elite", 0.05), ("high", 0.20), ("medium", 0.40)]),
+    # under an hour / under a day / under a day / a week to a month: medium is placed up to a week
+    "time_to_restore_hours": ("lower", [("elite", 1.0), ("high", 24.0), ("medium", 24.0 * 7)]),
+}
+DORA_KEYS = tuple(DORA_TIERS)
+
+
+def tier(metric: str, value: float | None) -> str:
+    """The DORA 2024 tier of one key's value: elite, high, medium, low, or unknown."""
+    if value is None or value != value:
+        return "unknown"
+    direction, bounds = DORA_TIERS[metric]
+    for name, bound in bounds:
+        if (direction == "higher" and value >= bound) or (direction == "lower" and value <= bound):
+            return name
+    return "low"
+
+
+def tiers(metric: str, values: pd.Series) -> pd.Series:
+    """:func:`tier` over a column, vectorized."""
+    direction, bounds = DORA_TIERS[metric]
+    out = pd.Series("low", index=values.index, dtype=object)
+    for name, bound in reversed(bounds):
+        hit = values >= bound if direction == "higher" else values <= bound
+        out[hit.to_numpy()] = name
+    out[values.isna().to_numpy()] = "unknown"
+    return out
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass
+class Frames:
+    """The store's rows a computation needs, as pandas frames (see ``read.scoring_frames``).
+
+    Timestamps are tz-aware UTC; ``*_hash`` columns are 64-bit hashes of commit shas (0 = none).
+    """
+
+    team_ids: list[int]
+    commits: pd.DataFrame
+    tags: pd.DataFrame
+    pull_requests: pd.DataFrame
+    builds: pd.DataFrame
+    deployments: pd.DataFrame
+    issues: pd.DataFrame
+    #: per team and kind (git, ci, deploy, tracker): first_at (ever) and last_before (newest
+    #: record before the frames' start), so presence and freshness need no full history
+    bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class Grid:
+    """Teams x period ends, in local days since the epoch."""
+
+    team_ids: Array
+    period_ends: list[dt.date]
+    window_days: int
+    tz: str = "UTC"
+
+    def __post_init__(self) -> None:
+        self.P = np.array(
+            [(p - dt.date(1970, 1, 1)).days for p in self.period_ends], dtype=np.int64
+        )
+        self.T = len(self.team_ids)
+        self.K = len(self.period_ends)
+
+    def team_index(self, team: pd.Series) -> Array:
+        """Row of each team id in the grid, -1 for teams not in it."""
+        pos = pd.Index(self.team_ids).get_indexer(team.to_numpy())
+        return pos.astype(np.int64)
+
+    def day(self, ts: pd.Series) -> Array:
+        """Local day (days since 1970-01-01 in the configured zone) of UTC timestamps."""
+        local = ts.dt.tz_convert(self.tz).dt.tz_localize(None)
+        days = local.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+        # NaT becomes a huge negative number: keep it out of every window
+        days[local.isna().to_numpy()] = np.iinfo(np.int64).min // 2
+        return days
+
+    def end_ts(self) -> pd.Series:
+        """Instant each period ends (local midnight after the period end day), as UTC."""
+        local = pd.to_datetime([p + dt.timedelta(days=1) for p in self.period_ends])
+        return pd.Series(local.tz_localize(self.tz).tz_convert("UTC"))
+
+
+def window_sum(grid: Grid, team: Array, day: Array, weight: Array | None = None) -> Array:
+    """Sum of ``weight`` (default 1) over events in each team's window ending at each period."""
+    W = grid.window_days
+    d0 = int(grid.P.min()) - W + 1 if grid.K else 0
+    D = int(grid.P.max()) - d0 + 1 if grid.K else 0
+    ok = (team >= 0) & (day >= d0) & (day < d0 + D)
+    w = np.ones(int(ok.sum())) if weight is None else np.asarray(weight, dtype=np.float64)[ok]
+    flat = team[ok] * D + (day[ok] - d0)
+    grid2 = np.bincount(flat, weights=w, minlength=grid.T * D).reshape(grid.T, D)
+    cs = np.concatenate([np.zeros((grid.T, 1)), np.cumsum(grid2, axis=1)], axis=1)
+    hi = grid.P - d0 + 1
+    lo = np.clip(hi - W, 0, None)
+    return cs[:, hi] - cs[:, lo]
+
+
+def cumulative_count(grid: Grid, team: Array, day: Array) -> Array:
+    """Events on or before each period end (any time in the past), per team."""
+    out = np.zeros((grid.T, grid.K))
+    ok = team >= 0
+    if not ok.any() or not grid.K:
+        return out
+    k = np.searchsorted(grid.P, day[ok], side="left")
+    inside = k < grid.K
+    np.add.at(out, (team[ok][inside], k[inside]), 1)
+    return np.cumsum(out, axis=1)
+
+
+def last_day(grid: Grid, team: Array, day: Array) -> Array:
+    """Newest event day on or before each period end, per team (NaN when none)."""
+    out = np.full((grid.T, grid.K), -np.inf)
+    ok = team >= 0
+    if ok.any() and grid.K:
+        k = np.searchsorted(grid.P, day[ok], side="left")
+        inside = k < grid.K
+        np.maximum.at(out, (team[ok][inside], k[inside]), day[ok][inside].astype(np.float64))
+        out = np.maximum.accumulate(out, axis=1)
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def window_median(grid: Grid, team: Array, day: Array, values: Array) -> tuple[Array, Array]:
+    """Median and count of ``values`` of events in each window, per team and period.
+
+    Loops over period ends (not teams, not rows): each step takes the day-sorted slice of events
+    inside one window and takes every team's median at once.
+    """
+    med = np.full((grid.T, grid.K), np.nan)
+    cnt = np.zeros((grid.T, grid.K))
+    ok = (team >= 0) & ~np.isnan(values)
+    order = np.argsort(day[ok], kind="stable")
+    d, t, v = day[ok][order], team[ok][order], values[ok][order]
+    for k, p in enumerate(grid.P):
+        lo = np.searchsorted(d, p - grid.window_days + 1, side="left")
+        hi = np.searchsorted(d, p, side="right")
+        if hi <= lo:
+            continue
+        part = pd.Series(v[lo:hi]).groupby(t[lo:hi])
+        m = part.median()
+        med[m.index.to_numpy(), k] = m.to_numpy()
+        cnt[m.index.to_numpy(), k] = part.size().to_numpy()
+    return med, cnt
+
+
+def _share(num: Array, den: Array) -> tuple[Array, Array]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return value, den
+
+
+def environment_tier(names: pd.Series, envs: EnvironmentsConfig) -> pd.Series:
+    """Promotion tier of each environment name by the configured globs (first match wins)."""
+    uniq = pd.Series(names.dropna().unique())
+    mapping: dict[str, str] = {}
+    for name in uniq:
+        low = str(name).lower()
+        mapping[name] = "other"
+        for tier_name in ("production", "staging", "qa", "development"):
+            if any(fnmatch.fnmatchcase(low, pat.lower()) for pat in getattr(envs, tier_name)):
+                mapping[name] = tier_name
+                break
+    return names.map(mapping).fillna("other")
+
+
+# --- the computation ----------------------------------------------------------------------
+
+Result = dict[str, tuple[Array, Array]]
+
+
+def compute(
+    frames: Frames,
+    period_ends: Sequence[dt.date],
+    *,
+    window_days: int = 90,
+    tz: str = "UTC",
+    rules: RulesConfig | None = None,
+    environments: EnvironmentsConfig | None = None,
+) -> pd.DataFrame:
+    """Every metric of the catalogue for every team and period end.
+
+    Returns:
+        A long frame: team_id, period_end (date), metric, value (NaN = unknown), sample_size.
+    """
+    grid = Grid(
+        np.asarray(sorted(frames.team_ids), dtype=np.int64), sorted(period_ends), window_days, tz
+    )
+    results = compute_arrays(
+        frames, grid, rules or RulesConfig(), environments or EnvironmentsConfig()
+    )
+    return to_long(grid, results)
+
+
+def compute_arrays(
+    frames: Frames, grid: Grid, rules: RulesConfig, envs: EnvironmentsConfig
+) -> Result:
+    """The catalogue as ``{metric: (values[T, K], sample_size[T, K])}``."""
+    presence = _presence(frames, grid)
+    out: Result = {}
+    for family in (_git, _reviews, _tags, _builds, _deployments, _incidents):
+        out.update(family(frames, grid, presence, rules, envs))
+    out.update(_sources(frames, grid, presence))
+    missing = set(CATALOGUE) - set(out)
+    assert not missing, f"metrics without a computation: {missing}"
+    return out
+
+
+def to_long(grid: Grid, results: Result) -> pd.DataFrame:
+    names = [n for n in CATALOGUE if n in results]
+    n = grid.T * grid.K
+    return pd.DataFrame(
+        {
+            "team_id": np.tile(np.repeat(grid.team_ids, grid.K), len(names)),
+            "period_end": np.tile(
+                np.tile(np.array(grid.period_ends, dtype=object), grid.T), len(names)
+            ),
+            "metric": np.repeat(np.array(names, dtype=object), n),
+            "value": np.concatenate([results[m][0].ravel() for m in names]) if names else [],
+            "sample_size": np.concatenate(
+                [np.nan_to_num(results[m][1]).ravel() for m in names]
+            ).astype(np.int64)
+            if names
+            else [],
+        }
+    )
+
+
+Family = Callable[[Frames, Grid, dict[str, Array], RulesConfig, EnvironmentsConfig], Result]
+
+
+def _presence(frames: Frames, grid: Grid) -> dict[str, Array]:
+    """Per kind: [T, K] True once the team has any record of that kind by the period end."""
+    firsts = {
+        "git": (frames.commits, "committed_at"),
+        "ci": (frames.builds, "started_at"),
+        "deploy": (frames.deployments, "started_at"),
+        "tracker": (frames.issues, "created_at"),
+    }
+    out = {}
+    for kind, (frame, col) in firsts.items():
+        team = grid.team_index(frame["team_id"])
+        seen = cumulative_count(grid, team, grid.day(frame[col])) > 0
+        b = frames.bounds
+        if not b.empty:
+            mine = b[(b["kind"] == kind) & b["first_at"].notna()]
+            seen |= (
+                cumulative_count(grid, grid.team_index(mine["team_id"]), grid.day(mine["first_at"]))
+                > 0
+            )
+        out[kind] = seen
+    return out
+
+
+def _known_count(count: Array, present: Array) -> tuple[Array, Array]:
+    return np.where(present, count, np.nan), count
+
+
+def _git(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> Result:
+    c = frames.commits
+    team = grid.team_index(c["team_id"])
+    day = grid.day(c["committed_at"])
+    git = presence["git"]
+    out: Result = {"commits": _known_count(window_sum(grid, team, day), git)}
+    # distinct active repositories: one row per repository and day, then windows per repository
+    if len(c):
+        rd = pd.DataFrame(
+            {"r": c["repository_id"].to_numpy(), "t": team, "d": day}
+        ).drop_duplicates()
+        repos, r_idx = np.unique(rd["r"].to_numpy(), return_inverse=True)
+        rgrid = Grid(np.arange(len(repos)), grid.period_ends, grid.window_days, grid.tz)
+        active = window_sum(rgrid, r_idx.astype(np.int64), rd["d"].to_numpy()) > 0
+        repo_team = pd.Series(rd["t"].to_numpy()).groupby(r_idx).first().to_numpy()
+        per_team = np.zeros((grid.T, grid.K))
+        keep = repo_team >= 0
+        np.add.at(per_team, repo_team[keep], active[keep])
+    else:
+        per_team = np.zeros((grid.T, grid.K))
+    out["active_repositories"] = _known_count(per_team, git)
+    non_merge = ~c["is_merge"].to_numpy(dtype=bool)
+    den = window_sum(grid, team, day, non_merge)
+    for metric, col in (
+        ("test_change_share", "test_files"),
+        ("infra_change_share", "infra_files"),
+        ("ci_change_share", "ci_files"),
+        ("docs_change_share", "docs_files"),
+    ):
+        out[metric] = _share(window_sum(grid, team, day, non_merge & (c[col].to_numpy() > 0)), den)
+    out["issue_key_share"] = _share(
+        window_sum(grid, team, day, non_merge & c["has_issue_key"].to_numpy(dtype=bool)), den
+    )
+    on_default = c["on_default_branch"].fillna(False).to_numpy(dtype=bool)
+    # integration days: distinct (team, day) with a default-branch commit
+    td = pd.DataFrame({"t": team[on_default], "d": day[on_default]}).drop_duplicates()
+    days = window_sum(grid, td["t"].to_numpy(), td["d"].to_numpy())
+    out["integration_days_per_week"] = (np.where(git, days / (grid.window_days / 7), np.nan), days)
+    built = on_default & np.isin(c["sha_hash"].to_numpy(), _built_hashes(frames))
+    out["ci_coverage"] = _share(
+        window_sum(grid, team, day, built), window_sum(grid, team, day, on_default)
+    )
+    return out
+
+
+def _built_hashes(frames: Frames) -> Array:
+    h = frames.builds["sha_hash"].to_numpy()
+    return np.unique(h[h != 0])
+
+
+def _reviews(frames: Frames, grid: Grid, *_: object) -> Result:
+    pr = frames.pull_requests
+    merged = pr[pr["merged_at"].notna()]
+    team = grid.team_index(merged["team_id"])
+    day = grid.day(merged["merged_at"])
+    reviewed = merged["reviewed"].to_numpy(dtype=bool)
+    start = merged["first_commit_at"].fillna(merged["created_at"])
+    hours = ((merged["merged_at"] - start).dt.total_seconds() / 3600).to_numpy(dtype=np.float64)
+    hours = np.where(hours < 0, 0.0, hours)
+    return {
+        "review_rate": _share(window_sum(grid, team, day, reviewed), window_sum(grid, team, day)),
+        "pr_lifetime_hours": window_median(grid, team, day, hours),
+    }
+
+
+def _tags(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> Result:
+    tg = frames.tags
+    tg = tg[tg["on_default_branch"].fillna(False).astype(bool) & tg["at"].notna()]
+    team = grid.team_index(tg["team_id"])
+    day = grid.day(tg["at"])
+    # a successful build of the tagged commit that started up to 24 h before the tag
+    b = frames.builds
+    ok = b[b["result"].isin(SUCCESS_RESULTS) & (b["sha_hash"] != 0)][["sha_hash", "started_at"]]
+    joined = tg[["sha_hash", "at"]].reset_index().merge(ok, on="sha_hash", how="inner")
+    hit = joined[
+        (joined["started_at"] <= joined["at"])
+        & (joined["at"] - joined["started_at"] <= TAG_AFTER_BUILD)
+    ]
+    automated = tg.index.isin(hit["index"].unique())
+    count = window_sum(grid, team, day)
+    return {
+        "default_branch_tags": _known_count(count, presence["git"]),
+        "automated_tag_share": _share(window_sum(grid, team, day, automated), count),
+    }
+
+
+def _builds(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> Result:
+    b = frames.builds
+    team = grid.team_index(b["team_id"])
+    day = grid.day(b["started_at"])
+    result = b["result"].fillna("").str.lower()
+    success = result.isin(SUCCESS_RESULTS).to_numpy()
+    finished = success | result.isin(FAILURE_RESULTS).to_numpy()
+    total = window_sum(grid, team, day)
+    return {
+        "builds": _known_count(total, presence["ci"]),
+        "build_success_rate": _share(
+            window_sum(grid, team, day, success), window_sum(grid, team, day, finished)
+        ),
+        "test_reporting_share": _share(
+            window_sum(grid, team, day, b["tests_total"].notna().to_numpy()), total
+        ),
+        "lint_share": _share(
+            window_sum(grid, team, day, b["has_lint"].fillna(False).to_numpy(dtype=bool)), total
+        ),
+    }
+
+
+def _deployments(
+    frames: Frames,
+    grid: Grid,
+    presence: dict[str, Array],
+    rules: RulesConfig,
+    envs: EnvironmentsConfig,
+) -> Result:
+    d = frames.deployments
+    team = grid.team_index(d["team_id"])
+    day = grid.day(d["started_at"])
+    tier_ = environment_tier(d["environment"], envs).to_numpy()
+    status = d["status"].fillna("").str.lower()
+    success = status.isin(DEPLOY_SUCCESS).to_numpy()
+    failed = status.isin(DEPLOY_FAILURE).to_numpy()
+    prod = tier_ == "production"
+    dep = presence["deploy"]
+    out: Result = {}
+    n_prod_ok = window_sum(grid, team, day, prod & success)
+    weeks = grid.window_days / 7
+    out["deployment_frequency"] = (np.where(dep, n_prod_ok / weeks, np.nan), n_prod_ok)
+    out["production_deployments"] = _known_count(window_sum(grid, team, day, prod), dep)
+    out["qa_deployments"] = _known_count(window_sum(grid, team, day, tier_ == "qa"), dep)
+    out["staging_deployments"] = _known_count(window_sum(grid, team, day, tier_ == "staging"), dep)
+    tiers_seen = sum(
+        (window_sum(grid, team, day, tier_ == t) > 0).astype(float)
+        for t in ("development", "qa", "staging", "production")
+    )
+    out["environments_deployed"] = _known_count(np.asarray(tiers_seen), dep)
+    all_n = window_sum(grid, team, day)
+    out["versioned_deployment_share"] = _share(
+        window_sum(grid, team, day, d["version"].notna().to_numpy()), all_n
+    )
+    trig = d["trigger"].fillna("").str.lower().to_numpy()
+    known = trig != ""
+    auto = trig == "automated"
+    out["automated_deployment_share"] = _share(
+        window_sum(grid, team, day, auto), window_sum(grid, team, day, known)
+    )
+    out["automated_production_share"] = _share(
+        window_sum(grid, team, day, auto & prod), window_sum(grid, team, day, known & prod)
+    )
+    # promotion: the same version (else commit) deployed earlier to staging / any pre-production
+    ident = (
+        d["version"]
+        .astype(object)
+        .where(d["version"].notna(), d["sha_hash"].astype(str).where(d["sha_hash"] != 0))
+    )
+    base = pd.DataFrame(
+        {
+            "team": d["team_id"].to_numpy(),
+            "ident": ident.to_numpy(),
+            "at": _naive(d["started_at"]),
+        }
+    )
+    prod_ok = prod & success
+    for metric, lower in (
+        ("staged_production_share", (tier_ == "staging") & success),
+        ("promoted_version_share", np.isin(tier_, ["development", "qa", "staging"])),
+    ):
+        first = (
+            base[lower & base["ident"].notna().to_numpy()].groupby(["team", "ident"])["at"].min()
+        )
+        probe = base[prod_ok].join(first.rename("pre_at"), on=["team", "ident"])
+        went = np.zeros(len(d), dtype=bool)
+        went[np.flatnonzero(prod_ok)] = (probe["pre_at"] < probe["at"]).to_numpy(dtype=bool)
+        out[metric] = _share(window_sum(grid, team, day, went), n_prod_ok)
+    # rework: hotfix or rollback among production deployments that finished either way
+    attempted = prod & (success | failed)
+    rework = d["is_hotfix"].to_numpy(dtype=bool) | d["is_rollback"].to_numpy(dtype=bool)
+    out["rework_rate"] = _share(
+        window_sum(grid, team, day, attempted & rework), window_sum(grid, team, day, attempted)
+    )
+    out["change_failure_rate"] = _change_failure(
+        frames, grid, d, team, day, prod, success, failed, rules
+    )
+    out["lead_time_hours"] = _lead_time(frames, grid, d, prod & success)
+    return out
+
+
+def _change_failure(
+    frames: Frames,
+    grid: Grid,
+    d: pd.DataFrame,
+    team: Array,
+    day: Array,
+    prod: Array,
+    success: Array,
+    failed: Array,
+    rules: RulesConfig,
+) -> tuple[Array, Array]:
+    rollback = d["is_rollback"].to_numpy(dtype=bool)
+    hotfix = d["is_hotfix"].to_numpy(dtype=bool)
+    changes = prod & (success | failed) & ~rollback
+    bad = changes & failed
+    # followed by a rollback or hotfix of the same service within the attribution window
+    attempted = pd.DataFrame(
+        {
+            "pos": np.arange(len(d)),
+            "team": d["team_id"].to_numpy(),
+            "service": d["service"].fillna("").to_numpy(),
+            "at": d["started_at"],
+            "fix": rollback | hotfix,
+        }
+    )[prod & (success | failed)].sort_values("at", kind="stable")
+    nxt = attempted.groupby(["team", "service"])[["fix", "at"]].shift(-1)
+    window = pd.Timedelta(hours=rules.incident_attribution_hours)
+    followed = nxt["fix"].fillna(False).astype(bool) & ((nxt["at"] - attempted["at"]) <= window)
+    bad[attempted["pos"].to_numpy()[followed.to_numpy()]] = True
+    bad |= _incident_attributed(frames, d, changes, rules)
+    return _share(window_sum(grid, team, day, bad & changes), window_sum(grid, team, day, changes))
+
+
+def _incident_attributed(
+    frames: Frames, d: pd.DataFrame, changes: Array, rules: RulesConfig
+) -> Array:
+    """Deployments an incident is attributed to, by the configured rule and window."""
+    hit = np.zeros(len(d), dtype=bool)
+    inc = frames.issues[frames.issues["is_incident"].astype(bool)]
+    if inc.empty or not changes.any():
+        return hit
+    deps = pd.DataFrame(
+        {
+            "pos": np.arange(len(d)),
+            "team_id": d["team_id"].to_numpy(),
+            "service": d["service"].fillna("").to_numpy(),
+            "at": _naive(d["started_at"]),
+            "external_id": d["external_id"].astype(object).to_numpy(),
+            "version": d["version"].astype(object).to_numpy(),
+        }
+    )[changes]
+    # an explicit reference wins: the deployment's id or version named by the incident
+    ref = inc[inc["deployment_ref"].notna()][["team_id", "deployment_ref"]]
+    for col in ("external_id", "version"):
+        m = ref.merge(deps, left_on=["team_id", "deployment_ref"], right_on=["team_id", col])
+        hit[m["pos"].to_numpy()] = True
+    rest = inc[inc["deployment_ref"].isna()]
+    if rest.empty:
+        return hit
+    probe = pd.DataFrame(
+        {
+            "team_id": rest["team_id"].to_numpy(),
+            "service": rest["service"].fillna("").to_numpy(),
+            "at": _naive(rest["created_at"]),
+        }
+    ).sort_values("at")
+    deps_sorted = deps.sort_values("at")
+    tol = pd.Timedelta(hours=rules.incident_attribution_hours)
+    probe["team_id"] = probe["team_id"].astype(np.int64)
+    deps_sorted = deps_sorted.assign(team_id=deps_sorted["team_id"].astype(np.int64))
+    same = probe["service"] != ""
+    if rules.incident_attribution == "same_service_latest_before" and same.any():
+        # same service first; incidents naming no service fall back to the team's latest
+        m = pd.merge_asof(
+            probe[same],
+            deps_sorted,
+            on="at",
+            by=["team_id", "service"],
+            direction="backward",
+            tolerance=tol,
+        )
+        hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
+        probe = probe[~same]
+    if probe.empty:
+        return hit
+    m = pd.merge_asof(
+        probe.drop(columns="service"),
+        deps_sorted.drop(columns="service"),
+        on="at",
+        by="team_id",
+        direction="backward",
+        tolerance=tol,
+    )
+    hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
+    return hit
+
+
+def _naive(ts: pd.Series) -> Array:
+    """UTC timestamps as naive ``datetime64[us]`` (tz-aware columns turn into slow objects)."""
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def _lead_time(frames: Frames, grid: Grid, d: pd.DataFrame, shipped: Array) -> tuple[Array, Array]:
+    """Median change lead time, each change matched to the deployment that shipped it."""
+    c = frames.commits
+    c = c[c["on_default_branch"].fillna(False).astype(bool) & ~c["is_merge"].astype(bool)]
+    dep_started = _naive(d["started_at"])
+    dep_done = _naive(d["finished_at"].fillna(d["started_at"]))
+    deps = pd.DataFrame(
+        {
+            "dep_repo": d["repository_id"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "team_id": d["team_id"].to_numpy(np.int64),
+            "landed": dep_started,
+            "done": dep_done,
+            "sha_hash": d["sha_hash"].to_numpy(),
+        }
+    )[shipped]
+    if c.empty or deps.empty:
+        return np.full((grid.T, grid.K), np.nan), np.zeros((grid.T, grid.K))
+    authored = _naive(c["authored_at"])
+    # a squash or rebase merge starts at its pull request's first commit
+    pr = frames.pull_requests
+    pr = pr[(pr["merge_sha_hash"] != 0) & pr["merged_at"].notna() & pr["first_commit_at"].notna()]
+    pr_start = pd.Series(_naive(pr["first_commit_at"]), index=pr["merge_sha_hash"].to_numpy())
+    pr_start = pr_start.groupby(level=0).min()
+    start = _lookup(c["sha_hash"].to_numpy(), pr_start)
+    start = np.where(~np.isnat(start) & (start < authored), start, authored)
+    changes = pd.DataFrame(
+        {
+            "repository_id": c["repository_id"].to_numpy(np.int64),
+            "team_id": c["team_id"].to_numpy(np.int64),
+            "landed": _naive(c["committed_at"]),
+            "start": start,
+            "sha_hash": c["sha_hash"].to_numpy(),
+        }
+    ).sort_values("landed", kind="stable", ignore_index=True)
+    done = np.full(len(changes), np.datetime64("NaT"), dtype="datetime64[us]")
+    by_repo = deps[~np.isnan(deps["dep_repo"].to_numpy())]
+    if len(by_repo):
+        by_repo = by_repo.assign(repository_id=by_repo["dep_repo"].astype(np.int64))
+        m = pd.merge_asof(
+            changes[["landed", "repository_id"]],
+            by_repo[["landed", "repository_id", "done"]].sort_values("landed"),
+            on="landed",
+            by="repository_id",
+            direction="forward",
+        )
+        done = m["done"].to_numpy(dtype="datetime64[us]")
+    by_team = deps[np.isnan(deps["dep_repo"].to_numpy())]
+    need = np.isnat(done)
+    if len(by_team) and need.any():
+        m = pd.merge_asof(
+            changes.loc[need, ["landed", "team_id"]],
+            by_team[["landed", "team_id", "done"]].sort_values("landed"),
+            on="landed",
+            by="team_id",
+            direction="forward",
+        )
+        done[need] = m["done"].to_numpy(dtype="datetime64[us]")
+    # the deployment of exactly this commit wins when it came first
+    exact = deps[deps["sha_hash"] != 0].groupby("sha_hash")["done"].min()
+    ex = _lookup(changes["sha_hash"].to_numpy(), exact)
+    landed = changes["landed"].to_numpy(dtype="datetime64[us]")
+    use = ~np.isnat(ex) & (np.isnat(done) | (ex < done)) & (ex >= landed)
+    done = np.where(use, ex, done)
+    ok = ~np.isnat(done)
+    hours = (done[ok] - changes["start"].to_numpy(dtype="datetime64[us]")[ok]) / np.timedelta64(
+        1, "h"
+    )
+    t = grid.team_index(changes["team_id"])[ok]
+    dd = grid.day(pd.Series(done[ok]).dt.tz_localize("UTC"))
+    return window_median(grid, t, dd, np.clip(hours.astype(np.float64), 0, None))
+
+
+def _lookup(keys: Array, table: pd.Series) -> Array:
+    """``table[key]`` for every key as naive datetime64 (NaT where the key is absent)."""
+    out = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[us]")
+    if len(table) == 0:
+        return out
+    pos = pd.Index(table.index).get_indexer(keys)
+    values = table.to_numpy(dtype="datetime64[us]")
+    hit = pos >= 0
+    out[hit] = values[pos[hit]]
+    return out
+
+
+def _incidents(frames: Frames, grid: Grid, *_: object) -> Result:
+    inc = frames.issues
+    inc = inc[inc["is_incident"].astype(bool) & inc["resolved_at"].notna()]
+    hours = ((inc["resolved_at"] - inc["created_at"]).dt.total_seconds() / 3600).to_numpy(
+        dtype=np.float64
+    )
+    return {
+        "time_to_restore_hours": window_median(
+            grid,
+            grid.team_index(inc["team_id"]),
+            grid.day(inc["resolved_at"]),
+            np.clip(hours, 0, None),
+        )
+    }
+
+
+def _sources(frames: Frames, grid: Grid, presence: dict[str, Array]) -> Result:
+    kinds = {
+        "git": (frames.commits, "committed_at"),
+        "ci": (frames.builds, "started_at"),
+        "deploy": (frames.deployments, "started_at"),
+        "tracker": (frames.issues, "updated_at"),
+    }
+    out: Result = {}
+    integrated = np.zeros((grid.T, grid.K))
+    fresh_all = []
+    for kind, (frame, col) in kinds.items():
+        team = grid.team_index(frame["team_id"])
+        when = frame[col]
+        if kind == "tracker":  # an issue counts when it was created or last changed
+            when = when.where(when.notna() & (when > frame["created_at"]), frame["created_at"])
+        day = grid.day(when)
+        integrated += window_sum(grid, team, day) > 0
+        last = last_day(grid, team, day)
+        b = frames.bounds
+        if not b.empty:
+            mine = b[(b["kind"] == kind) & b["last_before"].notna()]
+            before = last_day(grid, grid.team_index(mine["team_id"]), grid.day(mine["last_before"]))
+            last = np.fmax(last, before)
+        age = grid.P[None, :] - last
+        out[f"freshness_{kind}_days"] = (age, np.where(np.isnan(age), 0, 1))
+        fresh_all.append(age)
+    any_present = np.logical_or.reduce([presence[k] for k in presence])
+    out["sources_integrated"] = (np.where(any_present, integrated, np.nan), integrated)
+    stacked = np.stack(fresh_all)
+    with np.errstate(all="ignore"):
+        worst = np.where(
+            np.isnan(stacked).all(axis=0),
+            np.nan,
+            np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), axis=0),
+        )
+    out["max_freshness_days"] = (worst, (~np.isnan(stacked)).sum(axis=0))
+    return out

@@ -1,0 +1,601 @@
+"""The GitHub collector against a local server speaking GitHub's API, through PyGithub.
+
+Every test runs on SQLite and PostgreSQL. Request counts come from the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import collectors.github as github_collector
+from collectors.base import CollectContext, ScopeResult
+from collectors.github import client as client_mod
+from maturity import config as config_mod
+from maturity import teams
+from maturity.store import tables, write
+from maturity.store.engine import session_scope
+from tests.servers.github import T0, Fault, GitHubServer, RateLimit
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "ghp_secret_token_value_123"
+
+
+class Notes:
+    """A progress sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.advanced = 0
+
+    def start(self, label: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        self.advanced += amount
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setattr(client_mod, "BACKOFF_BASE_S", 0.01)
+    with GitHubServer(token=TOKEN) as srv:
+        yield srv
+
+
+def make_config(
+    srv: GitHubServer, github: list[str], *, enterprise: bool = True, extra: str = ""
+) -> config_mod.Config:
+    base = f"{srv.url}/api/v3" if enterprise else srv.url
+    listed = ", ".join(f'"{g}"' for g in github)
+    text_ = f"""
+[sources.github]
+base_url = "{base}"
+timeout_s = 1
+min_request_interval_s = 0
+{extra}
+[[teams]]
+name = "payments"
+github = [{listed}]
+"""
+    return config_mod.parse(text_, source=Path("maturity.toml"))
+
+
+def collect(
+    sessions: sessionmaker[Session], cfg: config_mod.Config, progress: Any = None
+) -> list[ScopeResult]:
+    with session_scope(sessions) as session:
+        teams.sync(session, cfg)
+    ctx = CollectContext(config=cfg, sessions=sessions, progress=progress or Notes())
+    return github_collector.collect(ctx)
+
+
+def count(sessions: sessionmaker[Session], model: type[tables.Base]) -> int:
+    with session_scope(sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    with session_scope(sessions) as session:
+        for model in (
+            tables.PullRequest,
+            tables.Review,
+            tables.Commit,
+            tables.Build,
+            tables.Deployment,
+            tables.Tag,
+            tables.Issue,
+        ):
+            table = write.table_of(model)
+            out[table.name] = [tuple(r) for r in session.execute(select(table).order_by("id"))]
+    return out
+
+
+def by_path(srv: GitHubServer, fragment: str) -> int:
+    return sum(n for path, n in srv.counts.items() if fragment in path)
+
+
+# --- a full first collection, then an unchanged one ----------------------------------------
+
+
+def test_first_collection_stores_every_stream_attributed_to_the_team(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(
+        pulls=230, runs=250, commits=120, deployments=4, issues=30, releases=3
+    )
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert [(r.scope, r.status) for r in results] == [("acme/api", "success")], results
+    assert count(sessions, tables.PullRequest) == 230
+    assert count(sessions, tables.Review) == 230
+    assert count(sessions, tables.Commit) == 120
+    assert count(sessions, tables.Build) == 250
+    assert count(sessions, tables.Deployment) == 4
+    assert count(sessions, tables.Tag) == 3
+    assert count(sessions, tables.Issue) == 30 - 30 // 7  # every 7th item is a pull request
+    with session_scope(sessions) as s:
+        team_id = s.scalar(select(tables.Team.id).where(tables.Team.name == "payments"))
+        repo = s.scalar(select(tables.Repository).where(tables.Repository.key == "github:acme/api"))
+        assert repo is not None and repo.slug == "acme/api" and repo.default_branch == "main"
+        assert repo.team_id == team_id
+        for model in (tables.Build, tables.Deployment, tables.Issue):
+            teams_of = set(s.scalars(select(model.team_id)))
+            assert teams_of == {team_id}, model
+        build = s.scalars(select(tables.Build).order_by(tables.Build.number)).first()
+        assert build is not None and build.source == "github_actions"
+        incidents = s.scalar(select(func.count()).where(tables.Issue.is_incident.is_(True)))
+        assert incidents == len([i for i in range(30) if i % 4 == 0 and i % 7 != 6])
+        pr = s.scalar(select(tables.PullRequest).where(tables.PullRequest.number == 1))
+        assert pr is not None
+        assert pr.approval_count == 1 and pr.first_review_at is not None
+        assert pr.first_commit_at is not None and pr.first_commit_at < pr.created_at
+        # People are stored only as salted hashes.
+        assert pr.author_hash and "dev-a" not in pr.author_hash
+        tagged = s.scalar(select(func.count()).where(tables.Tag.tagged_at.is_not(None)))
+        assert tagged == 3
+    # Minimum: 230/100 -> 3 GraphQL, 250/100 -> 3 runs, 2 commits, and one page per other list.
+    assert by_path(server, "graphql") == 3
+    assert by_path(server, "/actions/runs") == 3
+    assert by_path(server, "/reviews") == 0
+    # Listing never completes an item with a GET of its own (PyGithub's lazy completion).
+    single = [p for p in server.counts if re.search(r"/(pulls|runs|issues|commits)/\w+$", p)]
+    assert single == []
+
+
+def test_builds_are_recorded_as_github_actions_runs(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api")
+    run = repo.add_run(at=T0, conclusion="cancelled", name="Deploy")
+    collect(sessions, make_config(server, ["acme/api"]))
+    with session_scope(sessions) as s:
+        build = s.scalar(select(tables.Build))
+        assert build is not None
+        assert (build.source, build.scope, build.external_id) == (
+            "github_actions",
+            "acme/api",
+            str(run["id"]),
+        )
+        assert (build.job, build.number, build.result, build.event) == (
+            "Deploy",
+            1,
+            "aborted",
+            "push",
+        )
+        assert build.commit_sha == run["head_sha"] and build.branch == "main"
+        assert build.started_at == T0 and build.duration_s == 240.0
+
+
+def test_unchanged_recollection_costs_one_request_per_stream_and_changes_nothing(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(
+        pulls=150, runs=220, commits=130, deployments=3, issues=120, releases=2
+    )
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    before = snapshot(sessions)
+    for _ in range(2):
+        server.reset_counts()
+        results = collect(sessions, cfg)
+        assert results[0].status == "success"
+        streams = 7  # pull requests, commits, runs, deployments, tags, releases, issues
+        assert server.total() <= streams + 1, dict(server.counts)  # + the repository itself
+        assert all(n == 1 for n in server.counts.values()), dict(server.counts)
+        assert snapshot(sessions) == before
+
+
+def test_second_collection_reads_only_what_changed(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(pulls=250, runs=250, issues=150)
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    later = T0 + dt.timedelta(days=30)
+    repo.touch_pull(3, later)  # an old pull request gets a new review
+    repo.pulls[2]["reviews"].append(
+        {"id": 99, "login": "reviewer-c", "state": "APPROVED", "at": later}
+    )
+    repo.add_pull(at=later)
+    repo.add_run(at=later)
+    repo.add_issue(at=later, labels=["incident"])
+    server.reset_counts()
+    results = collect(sessions, cfg)
+    assert results[0].counts["pull_requests"] == 2
+    assert results[0].counts["workflow_runs"] == 1
+    assert by_path(server, "graphql") == 1
+    assert by_path(server, "/actions/runs") == 1
+    assert by_path(server, "/issues") == 1
+    assert count(sessions, tables.PullRequest) == 251
+    assert count(sessions, tables.Build) == 251
+    with session_scope(sessions) as s:
+        pr = s.scalar(select(tables.PullRequest).where(tables.PullRequest.number == 3))
+        assert pr is not None and pr.review_count == 2 and pr.approval_count == 2
+
+
+@pytest.mark.parametrize("enterprise", [True, False], ids=["enterprise-api-v3", "github-com"])
+def test_base_url_with_and_without_the_enterprise_prefix(
+    sessions: sessionmaker[Session], server: GitHubServer, enterprise: bool
+) -> None:
+    repo = server.add_repo("acme", "api").populate(pulls=3, runs=130)
+    results = collect(sessions, make_config(server, ["acme/api"], enterprise=enterprise))
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 130
+    prefix = "/api/v3" if enterprise else ""
+    # Page 2 came through the /repositories/{id}/... URL of the Link header, prefix kept.
+    assert server.raw_paths[f"{prefix}/repositories/{repo.id}/actions/runs"] == 1
+    assert server.raw_paths[f"{prefix}/repos/acme/api/actions/runs"] == 1
+    assert server.raw_paths["/api/graphql" if enterprise else "/graphql"] == 1
+
+
+def test_pull_request_with_more_than_100_reviews_gets_the_rest_over_rest(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api")
+    repo.add_pull(
+        at=T0, reviews=[(f"reviewer-{i}", "COMMENTED") for i in range(104)] + [("lead", "APPROVED")]
+    )
+    collect(sessions, make_config(server, ["acme/api"]))
+    assert count(sessions, tables.Review) == 105
+    assert by_path(server, "/reviews") == 2  # two pages of 100
+    with session_scope(sessions) as s:
+        pr = s.scalar(select(tables.PullRequest))
+        assert pr is not None and pr.review_count == 105 and pr.approval_count == 1
+
+
+def test_owner_star_expands_to_every_repository_of_an_org_or_a_user(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("alice", "one", org=False).populate(runs=2)
+    server.add_repo("alice", "two", org=False).populate(runs=3)
+    server.add_repo("acme", "api").populate(runs=4)
+    results = collect(sessions, make_config(server, ["alice/*", "acme/*"]))
+    assert sorted(r.scope for r in results) == ["acme/api", "alice/one", "alice/two"]
+    assert {r.status for r in results} == {"success"}
+    assert count(sessions, tables.Build) == 9
+    assert server.counts["/orgs/alice/repos"] == 1 and server.counts["/users/alice/repos"] == 1
+    server.reset_counts()
+    collect(sessions, make_config(server, ["alice/*", "acme/*"]))
+    # Known to be a user now: no second look at /orgs, and the unchanged list is a 304.
+    assert server.counts["/orgs/alice/repos"] == 0 and server.counts["/users/alice/repos"] == 1
+    assert ("GET", "/users/alice/repos", 304) in server.log
+
+
+def test_unknown_owner_fails_its_entry_with_a_clear_message(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=1)
+    results = collect(sessions, make_config(server, ["ghost/*", "acme/api"]))
+    status = {r.scope: (r.status, r.error) for r in results}
+    assert status["acme/api"] == ("success", None)
+    assert status["ghost/*"][0] == "failed"
+    assert (status["ghost/*"][1] or "").startswith("github ghost/*: repositories: 404")
+
+
+# --- throttling and faults -----------------------------------------------------------------
+
+
+def test_rate_limit_mid_pagination_waits_for_reset_and_continues_without_gaps(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=1000)
+    server.rate = RateLimit(limit=5000, remaining=4, reset_at=time.time() + 1, window_s=3600)
+    notes = Notes()
+    started = time.monotonic()
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 1000
+    assert any("rate-limit budget spent" in n or "rate limited" in n for n in notes.notes)
+    assert time.monotonic() - started < 30
+
+
+def test_spent_budget_answered_with_403_is_waited_out(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=150)
+    server.rate = RateLimit(limit=5000, remaining=0, reset_at=time.time() + 1, window_s=3600)
+    notes = Notes()
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 150
+    assert any("rate limited (403)" in n for n in notes.notes)
+
+
+def test_rate_limit_reset_beyond_the_allowed_wait_fails_the_scope_clearly(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=10)
+    server.rate = RateLimit(limit=5000, remaining=0, reset_at=time.time() + 3000)
+    cfg = make_config(server, ["acme/api"], extra="max_rate_limit_wait_s = 5")
+    started = time.monotonic()
+    results = collect(sessions, cfg)
+    assert results[0].status == "failed"
+    assert "github acme/api" in (results[0].error or "") and "403" in (results[0].error or "")
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("/actions/runs", "502", times=3, skip=1),
+        Fault("/actions/runs", "timeout", times=1, skip=1, delay=1.6),
+        Fault("/actions/runs", "reset", times=2, skip=1),
+        Fault("/actions/runs", "truncate", times=1, skip=1),
+        Fault("/actions/runs", "secondary", times=1, skip=1, retry_after=1),
+        Fault("/actions/runs", "429", times=1, skip=1, retry_after=1),
+    ],
+    ids=["502-burst", "timeout", "connection-reset", "truncated-json", "secondary-403", "429"],
+)
+def test_transient_failures_are_retried_and_nothing_is_lost(
+    sessions: sessionmaker[Session], server: GitHubServer, fault: Fault
+) -> None:
+    server.add_repo("acme", "api").populate(runs=350)
+    server.inject(fault)
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert results[0].status == "success", results[0].error
+    assert fault.times == 0  # the fault really happened
+    assert count(sessions, tables.Build) == 350
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("401", "401 Bad credentials"),
+        ("403", "403 Resource not accessible"),
+        ("404", "404 Not Found"),
+    ],
+)
+def test_auth_and_missing_repository_fail_that_scope_at_once_others_still_run(
+    sessions: sessionmaker[Session],
+    server: GitHubServer,
+    kind: str,
+    expected: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server.add_repo("acme", "broken").populate(runs=5)
+    server.add_repo("acme", "fine").populate(runs=5)
+    server.inject(Fault("/repos/acme/broken", kind, times=100))
+    caplog.set_level(logging.DEBUG)
+    results = collect(sessions, make_config(server, ["acme/broken", "acme/fine"]))
+    status = {r.scope: (r.status, r.error) for r in results}
+    assert status["acme/fine"] == ("success", None)
+    state, error = status["acme/broken"]
+    assert state == "failed" and error is not None
+    assert error.startswith("github acme/broken: repository: ") and expected in error
+    assert by_path(server, "/repos/acme/broken") == 1  # never retried
+    assert TOKEN not in error and TOKEN not in caplog.text
+    with session_scope(sessions) as s:
+        run = s.scalar(
+            select(tables.CollectorRun).where(tables.CollectorRun.scope == "acme/broken")
+        )
+        assert run is not None and run.status == "failed" and run.error == error
+
+
+def test_token_appears_nowhere_in_logs_errors_or_store(
+    sessions: sessionmaker[Session], server: GitHubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.add_repo("acme", "api").populate(pulls=5, runs=5, issues=5)
+    caplog.set_level(logging.DEBUG)
+    server.inject(Fault("/actions/runs", "502", times=2))
+    server.inject(Fault("/issues", "401", times=1))
+    results = collect(sessions, make_config(server, ["acme/api", "acme/missing"]))
+    assert {r.status for r in results} == {"failed"}  # issues 401, missing 404
+    assert TOKEN not in caplog.text
+    assert all(TOKEN not in (r.error or "") for r in results)
+    with session_scope(sessions) as s:
+        for table in ("cursors", "collector_runs", "repositories", "pull_requests"):
+            rows = s.execute(text(f"SELECT * FROM {table}")).all()
+            assert TOKEN not in repr(rows)
+
+
+def test_malformed_record_is_skipped_with_a_reason_and_the_rest_is_stored(
+    sessions: sessionmaker[Session], server: GitHubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = server.add_repo("acme", "api").populate(runs=20)
+    repo.runs[5]["override"] = {"created_at": "not a time", "run_started_at": None}
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert results[0].status == "partial"
+    assert results[0].skipped == 1
+    assert count(sessions, tables.Build) == 19
+    assert "not a timestamp" in caplog.text
+
+
+class Killed(BaseException):
+    """Stands for the process dying: nothing in the collector may catch it."""
+
+
+class DieAfter(Notes):
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+
+    def advance(self, amount: int = 1) -> None:
+        super().advance(amount)
+        self.pages -= 1
+        if self.pages == 0:
+            raise Killed
+
+
+def test_run_killed_between_batches_resumes_without_gaps_or_duplicates(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(runs=550)
+    cfg = make_config(server, ["acme/api"], extra="per_page = 100")
+    # Streams before runs (pulls, commits) have one page each: die on the third run page.
+    with pytest.raises(Killed):
+        collect(sessions, cfg, progress=DieAfter(pages=5))
+    stored = count(sessions, tables.Build)
+    assert 0 < stored < 550
+    repo.add_run(at=T0 + dt.timedelta(days=10))  # arrives while we were down
+    server.reset_counts()
+    results = collect(sessions, cfg)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 550
+    # The walk resumed at the next page instead of starting over.
+    assert by_path(server, "/actions/runs") == 6 - stored // 100
+    # The run that arrived meanwhile is newer than the watermark: the next run reads it.
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        ids = s.scalars(select(tables.Build.external_id)).all()
+        assert len(ids) == len(set(ids)) == 551
+
+
+def test_repository_that_a_team_also_clones_gets_no_commits_from_the_api(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(commits=30, runs=2)
+    with session_scope(sessions) as s:
+        teams.upsert_repository(
+            s,
+            key="git:/src/api",
+            kind="git",
+            name="api",
+            location="/src/api",
+            team_id=None,
+            slug="acme/api",
+        )
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert "commits" not in results[0].counts
+    assert by_path(server, "/commits") == 0
+    assert count(sessions, tables.Commit) == 0
+
+
+def test_rest_pull_requests_fetch_reviews_only_for_changed_pull_requests(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(pulls=120)
+    cfg = make_config(server, ["acme/api"], extra='pull_requests_api = "rest"')
+    collect(sessions, cfg)
+    assert by_path(server, "/reviews") == 120
+    assert count(sessions, tables.Review) == 120
+    repo.touch_pull(7, T0 + dt.timedelta(days=40))
+    server.reset_counts()
+    collect(sessions, cfg)
+    assert by_path(server, "/reviews") == 1
+    assert by_path(server, "/pulls") == 2  # the list page and the one review list
+
+
+def test_deployments_outside_the_configured_environments_are_left_out(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(deployments=6)
+    cfg = make_config(server, ["acme/api"], extra='deployment_environments = ["prod*"]')
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        envs = s.scalars(select(tables.Deployment.environment)).all()
+        triggers = set(s.scalars(select(tables.Deployment.trigger)))
+    assert envs and set(envs) == {"production"}
+    assert triggers == {"automated", "manual"}
+    assert by_path(server, "/statuses") == 3  # statuses only for the deployments kept
+
+
+def test_cli_collects_github_and_reports_a_failed_scope_without_the_token(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    server.add_repo("acme", "api").populate(pulls=3, runs=4, issues=3)
+    config = tmp_path / "maturity.toml"
+    config.write_text(
+        f"""
+[store]
+url = "sqlite:///{tmp_path / "m.db"}"
+[sources.github]
+base_url = "{server.url}/api/v3"
+min_request_interval_s = 0
+[[teams]]
+name = "payments"
+github = ["acme/api", "acme/gone"]
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "GITHUB_TOKEN": TOKEN, "MATURITY_CONFIG": str(config)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "maturity", "collect", "--source", "github"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr  # one scope failed, the other was collected
+    assert "acme/api" in proc.stdout and "success" in proc.stdout
+    assert "acme/gone" in proc.stdout and "404" in proc.stdout
+    assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_pending_deployment_is_read_again_until_it_finishes(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(deployments=3)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    pending = repo.add_deployment(at=now - dt.timedelta(hours=1), states=["in_progress"])
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        row = s.scalar(
+            select(tables.Deployment).where(tables.Deployment.external_id == str(pending["id"]))
+        )
+        assert row is not None and row.status == "running" and row.finished_at is None
+    pending["statuses"].append({"id": 1, "state": "failure", "at": now})
+    server.reset_counts()
+    collect(sessions, cfg)
+    with session_scope(sessions) as s:
+        row = s.scalar(
+            select(tables.Deployment).where(tables.Deployment.external_id == str(pending["id"]))
+        )
+        assert row is not None and row.status == "failure" and row.finished_at == now
+    assert by_path(server, "/statuses") == 1  # only the pending one was looked at again
+
+
+def test_repository_with_issues_disabled_is_collected_without_issues(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=3, issues=4)
+    server.inject(Fault("/issues", "410", times=1))
+    notes = Notes()
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Issue) == 0 and count(sessions, tables.Build) == 3
+    assert "github acme/api: issues are disabled" in notes.notes
+
+
+def test_more_new_runs_than_a_filtered_query_returns_are_all_collected(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api").populate(runs=50)
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    start = T0 + dt.timedelta(days=5)
+    for i in range(1150):  # GitHub would return only 1,000 of them to created>=
+        repo.add_run(at=start + dt.timedelta(minutes=i))
+    notes = Notes()
+    results = collect(sessions, cfg, progress=notes)
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Build) == 1200
+    assert any(n.endswith("new runs; reading the full list") for n in notes.notes)
+
+
+def test_empty_repository_has_no_commits_and_is_no_failure(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(runs=2)
+    server.inject(Fault("/commits", "409", times=1))
+    results = collect(sessions, make_config(server, ["acme/api"]))
+    assert results[0].status == "success", results[0].error
+    assert count(sessions, tables.Commit) == 0 and count(sessions, tables.Build) == 2

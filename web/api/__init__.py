@@ -1,0 +1,13 @@
+"""The JSON API under ``/api/v1``: every figure of the pages, as JSON and as CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from web.api import collection, environments, events, teams
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(teams.router)
+router.include_router(collection.router)
+router.include_router(environments.router)
+router.include_router(events.router)

@@ -1,0 +1,93 @@
+"""Events: builds, deployments and incidents pushed by any CI (the schema of docs/events.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+
+from collectors import events
+from web.api.schemas import EventProblem, EventsAccepted, EventsRejected, Problem
+from web.deps import ContextDep, IngestDep
+
+router = APIRouter(tags=["events"])
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_EVENTS_PER_REQUEST = 10_000
+#: the OpenAPI ``components.schemas`` the request body refers to (added by ``web.app``)
+COMPONENTS: dict[str, Any] = {}
+
+
+def _body_schema() -> dict[str, Any]:
+    schema = TypeAdapter(events.Event).json_schema(ref_template="#/components/schemas/{model}")
+    COMPONENTS.update(schema.pop("$defs", {}))
+    return {
+        "oneOf": [
+            schema,
+            {"type": "array", "items": schema, "minItems": 1, "maxItems": MAX_EVENTS_PER_REQUEST},
+        ]
+    }
+
+
+_REQUEST_BODY = {
+    "required": True,
+    "description": "One event, or an array of events (see docs/events.md).",
+    "content": {"application/json": {"schema": _body_schema()}},
+}
+
+
+def _rejected(detail: str, invalid: list[EventProblem] | None = None) -> JSONResponse:
+    body = EventsRejected(detail=detail, invalid=invalid or [])
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/events",
+    response_model=EventsAccepted,
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        413: {"model": Problem},
+        422: {"model": EventsRejected},
+    },
+    openapi_extra={"requestBody": _REQUEST_BODY},
+)
+async def post_events(request: Request, context: ContextDep, _token: IngestDep) -> Any:
+    """Write builds, deployments and incidents; all or nothing, idempotent by event id.
+
+    Needs ``Authorization: Bearer`` with the ingest token (``MATURITY_INGEST_TOKEN``) or the
+    administrator token. If any event is invalid, nothing is written and the answer (422) lists
+    every invalid event's index and reason.
+    """
+    body = await _read_body(request)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _rejected("the body is not valid JSON (UTF-8)")
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        return _rejected("the body holds no event")
+    if len(items) > MAX_EVENTS_PER_REQUEST:
+        raise HTTPException(413, f"more than {MAX_EVENTS_PER_REQUEST} events in one request")
+    parsed = events.parse_objects(items)
+    result = await run_in_threadpool(events.ingest, context.sessions, parsed, scope="api")
+    if not result.written:
+        problems = [EventProblem(index=i.position, reason=i.reason) for i in result.invalid]
+        return _rejected(f"{len(problems)} invalid event(s); nothing was written", problems)
+    return EventsAccepted(written=result.counts, run_id=result.run_id)

@@ -1,0 +1,99 @@
+"""Dependency injection of the web application, every dependency as an ``Annotated`` alias."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from maturity.context import AppContext
+from web import security
+from web.settings import ADMIN_ENV, INGEST_ENV, WebSettings
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_context(request: Request) -> AppContext:
+    """The configuration and store the application serves."""
+    context: AppContext = request.app.state.context
+    return context
+
+
+def get_settings(request: Request) -> WebSettings:
+    """The tokens and display settings the application was created with."""
+    settings: WebSettings = request.app.state.settings
+    return settings
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+SettingsDep = Annotated[WebSettings, Depends(get_settings)]
+
+
+def get_session(context: ContextDep) -> Iterator[Session]:
+    """A session for one request; reads only, so it is closed without a commit."""
+    session = context.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is reading: anyone (reading is open), a holder of the viewer token, or an admin."""
+
+    role: Literal["anyone", "viewer", "admin"]
+
+
+def require_viewer(request: Request, settings: SettingsDep) -> Viewer:
+    """Let a request read if reading is open, or it brings the viewer or admin token.
+
+    The token comes as ``Authorization: Bearer`` or, from a browser, as the login cookie.
+    """
+    token = security.bearer(request.headers.get("authorization"))
+    if security.token_matches(token, settings.admin_token):
+        return Viewer("admin")
+    if settings.viewer_token is None:
+        return Viewer("anyone")
+    if security.token_matches(token, settings.viewer_token) or security.cookie_matches(
+        request.cookies.get(security.COOKIE), settings.viewer_token
+    ):
+        return Viewer("viewer")
+    raise HTTPException(401, "a viewer token is needed to read this", headers=_CHALLENGE)
+
+
+def require_admin(request: Request, settings: SettingsDep) -> Viewer:
+    """Let a request through only with the administrator token."""
+    if settings.admin_token is None:
+        raise HTTPException(403, f"administrative actions are disabled: set {ADMIN_ENV}")
+    token = security.bearer(request.headers.get("authorization"))
+    if security.token_matches(token, settings.admin_token):
+        return Viewer("admin")
+    if security.token_matches(token, settings.viewer_token):
+        raise HTTPException(403, "the viewer token cannot be used for administrative actions")
+    raise HTTPException(401, "the administrator token is needed", headers=_CHALLENGE)
+
+
+def require_ingest(request: Request, settings: SettingsDep) -> Viewer:
+    """Let a request send events with the ingest token or the administrator token."""
+    if settings.admin_token is None and settings.ingest_token is None:
+        raise HTTPException(403, f"sending events is disabled: set {INGEST_ENV} or {ADMIN_ENV}")
+    token = security.bearer(request.headers.get("authorization"))
+    if security.token_matches(token, settings.admin_token) or security.token_matches(
+        token, settings.ingest_token
+    ):
+        return Viewer("admin")
+    if security.token_matches(token, settings.viewer_token):
+        raise HTTPException(403, "the viewer token cannot send events")
+    raise HTTPException(401, "the ingest or administrator token is needed", headers=_CHALLENGE)
+
+
+ViewerDep = Annotated[Viewer, Depends(require_viewer)]
+AdminDep = Annotated[Viewer, Depends(require_admin)]
+IngestDep = Annotated[Viewer, Depends(require_ingest)]
