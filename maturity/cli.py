@@ -629,3 +629,63 @@ def _print_maturity(context: AppContext) -> None:
                     row.append(f"{float(v):.1f}{units[k]} {t}")
             table.add_row(*row)
     out.print(table)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's repositories, config and store.")
+    ] = Path(".demo"),
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            help="Seed of the generator: the same seed, the same commits (default: the demo's).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Generate the demo organisation, collect it into DIR/maturity.db and show its status."""
+    import collectors
+    from collectors.base import CollectContext
+    from maturity import demo as demo_mod
+    from maturity import teams
+    from maturity.progress import BarProgress
+    from maturity.store.engine import normalize_url, session_scope
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    paths, fresh = demo_mod.generate(directory, demo_mod.SEED if seed is None else seed)
+    store = directory / "maturity.db"
+    if fresh:
+        # New histories under the same paths: start the store afresh too.
+        for suffix in ("", "-wal", "-shm"):
+            store.with_name(store.name + suffix).unlink(missing_ok=True)
+        err.print(f"generated {len(paths)} repositories in {directory / 'repos'}")
+    own = demo_mod.project_checkout()
+    if own is None:
+        err.print("not running from a git checkout: the team 'devops-maturity' is left out")
+    config_path = demo_mod.write_config(directory, own)
+    context = AppContext(config_path=config_path)
+    # The demo always uses its own store, whatever MATURITY_DATABASE_URL says.
+    context.url = normalize_url(f"sqlite:///{store}")
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+    cfg = context.config
+    with session_scope(context.sessions) as session:
+        teams.sync(session, cfg)
+    with BarProgress(err) as progress:
+        results = collectors.collector("git")(
+            CollectContext(config=cfg, sessions=context.sessions, progress=progress)
+        )
+    with session_scope(context.sessions) as session:
+        teams.reattribute(session)
+    for r in results:
+        if r.status != "success":
+            err.print(f"{r.scope}: {r.status}: {r.error}", markup=False)
+    status(ctx)
+    out.print(f"config: {config_path}")

@@ -1,0 +1,107 @@
+"""``maturity demo``: a seeded organisation whose teams really differ, collected end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from maturity import demo
+from maturity.store import engine as engine_mod
+from maturity.store import tables
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _team_figures(db: Path) -> dict[str, dict[str, float]]:
+    eng = engine_mod.make_engine(f"sqlite:///{db}")
+    factory = engine_mod.make_sessionmaker(eng)
+    c = tables.Commit
+    figures: dict[str, dict[str, float]] = {}
+    with engine_mod.session_scope(factory) as s:
+        rows = s.execute(
+            select(
+                tables.Team.name,
+                func.count(c.id),
+                func.sum(func.cast(c.is_merge, tables.Integer)),
+                func.sum(func.min(c.test_files, 1)),
+                func.sum(func.min(c.infra_files, 1)),
+                func.count(c.issue_keys),
+            )
+            .join(tables.Repository, tables.Repository.team_id == tables.Team.id)
+            .join(c, c.repository_id == tables.Repository.id)
+            .group_by(tables.Team.name)
+        ).all()
+        tags = dict(
+            s.execute(
+                select(tables.Team.name, func.count(tables.Tag.id))
+                .join(tables.Repository, tables.Repository.team_id == tables.Team.id)
+                .outerjoin(tables.Tag, tables.Tag.repository_id == tables.Repository.id)
+                .group_by(tables.Team.name)
+            ).all()
+        )
+    eng.dispose()
+    for name, commits, merges, tests, infra, keyed in rows:
+        changes = max(1, commits - merges)  # merges carry no diff of their own
+        figures[name] = {
+            "commits": commits,
+            "merges": merges / commits,
+            "tests": tests / changes,
+            "infra": infra / changes,
+            "issue_keys": keyed / commits,
+            "tags": tags.get(name, 0),
+        }
+    return figures
+
+
+def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "maturity", "demo", "--dir", str(tmp_path / "demo")]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    for team in ("payments", "search", "platform", "data", "mobile", "devops-maturity"):
+        assert team in first.stdout
+    db = tmp_path / "demo" / "maturity.db"
+    figures = _team_figures(db)
+    assert set(figures) == {"payments", "search", "platform", "data", "mobile", "devops-maturity"}
+    pay, mob, plat = figures["payments"], figures["mobile"], figures["platform"]
+    assert pay["merges"] > 0.2 and mob["merges"] == 0
+    assert pay["tests"] > 0.6 > 0.1 > mob["tests"]
+    assert pay["issue_keys"] > 0.8 and mob["issue_keys"] == 0
+    assert pay["tags"] > 100 and mob["tags"] == 0 and figures["search"]["tags"] > 10
+    assert plat["infra"] > max(f["infra"] for name, f in figures.items() if name != "platform")
+    assert len({f["commits"] for f in figures.values()}) == len(figures)
+    config = (tmp_path / "demo" / "maturity.toml").read_text()
+    assert 'name = "devops-maturity"' in config
+
+    # This project's own checkout may gain commits meanwhile (other work goes on); the
+    # generated teams must not change at all.
+    before = _team_figures(db)
+    before.pop("devops-maturity")
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "generated" not in second.stderr
+    after = _team_figures(db)
+    assert after.pop("devops-maturity")["commits"] > 0
+    assert after == before
+
+
+def test_generator_is_deterministic_and_reports_what_it_made(tmp_path: Path) -> None:
+    demo.generate(tmp_path / "a")
+    demo.generate(tmp_path / "b")
+    a, b = demo.history(tmp_path / "a"), demo.history(tmp_path / "b")
+    assert [(r.team, r.default_commits, r.tags) for r in a] == [
+        (r.team, r.default_commits, r.tags) for r in b
+    ]
+    payments = a[0]
+    assert payments.team == "payments" and len(payments.default_commits) > 300
+    dates = [when for _, when in payments.default_commits]
+    assert dates == sorted(dates) and dates[0] < "2025-01-01" < dates[-1]
+    on_main = {sha for sha, _ in payments.default_commits}
+    assert payments.tags and all(sha in on_main for _, sha, _ in payments.tags)
+    mobile = next(r for r in a if r.team == "mobile")
+    assert mobile.default_branch == "master" and mobile.tags == []
