@@ -109,7 +109,7 @@ def get_action(request: Request, job_id: JobId, _admin: AdminDep) -> Any:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/toml": {"schema": {"type": "string"}}},
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     },
 )

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 
 from maturity import dashboards, metrics
 from maturity.store import read
@@ -29,15 +29,12 @@ Slug = Annotated[
 DimensionId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=PLAIN_TEXT, description="Dimension id.")
 ]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
 DimensionFilter = Annotated[
-    str | None,
-    BLANK_IS_NONE,
-    Query(max_length=64, pattern=PLAIN_TEXT, description="Only this dimension (its id)."),
+    Name | None, BLANK_IS_NONE, Query(description="Only this dimension (its id).")
 ]
 MetricFilter = Annotated[
-    str | None,
-    BLANK_IS_NONE,
-    Query(max_length=64, pattern=PLAIN_TEXT, description="Only this metric of the catalogue."),
+    Name | None, BLANK_IS_NONE, Query(description="Only this metric of the catalogue.")
 ]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 
