@@ -496,3 +496,40 @@ def model_rows(model: model_mod.Model) -> list[dict[str, Any]]:
         }
         for d in model.dimensions
     ]
+
+
+# --- memo ---------------------------------------------------------------------------------
+
+_memo_lock = threading.Lock()
+_memo: dict[Any, Any] = {}
+_MEMO_SIZE = 512
+
+
+def store_version(session: Session) -> tuple[Any, ...]:
+    """What changes whenever scoring writes: the newest ids of snapshots and metric values.
+
+    Scoring replaces rows by deleting and inserting them, so a new score always raises the
+    newest id; both reads are primary-key lookups, cheap on any store size.
+    """
+    S, M = tables.Snapshot, tables.MetricValue
+    return (
+        str(session.get_bind().engine.url),  # one process may serve (or test) several stores
+        session.scalar(select(func.max(S.id))),
+        session.scalar(select(func.max(M.id))),
+        session.scalar(select(func.count()).select_from(tables.Team)),
+    )
+
+
+def memo(session: Session, key: Any, build: Any) -> Any:
+    """``build()`` once per store version and ``key``: pages read scored data far more often
+    than scoring writes it, and a full scan of two years of snapshots costs hundreds of ms."""
+    full = (store_version(session), key)
+    with _memo_lock:
+        if full in _memo:
+            return _memo[full]
+    value = build()
+    with _memo_lock:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[full] = value
+    return value

@@ -191,7 +191,12 @@ def levels(
     format: Format = "json",
 ) -> Any:
     """Every team's newest stored level per dimension (at or before ``to``)."""
-    view = dashboards.overview(session, _model(context), until=until)
+    model = _model(context)
+    view = dashboards.memo(
+        session,
+        ("levels", model.version, until),
+        lambda: dashboards.overview(session, model, until=until),
+    )
     found = [
         {"team": t.team, "slug": t.slug, **c.__dict__} for t in view.teams for c in t.cells.values()
     ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from markupsafe import Markup
 from starlette.responses import Response
 
 from maturity import dashboards, listings
@@ -32,6 +33,44 @@ def _period(since: dt.date | None, until: dt.date | None) -> None:
         raise HTTPException(422, "'from' must not be after 'to'")
 
 
+def _overview_parts(
+    session: Any, model: Any, team_id: int | None, since: dt.date | None, until: dt.date | None
+) -> tuple[dashboards.Overview, Markup | None, Markup | None]:
+    view = dashboards.overview(session, model, team_id=team_id, since=since, until=until)
+    if not view.teams:
+        return view, None, None
+    heat = charts.level_heatmap(
+        [t.team for t in view.teams],
+        [n for _, n in view.dimensions],
+        [
+            [t.cells[d].level if d in t.cells else None for d, _ in view.dimensions]
+            for t in view.teams
+        ],
+        title="Level per team and dimension",
+    )
+    trend = charts.organisation_trend(
+        view.trend, dict(view.dimensions), title="Mean score of the teams per dimension"
+    )
+    return view, embed_charts.embed(heat), embed_charts.embed(trend)
+
+
+def _team_parts(
+    session: Any, model: Any, team_id: int, since: dt.date | None, until: dt.date | None
+) -> tuple[dashboards.TeamView, dict[str, Markup]]:
+    view = dashboards.team_view(session, model, team_id, since=since, until=until)
+    figures = {}
+    if not view.scores.empty:
+        figures["levels"] = embed_charts.embed(
+            charts.level_trend(view.scores, title=f"Score per dimension: {view.team}")
+        )
+    for tile in view.dora:
+        if not view.series.empty and (view.series["metric"] == tile.metric).any():
+            figures[tile.metric] = embed_charts.embed(
+                charts.metric_trend(view.series, metric=tile.metric, title=tile.label)
+            )
+    return view, figures
+
+
 @router.get("/overview")
 def overview_page(
     request: Request,
@@ -46,24 +85,13 @@ def overview_page(
     """Teams x dimensions, the DORA keys of each team, the organisation's trend, freshness."""
     _period(since, until)
     model = dashboards.current_model(context.config.model_path())
-    view = dashboards.overview(
-        session, model, team_id=team_filter(session, team), since=since, until=until
+    team_id = team_filter(session, team)
+    # Figures are built once per store version (scoring writes weekly; pages are read often).
+    view, heat, trend = dashboards.memo(
+        session,
+        ("overview", model.version, team_id, since, until),
+        lambda: _overview_parts(session, model, team_id, since, until),
     )
-    names = dict(view.dimensions)
-    heat = trend = None
-    if view.teams:
-        heat = charts.level_heatmap(
-            [t.team for t in view.teams],
-            [n for _, n in view.dimensions],
-            [
-                [t.cells[d].level if d in t.cells else None for d, _ in view.dimensions]
-                for t in view.teams
-            ],
-            title="Level per team and dimension",
-        )
-        trend = charts.organisation_trend(
-            view.trend, names, title="Mean score of the teams per dimension"
-        )
     freshness = listings.source_freshness(
         session, stale_after=dt.timedelta(hours=settings.stale_hours)
     )
@@ -72,8 +100,8 @@ def overview_page(
         "overview.html",
         {
             "view": view,
-            "heat": embed_charts.embed(heat) if heat else None,
-            "trend": embed_charts.embed(trend) if trend else None,
+            "heat": heat,
+            "trend": trend,
             "freshness": freshness,
             "teams": listings.list_teams(session),
             "team": team,
@@ -98,17 +126,11 @@ def team_page(
     team_id = team_filter(session, slug)
     assert team_id is not None
     model = dashboards.current_model(context.config.model_path())
-    view = dashboards.team_view(session, model, team_id, since=since, until=until)
-    figures = {}
-    if not view.scores.empty:
-        figures["levels"] = embed_charts.embed(
-            charts.level_trend(view.scores, title=f"Score per dimension: {view.team}")
-        )
-    for tile in view.dora:
-        if not view.series.empty and (view.series["metric"] == tile.metric).any():
-            figures[tile.metric] = embed_charts.embed(
-                charts.metric_trend(view.series, metric=tile.metric, title=tile.label)
-            )
+    view, figures = dashboards.memo(
+        session,
+        ("team", model.version, team_id, since, until),
+        lambda: _team_parts(session, model, team_id, since, until),
+    )
     return render(
         request,
         "team.html",
