@@ -68,8 +68,14 @@ def level_heatmap(
     return fig
 
 
-def level_trend(snapshots: pd.DataFrame, *, title: str) -> go.Figure:
-    """One line per dimension of the stored fractional score over period ends (one team)."""
+def level_trend(
+    snapshots: pd.DataFrame, *, title: str, names: dict[str, str] | None = None
+) -> go.Figure:
+    """One line per dimension of the stored fractional score over period ends (one team).
+
+    ``names`` maps dimension ids to the names shown in the legend (default: the ids).
+    """
+    names = names or {}
     fig = _figure(title)
     for dimension, rows in snapshots.groupby("dimension", sort=True):
         rows = rows.sort_values("period_end")
@@ -77,7 +83,7 @@ def level_trend(snapshots: pd.DataFrame, *, title: str) -> go.Figure:
             x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
             y=rows["score"].astype(float).tolist(),
             mode="lines+markers",
-            name=label(dimension),
+            name=label(names.get(str(dimension), dimension)),
             hovertemplate="%{x}: %{y:.2f}<extra>%{fullData.name}</extra>",
         )
     fig.update_yaxes(

@@ -61,7 +61,11 @@ def _team_parts(
     figures = {}
     if not view.scores.empty:
         figures["levels"] = embed_charts.embed(
-            charts.level_trend(view.scores, title=f"Score per dimension: {view.team}")
+            charts.level_trend(
+                view.scores,
+                title=f"Score per dimension: {view.team}",
+                names={d.id: d.name for d in model.dimensions},
+            )
         )
     for tile in view.dora:
         if not view.series.empty and (view.series["metric"] == tile.metric).any():
