@@ -213,6 +213,18 @@ def _cell(row: Any) -> Cell:
     )
 
 
+@dataclass(frozen=True)
+class TeamChoice:
+    name: str
+    slug: str
+
+
+def team_choices(session: Session) -> list[TeamChoice]:
+    """Every team's name and URL name, for a filter."""
+    rows = session.execute(select(tables.Team.name, tables.Team.slug).order_by(tables.Team.name))
+    return [TeamChoice(name, slug) for name, slug in rows]
+
+
 def score_history(
     session: Session,
     *,

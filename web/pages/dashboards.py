@@ -107,7 +107,8 @@ def overview_page(
             "heat": heat,
             "trend": trend,
             "freshness": freshness,
-            "teams": listings.list_teams(session),
+            # the filter needs names only (list_teams also counts every team's records)
+            "teams": dashboards.team_choices(session),
             "team": team,
             "since": since,
             "until": until,
