@@ -398,13 +398,29 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)
     ] = 8000,
+    collect_every: Annotated[
+        str | None,
+        typer.Option(
+            "--collect-every",
+            help="Collect and score in the background this often (30m, 1h, 1d).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the dashboards and the JSON API (tokens: MATURITY_ADMIN_TOKEN, ..._VIEWER_TOKEN)."""
+    import threading
+
     import uvicorn
 
+    from maturity import actions
     from web.app import create_app
     from web.settings import SettingsError, WebSettings
 
+    interval = None
+    if collect_every is not None:
+        try:
+            interval = actions.parse_duration(collect_every)
+        except ValueError as exc:
+            raise UserError(f"--collect-every: {exc}") from None
     context = _ctx(ctx)
     try:
         settings = WebSettings.from_env()
@@ -418,8 +434,15 @@ def serve(
             markup=False,
         )
     out.print(f"serving {redacted(context.url)} on http://{host}:{port}/", markup=False)
+    web_app = create_app(context, settings=settings)
+    stop = threading.Event()
+    if interval is not None:
+        # Shares the application's action queue: a collection started from the web and the
+        # scheduled one never run at the same time.
+        actions.every(web_app.state.jobs, context, interval, stop)
+        out.print(f"collecting and scoring every {collect_every}", markup=False)
     uvicorn.run(
-        create_app(context, settings=settings),
+        web_app,
         host=host,
         port=port,
         log_level="warning",

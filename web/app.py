@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from maturity.actions import Jobs
 from maturity.context import AppContext
 from web import api, pages
 from web.api import events as events_api
@@ -70,6 +71,7 @@ def create_app(
     )
     app.state.context = ctx
     app.state.settings = settings
+    app.state.jobs = Jobs()  # background actions, one at a time
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(pages.router())

@@ -2,66 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from playwright import sync_api as playwright_sync
 from pydantic import SecretStr
 
 from tests import webstore
+from tests.browser.conftest import Server, _serve
 from web.app import create_app
 from web.pages import NAV
 from web.settings import WebSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = os.environ.get("MATURITY_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = [item.path for item in NAV] + ["/environments?team=payments"]
 VIEWER = "viewer-token-0123456789abcdef"
-# Collects CSP violations before any script of the page runs.
-WATCH_CSP = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-
-
-@dataclass
-class Server:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-
-def _serve(app: Any) -> Server:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return Server(f"http://127.0.0.1:{port}", server, thread)
 
 
 @pytest.fixture
@@ -81,46 +38,6 @@ def serve(tmp_path: Path, sqlite_url: str) -> Iterator[Any]:
         s.server.should_exit = True
         s.thread.join(timeout=10)
     context.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """The system's Chromium; Playwright never downloads one."""
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class Watched:
-    page: Any
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def csp_violations(self) -> list[str]:
-        return list(self.page.evaluate("window.__csp || []"))
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Any]:
-    def open_tab(width: int = 1280, height: int = 900) -> Watched:
-        ctx = browser.new_context(viewport={"width": width, "height": height})
-        contexts.append(ctx)
-        ctx.add_init_script(WATCH_CSP)
-        page = ctx.new_page()
-        watched = Watched(page)
-        page.on(
-            "console",
-            lambda m: watched.console_errors.append(m.text) if m.type == "error" else None,
-        )
-        page.on("pageerror", lambda e: watched.page_errors.append(str(e)))
-        return watched
-
-    contexts: list[Any] = []
-    yield open_tab
-    for ctx in contexts:
-        ctx.close()
 
 
 def test_every_page_loads_without_console_errors_or_csp_violations(serve: Any, tab: Any) -> None:

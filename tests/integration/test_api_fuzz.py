@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests import webstore
+from tests import scoredstore, webstore
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -31,6 +31,7 @@ def api_schema(tmp_path: Path, store_url: str) -> Iterator[Any]:
     """The application's own OpenAPI document, loaded in-process over ASGI."""
     context = webstore.make_context(tmp_path, store_url)
     webstore.seed_demo(context, hostile=True)
+    scoredstore.seed_scored(context, weeks=3, hostile=True)
     tokens = WebSettings(admin_token=SecretStr(ADMIN), viewer_token=SecretStr(VIEWER))
     app = create_app(context, settings=tokens)
     yield schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
@@ -45,7 +46,20 @@ def test_generated_requests_never_get_a_server_error(
     api_schema: Any, mode: GenerationMode, token: str | None
 ) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 7
+    paths = {f"{op.method.upper()} {op.path}" for op in operations}
+    assert {
+        "GET /api/v1/levels",
+        "GET /api/v1/teams/{slug}/levels",
+        "GET /api/v1/snapshots",
+        "GET /api/v1/metrics",
+        "GET /api/v1/model",
+        "POST /api/v1/model",
+        "GET /api/v1/dimensions/{dim_id}",
+        "POST /api/v1/actions/collect",
+        "POST /api/v1/actions/score",
+        "GET /api/v1/actions/{job_id}",
+    } <= paths
+    assert len(operations) == 17
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     statuses: set[int] = set()
     answered: set[tuple[str, int]] = set()

@@ -558,6 +558,15 @@ def test_the_openapi_document_describes_every_api_route(context: AppContext) -> 
         "/api/v1/environments",
         "/api/v1/deployments/weekly",
         "/api/v1/events",
+        "/api/v1/levels",
+        "/api/v1/teams/{slug}/levels",
+        "/api/v1/snapshots",
+        "/api/v1/metrics",
+        "/api/v1/model",
+        "/api/v1/dimensions/{dim_id}",
+        "/api/v1/actions/collect",
+        "/api/v1/actions/score",
+        "/api/v1/actions/{job_id}",
     }
     ok = doc["paths"]["/api/v1/environments"]["get"]["responses"]["200"]["content"]
     assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/EnvironmentsPublic"}
@@ -565,6 +574,9 @@ def test_the_openapi_document_describes_every_api_route(context: AppContext) -> 
     body = doc["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     assert len(body["schema"]["oneOf"]) == 2
     assert {"BuildEvent", "DeploymentEvent", "IncidentEvent"} <= set(doc["components"]["schemas"])
+    levels = doc["paths"]["/api/v1/teams/{slug}/levels"]["get"]["responses"]["200"]["content"]
+    assert levels["application/json"]["schema"] == {"$ref": "#/components/schemas/TeamLevelsPublic"}
+    assert doc["paths"]["/api/v1/model"]["post"]["requestBody"]["content"]["text/plain"]
 
 
 def test_a_broken_store_is_a_500_that_tells_nothing_about_internals(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web.api import collection, environments, events, teams
+from web.api import actions, collection, dashboards, environments, events, teams
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(teams.router)
+router.include_router(dashboards.router)
+router.include_router(actions.router)
 router.include_router(collection.router)
 router.include_router(environments.router)
 router.include_router(events.router)

@@ -27,7 +27,9 @@ class NavItem:
 
 
 NAV: tuple[NavItem, ...] = (
+    NavItem("/overview", "Overview"),
     NavItem("/", "Home"),
+    NavItem("/model", "Model"),
     NavItem("/environments", "Environments"),
     NavItem("/collection", "Collection"),
 )
@@ -76,9 +78,9 @@ def render(
 
 def router() -> APIRouter:
     """All pages in one router (imported late: the page modules import ``render`` from here)."""
-    from web.pages import auth, collection, environments, home
+    from web.pages import auth, collection, dashboards, environments, home
 
     pages = APIRouter(include_in_schema=False)
-    for module in (home, collection, environments, auth):
+    for module in (dashboards, home, collection, environments, auth):
         pages.include_router(module.router)
     return pages

@@ -1,0 +1,547 @@
+"""Page-shaped views of stored snapshots and metric values: what the dashboards and the API show.
+
+Nothing here computes a metric or a verdict: levels, scores, coverage and evidence are read as
+``maturity score`` stored them (docs/scoring.md); this module only selects, groups for display
+(latest per team, counts of teams per level, mean score of the organisation per week) and
+attaches the model's text to criterion ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from maturity import metrics
+from maturity import model as model_mod
+from maturity.store import tables
+
+LEVEL_NAMES = ("Base", "Beginner", "Intermediate", "Advanced", "Expert")
+DORA_LABELS = {
+    "deployment_frequency": "Deployment frequency",
+    "lead_time_hours": "Lead time for changes",
+    "change_failure_rate": "Change failure rate",
+    "time_to_restore_hours": "Time to restore service",
+}
+
+_model_lock = threading.Lock()
+_model_cache: dict[tuple[str, float], model_mod.Model] = {}
+
+
+def current_model(path: Path | None) -> model_mod.Model:
+    """The model in use, loaded once per file version (pages must not re-parse it per request)."""
+    key = (str(path) if path else "", path.stat().st_mtime if path and path.exists() else 0.0)
+    with _model_lock:
+        found = _model_cache.get(key)
+        if found is None:
+            found = model_mod.load(path)
+            _model_cache.clear()
+            _model_cache[key] = found
+        return found
+
+
+# --- shapes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One team's stored level of one dimension."""
+
+    dimension: str
+    level: int
+    level_name: str
+    score: float
+    coverage: float
+    period_end: dt.date
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    team: str
+    slug: str
+    cells: dict[str, Cell]
+
+
+@dataclass(frozen=True)
+class DoraTile:
+    """One DORA key of one team at one period end, with its own tier (never averaged)."""
+
+    metric: str
+    label: str
+    unit: str
+    value: float | None
+    sample_size: int | None
+    tier: str
+    period_end: dt.date | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    dimensions: list[tuple[str, str]]
+    teams: list[TeamRow]
+    dora: dict[str, list[DoraTile]]
+    trend: pd.DataFrame  # period_end, dimension, score (mean over teams), teams
+
+
+@dataclass(frozen=True)
+class CriterionView:
+    """A criterion's stored verdict and evidence with the model's text for it."""
+
+    id: str
+    level: int
+    verdict: str
+    description: str
+    rationale: str
+    metric: dict[str, Any] | None
+    survey: dict[str, Any] | None
+    records: str | None
+
+
+@dataclass(frozen=True)
+class DimensionLevel:
+    dimension: str
+    name: str
+    level: int
+    level_name: str
+    score: float
+    coverage: float
+    period_end: dt.date
+    period_start: str | None
+    window_days: int | None
+    model_version: str
+    criteria: list[CriterionView]
+    next_steps: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TeamView:
+    team: str
+    slug: str
+    levels: list[DimensionLevel]
+    dora: list[DoraTile]
+    scores: pd.DataFrame  # team_id, team, dimension, period_end, level, score, coverage
+    series: pd.DataFrame  # metric_series of the DORA keys
+
+
+@dataclass(frozen=True)
+class UnmetCount:
+    id: str
+    level: int
+    description: str
+    unmet: int
+    unknown: int
+
+
+@dataclass(frozen=True)
+class DimensionView:
+    id: str
+    name: str
+    teams: list[tuple[str, str, Cell]]
+    distribution: list[tuple[int, str, int]]
+    most_unmet: list[UnmetCount] = field(default_factory=list)
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def _bounds(stmt: Any, col: Any, since: dt.date | None, until: dt.date | None) -> Any:
+    if since is not None:
+        stmt = stmt.where(col >= since)
+    if until is not None:
+        stmt = stmt.where(col <= until)
+    return stmt
+
+
+def _latest(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    until: dt.date | None = None,
+    evidence: bool = False,
+) -> list[Any]:
+    """Each team's newest snapshot per dimension at or before ``until``."""
+    S = tables.Snapshot
+    newest = select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
+    newest = _bounds(newest, S.period_end, None, until)
+    if team_id is not None:
+        newest = newest.where(S.team_id == team_id)
+    if dimension is not None:
+        newest = newest.where(S.dimension == dimension)
+    sub = newest.group_by(S.team_id, S.dimension).subquery()
+    cols = [
+        S.team_id,
+        tables.Team.name,
+        tables.Team.slug,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.model_version,
+    ]
+    if evidence:
+        cols.append(S.evidence)
+    stmt = (
+        select(*cols)
+        .join(tables.Team, tables.Team.id == S.team_id)
+        .join(
+            sub,
+            (sub.c.team_id == S.team_id)
+            & (sub.c.dimension == S.dimension)
+            & (sub.c.period_end == S.period_end),
+        )
+        .order_by(tables.Team.name, S.dimension)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _cell(row: Any) -> Cell:
+    return Cell(
+        dimension=row.dimension,
+        level=int(row.level),
+        level_name=LEVEL_NAMES[int(row.level)],
+        score=float(row.score),
+        coverage=float(row.coverage),
+        period_end=row.period_end,
+    )
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    name: str
+    slug: str
+
+
+def team_choices(session: Session) -> list[TeamChoice]:
+    """Every team's name and URL name, for a filter."""
+    rows = session.execute(select(tables.Team.name, tables.Team.slug).order_by(tables.Team.name))
+    return [TeamChoice(name, slug) for name, slug in rows]
+
+
+def score_history(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Stored levels and scores without their evidence (trends need no evidence)."""
+    S = tables.Snapshot
+    stmt = select(
+        S.team_id,
+        tables.Team.name,
+        tables.Team.slug,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.model_version,
+    ).join(tables.Team, tables.Team.id == S.team_id)
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    if dimension is not None:
+        stmt = stmt.where(S.dimension == dimension)
+    stmt = _bounds(stmt, S.period_end, since, until)
+    rows = session.execute(stmt.order_by(tables.Team.name, S.dimension, S.period_end)).all()
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "team_id",
+            "team",
+            "slug",
+            "dimension",
+            "period_end",
+            "level",
+            "score",
+            "coverage",
+            "model_version",
+        ],
+    )
+
+
+def _dora_latest(
+    session: Session, *, team_id: int | None, until: dt.date | None
+) -> dict[int, list[DoraTile]]:
+    """Per team, the DORA keys at its newest period end with metric values (each key's tier)."""
+    M = tables.MetricValue
+    newest = select(M.team_id, func.max(M.period_end).label("period_end")).where(
+        M.metric.in_(metrics.DORA_KEYS)
+    )
+    newest = _bounds(newest, M.period_end, None, until)
+    if team_id is not None:
+        newest = newest.where(M.team_id == team_id)
+    sub = newest.group_by(M.team_id).subquery()
+    stmt = (
+        select(M.team_id, M.metric, M.period_end, M.value, M.sample_size)
+        .join(sub, (sub.c.team_id == M.team_id) & (sub.c.period_end == M.period_end))
+        .where(M.metric.in_(metrics.DORA_KEYS))
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for row in session.execute(stmt):
+        found.setdefault(int(row.team_id), {})[row.metric] = row
+    out: dict[int, list[DoraTile]] = {}
+    for tid, by_metric in found.items():
+        out[tid] = [_tile(key, by_metric.get(key)) for key in metrics.DORA_KEYS]
+    return out
+
+
+def _tile(key: str, row: Any | None) -> DoraTile:
+    value = None if row is None or row.value is None else float(row.value)
+    return DoraTile(
+        metric=key,
+        label=DORA_LABELS[key],
+        unit=metrics.CATALOGUE[key].unit,
+        value=value,
+        sample_size=None if row is None else row.sample_size,
+        tier=metrics.tier(key, value),
+        period_end=None if row is None else row.period_end,
+    )
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+def overview(
+    session: Session,
+    model: model_mod.Model,
+    *,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> Overview:
+    """Teams x dimensions (newest level at or before ``until``), DORA keys, organisation trend."""
+    teams: dict[str, TeamRow] = {}
+    for row in _latest(session, team_id=team_id, until=until):
+        entry = teams.setdefault(row.slug, TeamRow(row.name, row.slug, {}))
+        entry.cells[row.dimension] = _cell(row)
+    dora_by_id = _dora_latest(session, team_id=team_id, until=until)
+    names = {
+        int(tid): slug
+        for tid, slug in session.execute(select(tables.Team.id, tables.Team.slug)).all()
+    }
+    dora = {names[tid]: tiles for tid, tiles in dora_by_id.items() if tid in names}
+    return Overview(
+        dimensions=[(d.id, d.name) for d in model.dimensions],
+        teams=list(teams.values()),
+        dora=dora,
+        trend=organisation_trend(session, team_id=team_id, since=since, until=until),
+    )
+
+
+def organisation_trend(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Mean stored score of the teams per dimension and period end (a display average only)."""
+    S = tables.Snapshot
+    stmt = select(
+        S.period_end,
+        S.dimension,
+        func.avg(S.score).label("score"),
+        func.count().label("teams"),
+    )
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    stmt = _bounds(stmt, S.period_end, since, until)
+    rows = session.execute(
+        stmt.group_by(S.period_end, S.dimension).order_by(S.dimension, S.period_end)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["period_end", "dimension", "score", "teams"])
+    frame["score"] = frame["score"].astype(float)
+    return frame
+
+
+def _criteria(model: model_mod.Model, evidence: dict[str, Any]) -> list[CriterionView]:
+    text = {c.id: c for _, _, c in model.criteria()}
+    out = []
+    for item in evidence.get("criteria", []):
+        known = text.get(item.get("id", ""))
+        metric = item.get("metric")
+        name = metric.get("name") if isinstance(metric, dict) else None
+        out.append(
+            CriterionView(
+                id=str(item.get("id")),
+                level=int(item.get("level", 0)),
+                verdict=str(item.get("verdict", "unknown")),
+                description=known.description if known else "",
+                rationale=known.rationale if known else "",
+                metric=metric,
+                survey=item.get("survey"),
+                records=metrics.CATALOGUE[name].records if name in metrics.CATALOGUE else None,
+            )
+        )
+    return out
+
+
+def team_levels(
+    session: Session, model: model_mod.Model, team_id: int, *, until: dt.date | None = None
+) -> list[DimensionLevel]:
+    """A team's newest level per dimension with its evidence and next steps."""
+    names = {d.id: d.name for d in model.dimensions}
+    order = {d.id: i for i, d in enumerate(model.dimensions)}
+    rows = sorted(
+        _latest(session, team_id=team_id, until=until, evidence=True),
+        key=lambda r: order.get(r.dimension, 99),
+    )
+    out = []
+    for row in rows:
+        ev = row.evidence or {}
+        out.append(
+            DimensionLevel(
+                dimension=row.dimension,
+                name=names.get(row.dimension, row.dimension),
+                level=int(row.level),
+                level_name=LEVEL_NAMES[int(row.level)],
+                score=float(row.score),
+                coverage=float(row.coverage),
+                period_end=row.period_end,
+                period_start=ev.get("period_start"),
+                window_days=ev.get("window_days"),
+                model_version=row.model_version,
+                criteria=_criteria(model, ev),
+                next_steps=list(ev.get("next_steps", [])),
+            )
+        )
+    return out
+
+
+def team_view(
+    session: Session,
+    model: model_mod.Model,
+    team_id: int,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> TeamView:
+    """Everything the team page shows."""
+    team = session.get(tables.Team, team_id)
+    assert team is not None
+    levels = team_levels(session, model, team_id, until=until)
+    dora = _dora_latest(session, team_id=team_id, until=until).get(
+        team_id, [_tile(k, None) for k in metrics.DORA_KEYS]
+    )
+    from maturity.store import read
+
+    return TeamView(
+        team=team.name,
+        slug=team.slug,
+        levels=levels,
+        dora=dora,
+        scores=score_history(session, team_id=team_id, since=since, until=until),
+        series=read.metric_series(
+            session, metrics=list(metrics.DORA_KEYS), team_id=team_id, since=since, until=until
+        ),
+    )
+
+
+def dimension_view(
+    session: Session, model: model_mod.Model, dim_id: str, *, until: dt.date | None = None
+) -> DimensionView:
+    """One dimension across teams: newest levels, teams per level, criteria most often unmet."""
+    dim = model.dimension(dim_id)
+    rows = _latest(session, dimension=dim_id, until=until, evidence=True)
+    counts = [0] * len(LEVEL_NAMES)
+    unmet: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    for row in rows:
+        counts[int(row.level)] += 1
+        for item in (row.evidence or {}).get("criteria", []):
+            verdict = item.get("verdict")
+            if verdict == "unmet":
+                unmet[item["id"]] = unmet.get(item["id"], 0) + 1
+            elif verdict == "unknown":
+                unknown[item["id"]] = unknown.get(item["id"], 0) + 1
+    ranked = [
+        UnmetCount(c.id, lv.number, c.description, unmet.get(c.id, 0), unknown.get(c.id, 0))
+        for lv, c in dim.criteria()
+        if unmet.get(c.id)
+    ]
+    ranked.sort(key=lambda u: (-u.unmet, u.level))
+    return DimensionView(
+        id=dim.id,
+        name=dim.name,
+        teams=[(r.name, r.slug, _cell(r)) for r in rows],
+        distribution=[(i, LEVEL_NAMES[i], n) for i, n in enumerate(counts)],
+        most_unmet=ranked,
+    )
+
+
+def model_rows(model: model_mod.Model) -> list[dict[str, Any]]:
+    """The model as data: dimensions with their levels' text and criteria."""
+    return [
+        {
+            "id": d.id,
+            "name": d.name,
+            "levels": [
+                {
+                    "number": lv.number,
+                    "name": lv.name,
+                    "text": lv.text,
+                    "criteria": [
+                        {
+                            "id": c.id,
+                            "kind": c.kind,
+                            "description": c.description,
+                            "rationale": c.rationale,
+                            "statement": c.statement,
+                            "check": c.metric.text() if c.metric else None,
+                            "question": c.survey.question if c.survey else None,
+                            "min_mean": c.survey.min_mean if c.survey else None,
+                        }
+                        for c in lv.criteria
+                    ],
+                }
+                for lv in d.levels
+            ],
+        }
+        for d in model.dimensions
+    ]
+
+
+# --- memo ---------------------------------------------------------------------------------
+
+_memo_lock = threading.Lock()
+_memo: dict[Any, Any] = {}
+_MEMO_SIZE = 512
+
+
+def store_version(session: Session) -> tuple[Any, ...]:
+    """What changes whenever scoring writes: the newest ids of snapshots and metric values.
+
+    Scoring replaces rows by deleting and inserting them, so a new score always raises the
+    newest id; both reads are primary-key lookups, cheap on any store size.
+    """
+    S, M = tables.Snapshot, tables.MetricValue
+    return (
+        str(session.get_bind().engine.url),  # one process may serve (or test) several stores
+        session.scalar(select(func.max(S.id))),
+        session.scalar(select(func.max(M.id))),
+        session.scalar(select(func.count()).select_from(tables.Team)),
+    )
+
+
+def memo(session: Session, key: Any, build: Any) -> Any:
+    """``build()`` once per store version and ``key``: pages read scored data far more often
+    than scoring writes it, and a full scan of two years of snapshots costs hundreds of ms."""
+    full = (store_version(session), key)
+    with _memo_lock:
+        if full in _memo:
+            return _memo[full]
+    value = build()
+    with _memo_lock:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[full] = value
+    return value

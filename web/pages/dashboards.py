@@ -1,0 +1,184 @@
+"""The score dashboards: the overview heat map, a team, a dimension across teams, the model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from maturity import dashboards, listings
+from reports import charts
+from web import charts as embed_charts
+from web.api.environments import TeamSlug, team_filter
+from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT
+from web.deps import ContextDep, SessionDep, SettingsDep, ViewerDep
+from web.pages import render, templates
+
+router = APIRouter()
+Since = Annotated[
+    dt.date | None, BLANK_IS_NONE, Query(alias="from", description="First week end shown.")
+]
+Until = Annotated[
+    dt.date | None, BLANK_IS_NONE, Query(alias="to", description="Last week end shown.")
+]
+Slug = Annotated[str, Path(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
+DimensionId = Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
+
+
+def _period(since: dt.date | None, until: dt.date | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise HTTPException(422, "'from' must not be after 'to'")
+
+
+def _overview_parts(
+    session: Any, model: Any, team_id: int | None, since: dt.date | None, until: dt.date | None
+) -> tuple[dashboards.Overview, Markup | None, Markup | None, Markup]:
+    view = dashboards.overview(session, model, team_id=team_id, since=since, until=until)
+    # 200 teams x 9 cells take ~20 ms to render: render them with the figures, once.
+    tables = Markup(templates.env.get_template("_overview_tables.html").render(view=view))  # noqa: S704 (autoescaped template)
+    if not view.teams:
+        return view, None, None, tables
+    heat = charts.level_heatmap(
+        [t.team for t in view.teams],
+        [n for _, n in view.dimensions],
+        [
+            [t.cells[d].level if d in t.cells else None for d, _ in view.dimensions]
+            for t in view.teams
+        ],
+        title="Level per team and dimension",
+    )
+    trend = charts.organisation_trend(
+        view.trend, dict(view.dimensions), title="Mean score of the teams per dimension"
+    )
+    return view, embed_charts.embed(heat), embed_charts.embed(trend), tables
+
+
+def _team_parts(
+    session: Any, model: Any, team_id: int, since: dt.date | None, until: dt.date | None
+) -> tuple[dashboards.TeamView, dict[str, Markup]]:
+    view = dashboards.team_view(session, model, team_id, since=since, until=until)
+    figures = {}
+    if not view.scores.empty:
+        figures["levels"] = embed_charts.embed(
+            charts.level_trend(
+                view.scores,
+                title=f"Score per dimension: {view.team}",
+                names={d.id: d.name for d in model.dimensions},
+            )
+        )
+    for tile in view.dora:
+        if not view.series.empty and (view.series["metric"] == tile.metric).any():
+            figures[tile.metric] = embed_charts.embed(
+                charts.metric_trend(view.series, metric=tile.metric, title=tile.label)
+            )
+    return view, figures
+
+
+@router.get("/overview")
+def overview_page(
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
+    settings: SettingsDep,
+    _viewer: ViewerDep,
+    team: TeamSlug = None,
+    since: Since = None,
+    until: Until = None,
+) -> Response:
+    """Teams x dimensions, the DORA keys of each team, the organisation's trend, freshness."""
+    _period(since, until)
+    model = dashboards.current_model(context.config.model_path())
+    team_id = team_filter(session, team)
+    # Figures are built once per store version (scoring writes weekly; pages are read often).
+    view, heat, trend, tables = dashboards.memo(
+        session,
+        ("overview", model.version, team_id, since, until),
+        lambda: _overview_parts(session, model, team_id, since, until),
+    )
+    freshness = listings.source_freshness(
+        session, stale_after=dt.timedelta(hours=settings.stale_hours)
+    )
+    return render(
+        request,
+        "overview.html",
+        {
+            "view": view,
+            "heat": heat,
+            "trend": trend,
+            "tables": tables,
+            "freshness": freshness,
+            # the filter needs names only (list_teams also counts every team's records)
+            "teams": dashboards.team_choices(session),
+            "team": team,
+            "since": since,
+            "until": until,
+        },
+    )
+
+
+@router.get("/teams/{slug}")
+def team_page(
+    request: Request,
+    slug: Slug,
+    session: SessionDep,
+    context: ContextDep,
+    _viewer: ViewerDep,
+    since: Since = None,
+    until: Until = None,
+) -> Response:
+    """A team's level per dimension with evidence, next steps, trends and coverage."""
+    _period(since, until)
+    team_id = team_filter(session, slug)
+    assert team_id is not None
+    model = dashboards.current_model(context.config.model_path())
+    view, figures = dashboards.memo(
+        session,
+        ("team", model.version, team_id, since, until),
+        lambda: _team_parts(session, model, team_id, since, until),
+    )
+    return render(
+        request,
+        "team.html",
+        {"view": view, "figures": figures, "since": since, "until": until, "slug": slug},
+    )
+
+
+@router.get("/dimensions/{dim_id}")
+def dimension_page(
+    request: Request,
+    dim_id: DimensionId,
+    session: SessionDep,
+    context: ContextDep,
+    _viewer: ViewerDep,
+    until: Until = None,
+) -> Response:
+    """One dimension across all teams."""
+    model = dashboards.current_model(context.config.model_path())
+    try:
+        view = dashboards.dimension_view(session, model, dim_id, until=until)
+    except KeyError:
+        raise HTTPException(404, f"no dimension {dim_id!r}") from None
+    figure = None
+    if view.teams:
+        figure = embed_charts.embed(
+            charts.level_distribution(view.distribution, title="Teams per level")
+        )
+    return render(
+        request,
+        "dimension.html",
+        {"view": view, "figure": figure, "until": until, "dimensions": model.dimensions},
+    )
+
+
+@router.get("/model")
+def model_page(request: Request, context: ContextDep, _viewer: ViewerDep) -> Response:
+    """The model in use: the seed's table and every criterion."""
+    model = dashboards.current_model(context.config.model_path())
+    return render(
+        request,
+        "model.html",
+        {"model": model, "rows": dashboards.model_rows(model)},
+    )
