@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -131,7 +132,7 @@ def test_open_refuses_k_below_three_in_one_line(configured: Path) -> None:
     assert proc.stderr.startswith("error: k must be at least 3")
 
 
-def _review_evidence(store_url: str) -> list[dict[str, object]]:
+def _review_evidence(store_url: str) -> list[dict[str, Any]]:
     eng = engine_mod.make_engine(store_url)
     with eng.connect() as conn:
         evidence = conn.execute(
@@ -148,16 +149,16 @@ def test_score_uses_a_round_at_k_and_the_gap_with_40_percent_review_shows(
     _answer(store_url, public_id, tokens[:5], 5)
     proc = _cli(configured, "score")
     assert proc.returncode == 0, proc.stderr
-    criteria = {c["id"]: c for c in _review_evidence(store_url)}  # type: ignore[index]
+    criteria = {c["id"]: c for c in _review_evidence(store_url)}
     belief = criteria["sc.reviews_all_code"]
     assert belief["verdict"] == "met"
-    assert belief["survey"] == {  # type: ignore[comparison-overlap]
+    assert belief["survey"] == {
         "min_mean": 4.0,
         "mean": 5.0,
         "responses": 5,
         "verdict": "met",
     }
-    data = criteria["sc.code_review"]["metric"]  # type: ignore[index]
+    data = criteria["sc.code_review"]["metric"]
     assert data["value"] == pytest.approx(0.4) and data["verdict"] == "unmet"
     eng = engine_mod.make_engine(store_url)
     sessions = engine_mod.make_sessionmaker(eng)
@@ -179,5 +180,5 @@ def test_score_ignores_a_round_below_k(configured: Path, store_url: str) -> None
     _answer(store_url, public_id, tokens[:4], 5)
     proc = _cli(configured, "score")
     assert proc.returncode == 0, proc.stderr
-    criteria = {c["id"]: c for c in _review_evidence(store_url)}  # type: ignore[index]
-    assert criteria["sc.reviews_all_code"]["verdict"] == "unknown"  # type: ignore[index]
+    criteria = {c["id"]: c for c in _review_evidence(store_url)}
+    assert criteria["sc.reviews_all_code"]["verdict"] == "unknown"
