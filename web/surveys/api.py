@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from maturity import listings, surveys
 from maturity import model as model_mod
@@ -41,9 +42,38 @@ class Answer(BaseModel):
     comment: str | None = Field(default=None, max_length=surveys.MAX_COMMENT)
 
 
-@router.post("/surveys", status_code=201)
-def open_round(body: OpenRound, request: Request, context: ContextDep, _admin: AdminDep) -> Any:
+@router.post(
+    "/surveys",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": OpenRound.model_json_schema()}},
+        }
+    },
+)
+async def open_round(request: Request, context: ContextDep, _admin: AdminDep) -> Any:
     """Open a round for a team; the answer holds its one-time links, shown this once only."""
+    # The body is read after the token check, so that nobody without it learns what it takes.
+    raw = await request.body()
+    if len(raw) > form.MAX_BODY:
+        raise HTTPException(413, "the body is too large")
+    try:
+        body = OpenRound.model_validate_json(raw)
+    except ValidationError as exc:
+        detail = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise HTTPException(422, detail) from None
+    opened = await run_in_threadpool(_open, context, body)
+    base = (body.base_url or str(request.base_url)).rstrip("/")
+    links = [f"{base}/survey/{opened.public_id}#token={t}" for t in opened.tokens]
+    return JSONResponse(
+        {"id": opened.public_id, "team": body.team, "k": body.k, "links": links},
+        status_code=201,
+        headers={"cache-control": "no-store"},
+    )
+
+
+def _open(context: Any, body: OpenRound) -> surveys.OpenedRound:
     try:
         m = model_mod.load(context.config.model_path())
     except model_mod.ModelError as exc:
@@ -64,13 +94,7 @@ def open_round(body: OpenRound, request: Request, context: ContextDep, _admin: A
             )
     except surveys.SurveyError as exc:
         raise HTTPException(422, str(exc)) from None
-    base = (body.base_url or str(request.base_url)).rstrip("/")
-    links = [f"{base}/survey/{opened.public_id}#token={t}" for t in opened.tokens]
-    return JSONResponse(
-        {"id": opened.public_id, "team": body.team, "k": body.k, "links": links},
-        status_code=201,
-        headers={"cache-control": "no-store"},
-    )
+    return opened
 
 
 @router.post("/surveys/{public_id}/close")
