@@ -131,6 +131,14 @@ def record(
     request: Request, context: Any, public_id: str, token: str, answers: Any, comment: Any
 ) -> Response | None:
     """Spend the token and store the answers; None when it worked, else the page to show."""
+    # Only rounds that exist are counted, so that made-up ids cannot fill the limiter's memory.
+    session = context.sessions()
+    try:
+        surveys.get_round(session, public_id)
+    except surveys.UnknownRound:
+        return unknown_link(request)
+    finally:
+        session.close()
     if not limiter(request).allow(public_id):
         return too_many(request)
     try:
