@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import logging
@@ -351,3 +352,25 @@ def test_the_servers_access_log_never_holds_a_token(context: AppContext) -> None
     for token in tokens:
         assert not any(token in line for line in records.lines)
         assert not any(token in text for text in seen)
+
+
+def test_a_round_closes_itself_on_its_closing_day(context: AppContext) -> None:
+    today = dt.date.today()
+    with session_scope(context.sessions) as s:
+        team_id = s.scalar(select(tables.Team.id).where(tables.Team.slug == "payments"))
+        assert team_id is not None
+        made = surveys.open_round(
+            s,
+            team_id=team_id,
+            questions=surveys.CAMS_QUESTIONS,
+            links=5,
+            model_version="t",
+            today=today - dt.timedelta(days=7),
+            closes_on=today,
+        )
+    c = client(context)
+    assert c.get(f"/survey/{made.public_id}").status_code == 410
+    answer = c.post(f"/survey/{made.public_id}", data={"token": made.tokens[0]})
+    assert answer.status_code == 410
+    listed = c.get("/api/v1/teams/payments/surveys").json()["rounds"]
+    assert [(r["id"], r["open"]) for r in listed] == [(made.public_id, False)]
