@@ -558,6 +558,10 @@ def test_the_openapi_document_describes_every_api_route(context: AppContext) -> 
         "/api/v1/environments",
         "/api/v1/deployments/weekly",
         "/api/v1/events",
+        "/api/v1/surveys",
+        "/api/v1/surveys/{public_id}/close",
+        "/api/v1/surveys/{public_id}/responses",
+        "/api/v1/teams/{slug}/surveys",
     }
     ok = doc["paths"]["/api/v1/environments"]["get"]["responses"]["200"]["content"]
     assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/EnvironmentsPublic"}
