@@ -374,3 +374,15 @@ def test_a_round_closes_itself_on_its_closing_day(context: AppContext) -> None:
     assert answer.status_code == 410
     listed = c.get("/api/v1/teams/payments/surveys").json()["rounds"]
     assert [(r["id"], r["open"]) for r in listed] == [(made.public_id, False)]
+
+
+def test_the_form_needs_no_login_but_results_need_the_viewer_token(context: AppContext) -> None:
+    c = client(context, admin_token=ADMIN, viewer_token=VIEWER)
+    public_id, tokens = open_round(c)
+    assert c.get(f"/survey/{public_id}").status_code == 200
+    assert submit(c, context, public_id, tokens[0]).status_code == 303
+    assert c.get(f"/survey/{public_id}/thanks").status_code == 200
+    assert c.get("/teams/payments/surveys").status_code == 401
+    assert c.get("/api/v1/teams/payments/surveys").status_code == 401
+    shown = c.get("/api/v1/teams/payments/surveys", headers={"Authorization": f"Bearer {VIEWER}"})
+    assert shown.status_code == 200 and shown.json()["rounds"][0]["responses"] == 1
