@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright import sync_api as playwright_sync
 from pydantic import SecretStr
 
 from tests import webstore
@@ -23,15 +21,6 @@ from web.settings import WebSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = os.environ.get("MATURITY_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = [item.path for item in NAV] + ["/environments?team=payments"]
 VIEWER = "viewer-token-0123456789abcdef"
 # Collects CSP violations before any script of the page runs.
@@ -81,15 +70,6 @@ def serve(tmp_path: Path, sqlite_url: str) -> Iterator[Any]:
         s.server.should_exit = True
         s.thread.join(timeout=10)
     context.close()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """The system's Chromium; Playwright never downloads one."""
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @dataclass

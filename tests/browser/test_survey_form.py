@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_sync
 
 from maturity import listings, surveys
 from maturity import model as model_mod
 from maturity.context import AppContext
 from maturity.store.engine import session_scope
 from tests import webstore
-from tests.browser.test_pages import ARGS, CHROMIUM, WATCH_CSP, Server, _serve
+from tests.browser.test_pages import WATCH_CSP, Server, _serve
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -22,13 +21,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 VIEWPORTS = {"phone": (375, 740), "laptop": (1280, 900)}
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """The system's Chromium; Playwright never downloads one."""
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
+@pytest.fixture
+def chromium(browser: Any) -> Any:
+    """The session-wide Chromium of tests/browser/conftest.py."""
+    return browser
 
 
 @pytest.fixture
