@@ -552,6 +552,7 @@ def score(
         except ValueError:
             raise UserError(f"--week: expected YYYY-MM-DD, got {week!r}") from None
     m = _load_model(context)
+    survey = _survey_aggregates(context, when, backfill)
     with BarProgress(err) as progress:
         try:
             run = snapshots.score_and_store(
@@ -561,6 +562,7 @@ def score(
                 team=team,
                 week=when,
                 backfill=backfill,
+                survey=survey,
                 progress=progress,
             )
         except LookupError as exc:
@@ -712,3 +714,181 @@ def demo(
             err.print(f"{r.scope}: {r.status}: {r.error}", markup=False)
     status(ctx)
     out.print(f"config: {config_path}")
+
+
+# --- surveys ------------------------------------------------------------------------------
+
+survey_app = typer.Typer(
+    help="Anonymous self-assessment surveys: open rounds, hand out links, read results at k.",
+    no_args_is_help=True,
+)
+app.add_typer(survey_app, name="survey")
+
+
+def _survey_aggregates(context: AppContext, week: dt.date | None, backfill: int | None) -> Any:
+    """The survey answers of rounds that reached k, per team and week scored."""
+    from zoneinfo import ZoneInfo
+
+    from maturity import snapshots, surveys
+    from maturity.store.engine import session_scope
+
+    today = dt.datetime.now(ZoneInfo(context.config.settings.timezone)).date()
+    ends = snapshots.period_ends(week, backfill, today=today)
+    with session_scope(context.sessions) as session:
+        return surveys.survey_input(session, ends)
+
+
+def _team_id(session: Any, name: str) -> int:
+    from sqlalchemy import func, select
+
+    from maturity.store import tables
+
+    found = session.scalar(
+        select(tables.Team.id).where(
+            (func.lower(tables.Team.name) == name.casefold())
+            | (func.lower(tables.Team.slug) == name.casefold())
+        )
+    )
+    if found is None:
+        raise UserError(f"no team named {name!r} in the store (run 'maturity collect')")
+    return int(found)
+
+
+@survey_app.command("open")
+def survey_open(
+    ctx: typer.Context,
+    team: Annotated[str, typer.Option("--team", "-t", help="The team asked.")],
+    links: Annotated[int, typer.Option("--links", "-n", help="How many one-time links.")],
+    k: Annotated[
+        int, typer.Option("--k", help="Responses needed before any result is shown (>= 3).")
+    ] = 5,
+    closes: Annotated[
+        str | None, typer.Option("--closes", help="The day (YYYY-MM-DD) the round closes.")
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="Where the web application is reached.")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Open a round and print its one-time links, once: they are never stored."""
+    from maturity import surveys, teams
+    from maturity.store.engine import session_scope
+
+    closes_on = None
+    if closes is not None:
+        try:
+            closes_on = dt.date.fromisoformat(closes)
+        except ValueError:
+            raise UserError(f"--closes: expected YYYY-MM-DD, got {closes!r}") from None
+    context = _ctx(ctx)
+    m = _load_model(context)
+    with session_scope(context.sessions) as session:
+        teams.sync(session, context.config)
+    try:
+        with session_scope(context.sessions) as session:
+            opened = surveys.open_round(
+                session,
+                team_id=_team_id(session, team),
+                questions=surveys.questions_for_model(m),
+                links=links,
+                model_version=str(m.version),
+                k=k,
+                closes_on=closes_on,
+            )
+    except surveys.SurveyError as exc:
+        raise UserError(str(exc)) from None
+    err.print(
+        f"round {opened.public_id} for {team}: {links} link(s), results from {k} responses. "
+        "Hand out one link per person; they are shown only now.",
+        markup=False,
+    )
+    for link in survey_links(base_url, opened):
+        out.print(link, markup=False)
+
+
+def survey_links(base_url: str, opened: Any) -> list[str]:
+    """The links of a round: the token after '#', which browsers never send to a server."""
+    base = base_url.rstrip("/")
+    return [f"{base}/survey/{opened.public_id}#token={t}" for t in opened.tokens]
+
+
+@survey_app.command("close")
+def survey_close(
+    ctx: typer.Context, round_id: Annotated[str, typer.Argument(help="The round's id.")]
+) -> None:
+    """Close a round: its unused links stop working."""
+    from maturity import surveys
+    from maturity.store.engine import session_scope
+
+    try:
+        with session_scope(_ctx(ctx).sessions) as session:
+            surveys.close_round(session, round_id)
+    except surveys.SurveyError as exc:
+        raise UserError(str(exc)) from None
+    out.print(f"round {round_id} closed", markup=False)
+
+
+@survey_app.command("list")
+def survey_list(
+    ctx: typer.Context,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="Only this team.")] = None,
+) -> None:
+    """List rounds with their response counts (never a result)."""
+    from maturity import surveys
+    from maturity.store.engine import session_scope
+
+    with session_scope(_ctx(ctx).sessions) as session:
+        team_id = _team_id(session, team) if team else None
+        rounds = surveys.list_rounds(session, team_id=team_id)
+    if not rounds:
+        out.print("no survey rounds yet: open one with 'maturity survey open'")
+        return
+    table = Table(title="survey rounds")
+    for col in ("round", "team", "opened", "closes", "responses/k", "state"):
+        table.add_column(col)
+    for r in rounds:
+        table.add_row(
+            r.public_id,
+            escape(r.team),
+            r.opened_on.isoformat(),
+            r.closes_on.isoformat() if r.closes_on else "-",
+            f"{r.responses}/{r.k}",
+            "open" if r.open else "closed",
+        )
+    out.print(table)
+
+
+@survey_app.command("results")
+def survey_results(
+    ctx: typer.Context, round_id: Annotated[str, typer.Argument(help="The round's id.")]
+) -> None:
+    """Show a round's results, once it has at least k responses."""
+    from maturity import surveys
+    from maturity.store.engine import session_scope
+
+    try:
+        with session_scope(_ctx(ctx).sessions) as session:
+            result = surveys.results(session, round_id)
+    except surveys.SurveyError as exc:
+        raise UserError(str(exc)) from None
+    if not result.visible:
+        out.print(
+            f"round {round_id}: {result.responses} response(s); results are shown from "
+            f"{result.k}: {result.needed} more needed",
+            markup=False,
+        )
+        return
+    table = Table(title=f"round {round_id}: {result.responses} responses")
+    for col in ("question", "mean", *map(str, surveys.SCALE), "don't know"):
+        table.add_column(col)
+    for q in result.questions:
+        table.add_row(
+            escape(q.question.text),
+            f"{q.mean:.2f}" if q.mean is not None else "-",
+            *(str(q.counts[s]) for s in surveys.SCALE),
+            str(q.dont_know),
+        )
+    out.print(table)
+    if result.comments:
+        out.print("comments (shuffled):")
+        for c in result.comments:
+            out.print(f"- {c}", markup=False)

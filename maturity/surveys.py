@@ -430,3 +430,86 @@ class SubmissionLimiter:
                 return False
             seen.append(now)
             return True
+
+
+def questions_for_model(model: Any) -> list[Question]:
+    """The questions of a round: every survey criterion of the model, then the CAMS four."""
+    found = [
+        Question(
+            id=f"q.{criterion.id}",
+            text=criterion.survey.question,
+            dimension=dimension.id,
+            criterion_id=criterion.id,
+        )
+        for dimension, _level, criterion in model.criteria()
+        if criterion.survey is not None
+    ]
+    return [*found, *CAMS_QUESTIONS]
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """A round as it may be listed: never a result, only how far it is from k."""
+
+    public_id: str
+    team_id: int
+    team: str
+    opened_on: dt.date
+    closes_on: dt.date | None
+    open: bool
+    responses: int
+    k: int
+
+    @property
+    def needed(self) -> int:
+        return max(0, self.k - self.responses)
+
+
+def list_rounds(
+    session: Session, *, team_id: int | None = None, today: dt.date | None = None
+) -> list[RoundSummary]:
+    """Every round (of a team), newest first, with its response count and open state."""
+    stmt = select(tables.SurveyRound, tables.Team.name).join(
+        tables.Team, tables.Team.id == tables.SurveyRound.team_id
+    )
+    if team_id is not None:
+        stmt = stmt.where(tables.SurveyRound.team_id == team_id)
+    stmt = stmt.order_by(tables.SurveyRound.opened_on.desc(), tables.SurveyRound.id.desc())
+    return [
+        RoundSummary(
+            public_id=survey.public_id,
+            team_id=survey.team_id,
+            team=name,
+            opened_on=survey.opened_on,
+            closes_on=survey.closes_on,
+            open=is_open(survey, today),
+            responses=response_count(session, survey.id),
+            k=survey.k,
+        )
+        for survey, name in session.execute(stmt)
+    ]
+
+
+def survey_input(
+    session: Session, period_ends: Sequence[dt.date], team_ids: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Survey aggregates per team, week and criterion for scoring (rounds that reached k).
+
+    A round applies from the week it opened in until the next round of the team that asked the
+    same criterion: for each week ending ``p``, the newest round opened on or before ``p``.
+    """
+    columns = ["team_id", "period_end", "criterion_id", "mean", "n"]
+    agg = criterion_aggregates(session, team_ids)
+    if agg.empty or not period_ends:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (team_id, criterion_id), group in agg.groupby(["team_id", "criterion_id"], sort=False):
+        group = group.sort_values("opened_on")
+        opened = list(group["opened_on"])
+        for end in period_ends:
+            applicable = [i for i, day in enumerate(opened) if day <= end]
+            if not applicable:
+                continue
+            row = group.iloc[applicable[-1]]
+            rows.append((team_id, end, criterion_id, float(row["mean"]), int(row["n"])))
+    return pd.DataFrame(rows, columns=columns)

@@ -567,6 +567,10 @@ def test_the_openapi_document_describes_every_api_route(context: AppContext) -> 
         "/api/v1/actions/collect",
         "/api/v1/actions/score",
         "/api/v1/actions/{job_id}",
+        "/api/v1/surveys",
+        "/api/v1/surveys/{public_id}/close",
+        "/api/v1/surveys/{public_id}/responses",
+        "/api/v1/teams/{slug}/surveys",
     }
     ok = doc["paths"]["/api/v1/environments"]["get"]["responses"]["200"]["content"]
     assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/EnvironmentsPublic"}

@@ -79,8 +79,10 @@ def render(
 def router() -> APIRouter:
     """All pages in one router (imported late: the page modules import ``render`` from here)."""
     from web.pages import auth, collection, dashboards, environments, home
+    from web.surveys import form as survey_form
+    from web.surveys import team as survey_team
 
     pages = APIRouter(include_in_schema=False)
-    for module in (dashboards, home, collection, environments, auth):
+    for module in (dashboards, home, collection, environments, auth, survey_form, survey_team):
         pages.include_router(module.router)
     return pages
