@@ -13,7 +13,7 @@ from maturity import model as model_mod
 from maturity.context import AppContext
 from maturity.store.engine import session_scope
 from tests import webstore
-from tests.browser.test_pages import WATCH_CSP, Server, _serve
+from tests.browser.conftest import WATCH_CSP, Server, _serve
 from web.app import create_app
 from web.settings import WebSettings
 
