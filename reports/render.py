@@ -262,11 +262,12 @@ def _chart_md(name: str, title: str, images: dict[str, str], r: Report) -> list[
         if frame.empty:
             return []
         pivot = frame.pivot_table(index="period_end", columns="dimension", values="score")
-        cols = list(pivot.columns)
+        names = {d.id: d.name for d in r.dimensions}
+        cols = [d.id for d in r.dimensions if d.id in pivot.columns]
         out = [
             f"**{md_escape(title)}** (weekly scores)",
             "",
-            "| week ending | " + " | ".join(md_escape(c) for c in cols) + " |",
+            "| week ending | " + " | ".join(md_escape(names[c]) for c in cols) + " |",
             "| --- |" + " ---: |" * len(cols),
         ]
         for week, row in pivot.iterrows():
