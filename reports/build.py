@@ -542,7 +542,7 @@ def _measure(crit: Criterion | None, item: dict[str, Any]) -> str:
     if m:
         cat = metrics.CATALOGUE.get(m["name"])
         now = "no data yet" if m.get("value") is None else f"now {m['value']:g}"
-        desc = f" ({cat.description})" if cat else ""
+        desc = f" ({cat.description.rstrip('.')})" if cat else ""
         parts.append(f"weekly {m['name']}{desc}: target {m['op']} {m['threshold']:g}, {now}")
     if crit and crit.survey:
         parts.append(
