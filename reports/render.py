@@ -13,10 +13,10 @@ import datetime as dt
 import functools
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import plotly
@@ -52,6 +52,7 @@ DRAW_JS = """
 })();
 """
 FORMATS = ("html", "md", "pdf")
+T = TypeVar("T")
 
 
 class ChromiumMissing(RuntimeError):
@@ -296,21 +297,31 @@ def chromium_path() -> str:
     return path
 
 
-@contextmanager
-def _browser() -> Iterator[Any]:
-    from playwright.sync_api import Error, sync_playwright
+def with_browser(work: Callable[[Any], T]) -> T:
+    """Run ``work(browser)`` with headless Chromium, in a thread of its own.
 
+    Playwright's sync API refuses to run in a thread with a running asyncio loop (a web request,
+    or another sync Playwright session already open in the caller's thread), so the browser
+    always gets a fresh thread.
+    """
     path = chromium_path()
-    with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        except Error as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise ChromiumMissing(f"cannot start Chromium at {path}: {first}") from None
-        try:
-            yield browser
-        finally:
-            browser.close()
+
+    def run() -> T:
+        from playwright.sync_api import Error, sync_playwright
+
+        with sync_playwright() as pw:
+            try:
+                browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+            except Error as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise ChromiumMissing(f"cannot start Chromium at {path}: {first}") from None
+            try:
+                return work(browser)
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 _IMAGE_JS = """
@@ -338,21 +349,27 @@ def chart_images(report: Report) -> dict[str, bytes]:
     import json
 
     payload = json.loads(json.dumps(figs, cls=plotly.utils.PlotlyJSONEncoder))
-    with _browser() as browser:
+
+    def draw(browser: Any) -> dict[str, str]:
         page = browser.new_page()
         page.set_content("<!DOCTYPE html><html><body></body></html>")
         page.add_script_tag(content=_plotly_js())
-        urls = page.evaluate(_IMAGE_JS, payload)
+        drawn: dict[str, str] = page.evaluate(_IMAGE_JS, payload)
+        return drawn
+
+    urls = with_browser(draw)
     return {name: base64.b64decode(url.split(",", 1)[1]) for name, url in urls.items()}
 
 
 def to_pdf(report: Report, *, generated: dt.datetime | None = None) -> bytes:
     """An A4 PDF: the HTML report printed by headless Chromium once its charts are drawn."""
     html = to_html(report, generated=generated)
-    with _browser() as browser:
+    has_charts = bool(build_figures(report))
+
+    def print_pdf(browser: Any) -> bytes:
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
         page.set_content(html, wait_until="load")
-        if build_figures(report):
+        if has_charts:
             page.wait_for_function("window.__chartsDone === true", timeout=60_000)
         page.emulate_media(media="print")
         pdf: bytes = page.pdf(
@@ -360,7 +377,9 @@ def to_pdf(report: Report, *, generated: dt.datetime | None = None) -> bytes:
             print_background=True,
             margin={"top": "14mm", "bottom": "14mm", "left": "12mm", "right": "12mm"},
         )
-    return pdf
+        return pdf
+
+    return with_browser(print_pdf)
 
 
 # --- writing files -----------------------------------------------------------------------

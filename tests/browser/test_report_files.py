@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright import sync_api as playwright_sync
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity.store import engine as engine_mod
@@ -35,21 +35,23 @@ def test_html_report_draws_its_charts_from_disk_with_no_network_request(
     render.write_report(report, "html", path)
     requests: list[str] = []
     errors: list[str] = []
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=render.chromium_path(), args=render.CHROMIUM_ARGS
-        )
+
+    def open_report(browser: Any) -> tuple[int, int, str, bool]:
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path.as_uri())
         page.wait_for_function("window.__chartsDone === true", timeout=30_000)
-        charts = page.locator(".chart svg.main-svg").count()
-        lines = page.locator(".chart .scatterlayer .trace").count()
-        title = page.locator("h1").inner_text()
-        injected = page.evaluate("typeof window.alert === 'function' && !!window.__xss")
-        browser.close()
+        return (
+            page.locator(".chart svg.main-svg").count(),
+            page.locator(".chart .scatterlayer .trace").count(),
+            page.locator("h1").inner_text(),
+            bool(page.evaluate("!!window.__xss")),
+        )
+
+    # in a thread of its own: other browser tests may hold a sync Playwright session open
+    charts, lines, title, injected = render.with_browser(open_report)
     assert requests == [path.as_uri()]
     assert errors == []
     # level trend + three DORA keys with values (time to restore is unknown): 4 charts
