@@ -18,6 +18,14 @@ from tests.integration.test_reports import END, HOSTILE, START, add_history, rep
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
+def a4_pages(data: bytes) -> int:
+    """How many pages the PDF has; fails unless every page is A4 (595 x 842 points)."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert boxes
+    assert all(abs(float(w) - 595.92) < 1.5 and abs(float(h) - 842.88) < 1.5 for w, h in boxes)
+    return len(boxes)
+
+
 @pytest.fixture
 def report(sqlite_url: str) -> build.Report:
     sessions: sessionmaker[Session] = engine_mod.make_sessionmaker(
@@ -65,11 +73,7 @@ def test_pdf_is_a4_and_printed_by_chromium(report: build.Report, tmp_path: Path)
     render.write_report(report, "pdf", path)
     data = path.read_bytes()
     assert data.startswith(b"%PDF-")
-    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
-    assert boxes and all(
-        abs(float(w) - 595.92) < 1.5 and abs(float(h) - 842.88) < 1.5 for w, h in boxes
-    )
-    assert len(boxes) >= 2  # the report spans pages
+    assert a4_pages(data) >= 2  # the report spans pages
     assert b"HeadlessChrome" in data
     assert b"Retrospective report: " in data  # the document title, from the report
 
@@ -102,3 +106,21 @@ def test_without_chromium_markdown_falls_back_to_tables_and_pdf_fails_clearly(
     with pytest.raises(render.ChromiumMissing, match="set MATURITY_CHROMIUM"):
         render.write_report(report, "pdf", tmp_path / "report.pdf")
     assert not (tmp_path / "report.pdf").exists()
+
+
+def test_web_pdf_download_is_an_a4_pdf_attachment(tmp_path: Path, sqlite_url: str) -> None:
+    from tests import webstore
+    from tests.integration.test_web_api import client
+
+    context = webstore.make_context(tmp_path, sqlite_url)
+    with session_scope(context.sessions) as s:
+        add_history(s, rh.add_team(s, "Checkout", "checkout"))
+    resp = client(context).get("/teams/checkout/report?format=pdf&from=2026-10-04&to=2026-11-01")
+    context.close()
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/pdf"
+    assert resp.headers["content-disposition"] == (
+        'attachment; filename="report-checkout-2026-10-04-2026-11-01.pdf"'
+    )
+    assert resp.content.startswith(b"%PDF-")
+    assert a4_pages(resp.content) >= 1
