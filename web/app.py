@@ -22,6 +22,7 @@ from maturity.actions import Jobs
 from maturity.context import AppContext
 from web import api, pages
 from web.api import events as events_api
+from web.pages import reports as report_pages
 from web.security import HEADERS, SecurityHeaders
 from web.settings import WebSettings
 
@@ -75,6 +76,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(pages.router())
+    app.include_router(report_pages.router, include_in_schema=False)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

@@ -649,3 +649,21 @@ def metric_series(
         rows,
         columns=["team_id", "team", "metric", "period_end", "window_days", "value", "sample_size"],
     )
+
+
+def last_report_end(session: Session, *, team_id: int) -> dt.date | None:
+    """The period end of the team's newest generated report, or None before the first."""
+    return session.scalar(
+        select(func.max(tables.ReportRun.period_end)).where(tables.ReportRun.team_id == team_id)
+    )
+
+
+def list_survey_rounds(
+    session: Session, *, team_id: int, until: dt.date | None = None
+) -> list[tuple[str, dt.date]]:
+    """The team's survey rounds (public id, opened on), oldest first; results stay k-gated."""
+    R = tables.SurveyRound
+    stmt = select(R.public_id, R.opened_on).where(R.team_id == team_id)
+    if until is not None:
+        stmt = stmt.where(R.opened_on <= until)
+    return [(str(p), o) for p, o in session.execute(stmt.order_by(R.opened_on, R.id)).all()]

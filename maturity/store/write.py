@@ -225,3 +225,24 @@ def _db_text(value: Any, column_type: Any) -> str:
     if isinstance(column_type, UTCDateTime):
         return str(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).isoformat(sep=" "))
     return str(pd.Timestamp(value).date().isoformat())
+
+
+def record_report_run(
+    session: Session,
+    *,
+    team_id: int,
+    period_start: dt.date,
+    period_end: dt.date,
+    fmt: str,
+    generated_at: dt.datetime | None = None,
+) -> None:
+    """Remember a generated report so the next one starts where this one ended."""
+    session.add(
+        tables.ReportRun(
+            team_id=team_id,
+            period_start=period_start,
+            period_end=period_end,
+            format=fmt,
+            generated_at=generated_at or dt.datetime.now(dt.UTC),
+        )
+    )

@@ -1,0 +1,58 @@
+"""A team's retrospective report as a download: HTML, Markdown or PDF, from ``reports.build``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from starlette.responses import Response
+
+from maturity import model as model_mod
+from maturity.store.engine import session_scope
+from reports import build, flows, render
+from web.deps import ContextDep, SessionDep, ViewerDep
+
+router = APIRouter()
+
+MEDIA_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+
+@router.get("/teams/{slug}/report")
+def team_report(
+    slug: str,
+    session: SessionDep,
+    context: ContextDep,
+    _viewer: ViewerDep,
+    format: Annotated[Literal["html", "md", "pdf"], Query()] = "html",
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: Annotated[dt.date | None, Query()] = None,
+) -> Response:
+    """The report of the team ``slug`` for the period asked (default: as ``maturity report``)."""
+    model = model_mod.load(context.config.model_path())
+    try:
+        report = flows.build_for(
+            session, context.config, model, team=slug, start=from_, end=to, today=dt.date.today()
+        )
+    except build.ReportError as exc:
+        status = 404 if str(exc).startswith("no team") else 422
+        raise HTTPException(status, str(exc)) from None
+    if report.slug != slug:  # a name matched, not the slug: the address names slugs only
+        raise HTTPException(404, f"no team with the slug {slug!r}")
+    try:
+        body = render.render_bytes(report, format)
+    except render.ChromiumMissing as exc:
+        raise HTTPException(503, f"PDF needs headless Chromium: {exc}") from None
+    with session_scope(context.sessions) as writer:
+        flows.record(writer, report, format)
+    # The file name comes from the slug and dates only, never from a team's display name.
+    name = f"report-{report.slug}-{report.start}-{report.end}.{format}"
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
