@@ -23,7 +23,7 @@ import plotly
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from reports import figures
+from reports import charts
 from reports.build import Report, fmt_change, fmt_value
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,15 +67,14 @@ def build_figures(report: Report) -> dict[str, go.Figure]:
     if not report.has_data:
         return {}
     names = {d.id: d.name for d in report.dimensions}
-    history = report.level_history.assign(
-        dimension=report.level_history["dimension"].map(lambda d: names.get(d, d))
-    )
     out = {
-        "levels": figures.level_trend(history, title="Maturity score per dimension (week ending)")
+        "levels": charts.level_trend(
+            report.level_history, title="Maturity score per dimension (week ending)", names=names
+        )
     }
     for key in report.dora:
         if report.dora_history[report.dora_history["metric"] == key.metric]["value"].notna().any():
-            out[key.metric] = figures.metric_trend(
+            out[key.metric] = charts.metric_trend(
                 report.dora_history, metric=key.metric, title=f"{key.label} ({key.unit})"
             )
     return out
