@@ -1,4 +1,8 @@
-"""Factories for the score dashboards: teams with histories, scored by ``score_and_store``."""
+"""Factories for the score dashboards: teams with histories, scored by ``score_and_store``.
+
+One commit message and every incident title carry script and image payloads, so that any page
+that shows them is tested for escaping by the browser tests.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from tests import history as h
 
 WEEK = dt.date(2026, 11, 22)  # a Sunday: the newest period end scored
 HOSTILE_TEAM = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "<script>window.__xss=1</script>"
 MODEL = model_mod.load()
 
 
@@ -37,7 +42,7 @@ def add_team(context: AppContext, name: str, slug: str, *, busy: int) -> int:
                 test_files=int(i % 4 < busy),
                 ci_files=int(i % 5 == 0),
                 has_issue_key=i % 3 < busy,
-                subject="<script>window.__xss=1</script> fix" if i == 0 else f"change {i}",
+                subject=f"{XSS_SCRIPT} fix" if i == 0 else f"change {i}",
             )
             for i in range(0, 150, max(1, 5 - busy))
         ]
@@ -57,7 +62,13 @@ def add_team(context: AppContext, name: str, slug: str, *, busy: int) -> int:
         )
         hist.issues(
             [
-                h.issue(team.id, _day(i, 9), resolved_at=_day(i, 9 + busy), updated_at=_day(i, 11))
+                h.issue(
+                    team.id,
+                    _day(i, 9),
+                    resolved_at=_day(i, 9 + busy),
+                    updated_at=_day(i, 11),
+                    title=f'{XSS_SCRIPT} <img src=x onerror="window.__xss=1"> outage {i}',
+                )
                 for i in range(3, 150, 20)
             ]
         )
