@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)  ## generate the demo organisation, collect it and show its status
-	$(PY) -m maturity demo --dir $(DEMO)
+	$(PY) -m maturity demo --dir $(DEMO) --serve
 
 test: lint typecheck pytest  ## ruff, mypy and the whole test suite
 

@@ -673,8 +673,19 @@ def demo(
             show_default=False,
         ),
     ] = None,
+    serve_after: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve", help="Serve the dashboards at http://127.0.0.1:PORT afterwards."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="Port for --serve.", min=1)] = 8000,
 ) -> None:
-    """Generate the demo organisation, collect it into DIR/maturity.db and show its status."""
+    """Generate the demo organisation, collect, score and report it, and show its status.
+
+    Five teams with different git histories and delivery habits (CI runs, promotions,
+    deployments and incidents, fed through 'maturity ingest'), scored over two years of weeks.
+    """
     import collectors
     from collectors.base import CollectContext
     from maturity import demo as demo_mod
@@ -712,8 +723,55 @@ def demo(
     for r in results:
         if r.status != "success":
             err.print(f"{r.scope}: {r.status}: {r.error}", markup=False)
+    _demo_deliveries(context, directory, demo_mod.SEED if seed is None else seed)
+    model = _load_model(context)
+    from maturity import snapshots
+
+    with BarProgress(err) as progress:
+        # The demo's history ends on a fixed day: score the two years up to it.
+        snapshots.score_and_store(
+            context.sessions,
+            cfg,
+            model,
+            week=demo_mod.END.date(),
+            backfill=demo_mod.WEEKS - 1,
+            progress=progress,
+        )
     status(ctx)
-    out.print(f"config: {config_path}")
+    from reports import flows
+
+    report = flows.generate(
+        context.sessions,
+        cfg,
+        model,
+        team="payments",
+        fmt="html",
+        out=directory / "report-payments.html",
+        end=demo_mod.END.date(),
+        start=demo_mod.END.date() - dt.timedelta(weeks=12),
+    )
+    out.print(f"config: {config_path}", markup=False)
+    out.print(f"sample retrospective report: {report.path}", markup=False)
+    if serve_after:
+        serve(ctx, host="127.0.0.1", port=port, collect_every=None)
+
+
+def _demo_deliveries(context: AppContext, directory: Path, seed: int) -> None:
+    """Feed the demo teams' CI runs, deployments and incidents through the ingest path."""
+    from collectors import events
+    from maturity import demo as demo_mod
+    from maturity import demo_delivery, teams
+    from maturity.store.engine import session_scope
+
+    path = directory / "events.jsonl"
+    count = demo_delivery.write_events(demo_mod.history(directory), path, seed)
+    parsed = events.parse_lines(path.read_bytes().splitlines())
+    if parsed.invalid:
+        raise UserError("; ".join(events.summarize(parsed.invalid, limit=3)))
+    events.ingest(context.sessions, parsed, scope=f"ingest:{path.name}")
+    with session_scope(context.sessions) as session:
+        teams.reattribute(session)
+    err.print(f"ingested {count} CI, deployment and incident events from {path}", markup=False)
 
 
 # --- surveys ------------------------------------------------------------------------------

@@ -509,6 +509,8 @@ def write_config(root: Path, own_checkout: Path | None) -> Path:
             f"name = {json.dumps(profile.team)}",
             f"repositories = [{{ location = {json.dumps('repos/' + profile.repository)}, "
             f"default_branch = {json.dumps(profile.default_branch)} }}]",
+            # CI runs, deployments and incidents of the demo arrive as events per service.
+            f"services = [{json.dumps(profile.repository)}]",
             "",
         ]
     if own_checkout is not None:
