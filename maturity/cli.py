@@ -725,16 +725,21 @@ def demo(
             err.print(f"{r.scope}: {r.status}: {r.error}", markup=False)
     _demo_deliveries(context, directory, demo_mod.SEED if seed is None else seed)
     model = _load_model(context)
-    from maturity import snapshots
+    from maturity import demo_surveys, snapshots, surveys
 
+    demo_surveys.answer_rounds(context.sessions, model, end=demo_mod.END.date(), seed=demo_mod.SEED)
+    # The demo's history ends on a fixed day: score the two years up to it.
+    weeks = snapshots.period_ends(demo_mod.END.date(), demo_mod.WEEKS - 1, today=dt.date.today())
+    with session_scope(context.sessions) as session:
+        answered = surveys.survey_input(session, weeks)
     with BarProgress(err) as progress:
-        # The demo's history ends on a fixed day: score the two years up to it.
         snapshots.score_and_store(
             context.sessions,
             cfg,
             model,
             week=demo_mod.END.date(),
             backfill=demo_mod.WEEKS - 1,
+            survey=answered,
             progress=progress,
         )
     status(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,16 @@ def _team_figures(db: Path) -> dict[str, dict[str, float]]:
     return figures
 
 
+def _latest_scores(db: Path) -> dict[str, float]:
+    """Each team's summed fractional score over the dimensions in the newest scored week."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT t.name, SUM(s.score) FROM snapshots s JOIN teams t ON t.id = s.team_id "
+            "WHERE s.period_end = (SELECT MAX(period_end) FROM snapshots) GROUP BY t.name"
+        ).fetchall()
+    return {name: float(total) for name, total in rows}
+
+
 def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "maturity", "demo", "--dir", str(tmp_path / "demo")]
@@ -78,6 +89,11 @@ def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path)
     assert len({f["commits"] for f in figures.values()}) == len(figures)
     config = (tmp_path / "demo" / "maturity.toml").read_text()
     assert 'name = "devops-maturity"' in config
+    # Scored from git, delivery events and survey rounds: the teams land at different levels.
+    scores = _latest_scores(db)
+    assert scores["payments"] > scores["search"] > scores["data"] > scores["mobile"]
+    report = (tmp_path / "demo" / "report-payments.html").read_text()
+    assert "payments" in report and 'type="application/json"' in report  # charts inline
 
     # This project's own checkout may gain commits meanwhile (other work goes on); the
     # generated teams must not change at all.
