@@ -204,6 +204,8 @@ def test_pages_show_levels_and_escape_a_hostile_team_name(context: AppContext) -
     assert 'href="/teams/alpha"' in overview and "&lt;img src=x onerror=alert(1)&gt;" in overview
     team = c.get("/teams/alpha").text
     assert 'href="/teams/alpha/surveys"' in team
+    for fmt in ("html", "md", "pdf"):
+        assert f'href="/teams/alpha/report?format={fmt}"' in team
     assert "Next steps" in team
 
 
