@@ -158,6 +158,8 @@ def open_round(
     if len(set(ids)) != len(ids):
         raise SurveyError("question ids must be unique within a round")
     public_id = secrets.token_urlsafe(9)
+    while public_id.startswith("-"):  # a leading '-' would read as an option on a command line
+        public_id = secrets.token_urlsafe(9)
     survey = tables.SurveyRound(
         public_id=public_id,
         team_id=team_id,

@@ -74,3 +74,21 @@ def test_each_round_at_k_applies_from_its_week_until_the_next_round(
     assert mine.loc[dt.date(2026, 11, 8), "mean"] == 5.0  # the round below k changes nothing
     assert mine.loc[dt.date(2026, 11, 15), "n"] == 5
     assert set(frame["team_id"]) == {team_id}
+
+
+def test_round_ids_never_start_with_a_dash_so_commands_take_them_as_arguments(
+    sessions: sessionmaker[Session],
+) -> None:
+    with session_scope(sessions) as s:
+        team = tables.Team(name="payments", slug="payments")
+        s.add(team)
+        s.flush()
+        # 1 id in 64 would start with '-' by chance: 300 rounds would show one 99 % of the time.
+        ids = [
+            surveys.open_round(
+                s, team_id=team.id, questions=QUESTIONS, links=3, k=3, model_version="t"
+            ).public_id
+            for _ in range(300)
+        ]
+    assert len(set(ids)) == 300
+    assert not [i for i in ids if i.startswith("-")]
