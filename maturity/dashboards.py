@@ -225,49 +225,6 @@ def team_choices(session: Session) -> list[TeamChoice]:
     return [TeamChoice(name, slug) for name, slug in rows]
 
 
-def score_history(
-    session: Session,
-    *,
-    team_id: int | None = None,
-    dimension: str | None = None,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-) -> pd.DataFrame:
-    """Stored levels and scores without their evidence (trends need no evidence)."""
-    S = tables.Snapshot
-    stmt = select(
-        S.team_id,
-        tables.Team.name,
-        tables.Team.slug,
-        S.dimension,
-        S.period_end,
-        S.level,
-        S.score,
-        S.coverage,
-        S.model_version,
-    ).join(tables.Team, tables.Team.id == S.team_id)
-    if team_id is not None:
-        stmt = stmt.where(S.team_id == team_id)
-    if dimension is not None:
-        stmt = stmt.where(S.dimension == dimension)
-    stmt = _bounds(stmt, S.period_end, since, until)
-    rows = session.execute(stmt.order_by(tables.Team.name, S.dimension, S.period_end)).all()
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "team_id",
-            "team",
-            "slug",
-            "dimension",
-            "period_end",
-            "level",
-            "score",
-            "coverage",
-            "model_version",
-        ],
-    )
-
-
 def _dora_latest(
     session: Session, *, team_id: int | None, until: dt.date | None
 ) -> dict[int, list[DoraTile]]:
@@ -439,7 +396,7 @@ def team_view(
         slug=team.slug,
         levels=levels,
         dora=dora,
-        scores=score_history(session, team_id=team_id, since=since, until=until),
+        scores=read.list_scores(session, team_id=team_id, since=since, until=until),
         series=read.metric_series(
             session, metrics=list(metrics.DORA_KEYS), team_id=team_id, since=since, until=until
         ),

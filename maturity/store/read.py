@@ -584,7 +584,49 @@ def list_snapshots(
 ) -> pd.DataFrame:
     """Snapshots (with their evidence) ordered by team, dimension and period end."""
     S = tables.Snapshot
-    stmt = _snapshot_select()
+    stmt = _filter_snapshots(
+        _snapshot_select(), team_id=team_id, dimension=dimension, since=since, until=until
+    )
+    rows = session.execute(stmt.order_by(S.team_id, S.dimension, S.period_end)).all()
+    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def list_scores(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Stored levels and scores without their evidence (trends need no evidence), by team name."""
+    S = tables.Snapshot
+    stmt = select(
+        S.team_id,
+        tables.Team.name,
+        tables.Team.slug,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.model_version,
+    ).join(tables.Team, tables.Team.id == S.team_id)
+    stmt = _filter_snapshots(stmt, team_id=team_id, dimension=dimension, since=since, until=until)
+    rows = session.execute(stmt.order_by(tables.Team.name, S.dimension, S.period_end)).all()
+    columns = ["team_id", "team", "slug", "dimension", "period_end", "level", "score"]
+    return pd.DataFrame(rows, columns=[*columns, "coverage", "model_version"])
+
+
+def _filter_snapshots(
+    stmt: Any,
+    *,
+    team_id: int | None,
+    dimension: str | None,
+    since: dt.date | None,
+    until: dt.date | None,
+) -> Any:
+    S = tables.Snapshot
     if team_id is not None:
         stmt = stmt.where(S.team_id == team_id)
     if dimension is not None:
@@ -593,8 +635,7 @@ def list_snapshots(
         stmt = stmt.where(S.period_end >= since)
     if until is not None:
         stmt = stmt.where(S.period_end <= until)
-    rows = session.execute(stmt.order_by(S.team_id, S.dimension, S.period_end)).all()
-    return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+    return stmt
 
 
 def latest_snapshots(session: Session, *, team_id: int | None = None) -> pd.DataFrame:

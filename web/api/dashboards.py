@@ -245,10 +245,10 @@ def snapshots(
     team_id = team_filter(session, team)
     if dimension is not None and dimension not in {d.id for d in _model(context).dimensions}:
         raise HTTPException(404, f"no dimension {dimension!r}")
-    frame = dashboards.score_history(
+    frame = read.list_scores(
         session, team_id=team_id, dimension=dimension, since=since, until=until
     )
-    found = frame.rename(columns={"team": "team"}).to_dict("records")
+    found = frame.to_dict("records")
     if format == "csv":
         return csv_response(found, list(SnapshotPublic.model_fields), filename="snapshots.csv")
     return found
