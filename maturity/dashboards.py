@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from maturity import metrics
 from maturity import model as model_mod
-from maturity.store import tables
+from maturity.store import read, tables
 
 LEVEL_NAMES = ("Base", "Beginner", "Intermediate", "Advanced", "Expert")
 DORA_LABELS = {
@@ -475,18 +475,8 @@ _MEMO_SIZE = 512
 
 
 def store_version(session: Session) -> tuple[Any, ...]:
-    """What changes whenever scoring writes: the newest ids of snapshots and metric values.
-
-    Scoring replaces rows by deleting and inserting them, so a new score always raises the
-    newest id; both reads are primary-key lookups, cheap on any store size.
-    """
-    S, M = tables.Snapshot, tables.MetricValue
-    return (
-        str(session.get_bind().engine.url),  # one process may serve (or test) several stores
-        session.scalar(select(func.max(S.id))),
-        session.scalar(select(func.max(M.id))),
-        session.scalar(select(func.count()).select_from(tables.Team)),
-    )
+    """The store's URL (one process may serve, or test, several stores) and its version."""
+    return (str(session.get_bind().engine.url), *read.store_version(session))
 
 
 def memo(session: Session, key: Any, build: Any) -> Any:

@@ -208,3 +208,10 @@ def source_freshness(
             )
         )
     return found
+
+
+def fresh_until(found: list[Freshness], stale_after: dt.timedelta) -> dt.datetime | None:
+    """When the first source that is fresh now turns stale (None: none is fresh): until then,
+    what ``source_freshness`` says changes only when a collection writes a run."""
+    ends = [f.last_success_at + stale_after for f in found if not f.stale and f.last_success_at]
+    return min(ends, default=None)

@@ -22,6 +22,7 @@ from maturity.actions import Jobs
 from maturity.context import AppContext
 from web import api, pages
 from web.api import events as events_api
+from web.cache import ResponseCache
 from web.pages import reports as report_pages
 from web.security import HEADERS, SecurityHeaders
 from web.settings import WebSettings
@@ -73,6 +74,8 @@ def create_app(
     app.state.context = ctx
     app.state.settings = settings
     app.state.jobs = Jobs()  # background actions, one at a time
+    # Inside SecurityHeaders (added last, so outermost): kept answers get the same headers.
+    app.add_middleware(ResponseCache, context=ctx, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(pages.router())

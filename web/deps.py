@@ -51,21 +51,29 @@ class Viewer:
     role: Literal["anyone", "viewer", "admin"]
 
 
-def require_viewer(request: Request, settings: SettingsDep) -> Viewer:
-    """Let a request read if reading is open, or it brings the viewer or admin token.
-
-    The token comes as ``Authorization: Bearer`` or, from a browser, as the login cookie.
-    """
+def viewer_role(
+    request: Request, settings: WebSettings
+) -> Literal["anyone", "viewer", "admin"] | None:
+    """Who may read, from the ``Authorization: Bearer`` token or the browser's login cookie;
+    None when reading needs a token and the request brings none that is valid."""
     token = security.bearer(request.headers.get("authorization"))
     if security.token_matches(token, settings.admin_token):
-        return Viewer("admin")
+        return "admin"
     if settings.viewer_token is None:
-        return Viewer("anyone")
+        return "anyone"
     if security.token_matches(token, settings.viewer_token) or security.cookie_matches(
         request.cookies.get(security.COOKIE), settings.viewer_token
     ):
-        return Viewer("viewer")
-    raise HTTPException(401, "a viewer token is needed to read this", headers=_CHALLENGE)
+        return "viewer"
+    return None
+
+
+def require_viewer(request: Request, settings: SettingsDep) -> Viewer:
+    """Let a request read if reading is open, or it brings the viewer or admin token."""
+    role = viewer_role(request, settings)
+    if role is None:
+        raise HTTPException(401, "a viewer token is needed to read this", headers=_CHALLENGE)
+    return Viewer(role)
 
 
 def require_admin(request: Request, settings: SettingsDep) -> Viewer:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, case, func, or_, select, true, type_coerce
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -708,3 +710,32 @@ def list_survey_rounds(
     if until is not None:
         stmt = stmt.where(R.opened_on <= until)
     return [(str(p), o) for p, o in session.execute(stmt.order_by(R.opened_on, R.id)).all()]
+
+
+# --- store version ------------------------------------------------------------------------
+
+
+@functools.cache
+def _store_version_statement() -> Any:
+    S, M, T, R = tables.Snapshot, tables.MetricValue, tables.Team, tables.CollectorRun
+    return select(
+        select(func.max(S.id)).scalar_subquery(),
+        select(func.max(M.id)).scalar_subquery(),
+        select(func.count()).select_from(T).scalar_subquery(),
+        select(func.max(T.id)).scalar_subquery(),
+        select(func.max(R.id)).scalar_subquery(),
+        select(func.max(R.finished_at)).scalar_subquery(),
+    )
+
+
+def store_version(conn: Session | Connection) -> tuple[Any, ...]:
+    """What changes whenever scoring, a team sync or a collection writes, in one statement.
+
+    Scoring replaces snapshots and metric values by deleting and inserting them, so a new score
+    always raises their newest id; teams are added or removed (count and newest id); a
+    collection inserts a run row and sets its ``finished_at`` when it ends. Every part is a
+    primary-key or index lookup, so the check costs the same on any store size (tens of
+    microseconds: the statement is built once). Pages and API answers built only from these
+    tables are valid for as long as this tuple is unchanged.
+    """
+    return tuple(conn.execute(_store_version_statement()).one())

@@ -298,7 +298,11 @@ class IssueTransition(Base):
 
 class CollectorRun(Base):
     __tablename__ = "collector_runs"
-    __table_args__ = (Index("ix_collector_runs_source_started", "source", "started_at"),)
+    __table_args__ = (
+        Index("ix_collector_runs_source_started", "source", "started_at"),
+        # the newest finish is part of the store version (web.cache): an index lookup, not a scan
+        Index("ix_collector_runs_finished", "finished_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
     scope: Mapped[str] = mapped_column(String(500))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, StringConstraints
 
 from maturity import dashboards, metrics
 from maturity.store import read
 from web.api.environments import TeamSlug, team_filter
 from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT, Problem
+from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
 
@@ -184,6 +185,7 @@ def _model(context: Any) -> Any:
 
 @router.get("/levels", response_model=list[LevelPublic], responses=CSV_RESPONSE)
 def levels(
+    request: Request,
     session: SessionDep,
     context: ContextDep,
     _viewer: ViewerDep,
@@ -191,6 +193,7 @@ def levels(
     format: Format = "json",
 ) -> Any:
     """Every team's newest stored level per dimension (at or before ``to``)."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     model = _model(context)
     view = dashboards.memo(
         session,
@@ -211,6 +214,7 @@ def levels(
     responses={404: {"model": Problem}},
 )
 def team_levels(
+    request: Request,
     slug: Slug,
     session: SessionDep,
     context: ContextDep,
@@ -218,6 +222,7 @@ def team_levels(
     until: Until = None,
 ) -> Any:
     """A team's newest level per dimension with every criterion's evidence and next steps."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     team_id = team_filter(session, slug)
     assert team_id is not None
     found = dashboards.team_levels(session, _model(context), team_id, until=until)
@@ -231,6 +236,7 @@ def team_levels(
     responses={**CSV_RESPONSE, **_NOT_FOUND},
 )
 def snapshots(
+    request: Request,
     session: SessionDep,
     context: ContextDep,
     _viewer: ViewerDep,
@@ -241,6 +247,7 @@ def snapshots(
     format: Format = "json",
 ) -> Any:
     """Stored snapshots (levels, scores, coverage) per team, dimension and week."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     _period(since, until)
     team_id = team_filter(session, team)
     if dimension is not None and dimension not in {d.id for d in _model(context).dimensions}:
@@ -260,6 +267,7 @@ def snapshots(
     responses={**CSV_RESPONSE, **_NOT_FOUND},
 )
 def metric_values(
+    request: Request,
     session: SessionDep,
     _viewer: ViewerDep,
     team: TeamSlug = None,
@@ -269,6 +277,7 @@ def metric_values(
     format: Format = "json",
 ) -> Any:
     """Stored metric values per team and week (null = unknown), DORA keys with their tier."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     _period(since, until)
     team_id = team_filter(session, team)
     if metric is not None and metric not in metrics.CATALOGUE:
@@ -302,8 +311,9 @@ def metric_values(
 
 
 @router.get("/model", response_model=ModelPublic)
-def get_model(context: ContextDep, _viewer: ViewerDep) -> Any:
+def get_model(request: Request, context: ContextDep, _viewer: ViewerDep) -> Any:
     """The maturity model in use: dimensions, levels, criteria."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     model = _model(context)
     return {
         "name": model.name,
@@ -318,6 +328,7 @@ def get_model(context: ContextDep, _viewer: ViewerDep) -> Any:
     responses={**CSV_RESPONSE, 404: {"model": Problem}},
 )
 def get_dimension(
+    request: Request,
     dim_id: DimensionId,
     session: SessionDep,
     context: ContextDep,
@@ -326,6 +337,7 @@ def get_dimension(
     format: Format = "json",
 ) -> Any:
     """One dimension across teams (CSV: one row a team)."""
+    cache_this(request)  # only 200 answers are kept; built from scored data only
     try:
         view = dashboards.dimension_view(session, _model(context), dim_id, until=until)
     except KeyError:

@@ -14,6 +14,7 @@ from reports import charts
 from web import charts as embed_charts
 from web.api.environments import TeamSlug, team_filter
 from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT
+from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, SettingsDep, ViewerDep
 from web.pages import render, templates
 
@@ -98,9 +99,10 @@ def overview_page(
         ("overview", model.version, team_id, since, until),
         lambda: _overview_parts(session, model, team_id, since, until),
     )
-    freshness = listings.source_freshness(
-        session, stale_after=dt.timedelta(hours=settings.stale_hours)
-    )
+    stale_after = dt.timedelta(hours=settings.stale_hours)
+    freshness = listings.source_freshness(session, stale_after=stale_after)
+    # Kept until the store changes or the first fresh source turns stale, whichever is first.
+    cache_this(request, until=listings.fresh_until(freshness, stale_after))
     return render(
         request,
         "overview.html",
@@ -139,6 +141,7 @@ def team_page(
         ("team", model.version, team_id, since, until),
         lambda: _team_parts(session, model, team_id, since, until),
     )
+    cache_this(request)
     return render(
         request,
         "team.html",
@@ -161,6 +164,7 @@ def dimension_page(
         view = dashboards.dimension_view(session, model, dim_id, until=until)
     except KeyError:
         raise HTTPException(404, f"no dimension {dim_id!r}") from None
+    cache_this(request)
     figure = None
     if view.teams:
         figure = embed_charts.embed(
@@ -177,6 +181,7 @@ def dimension_page(
 def model_page(request: Request, context: ContextDep, _viewer: ViewerDep) -> Response:
     """The model in use: the seed's table and every criterion."""
     model = dashboards.current_model(context.config.model_path())
+    cache_this(request)
     return render(
         request,
         "model.html",
