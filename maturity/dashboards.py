@@ -475,8 +475,9 @@ _MEMO_SIZE = 512
 
 
 def store_version(session: Session) -> tuple[Any, ...]:
-    """The store's URL (one process may serve, or test, several stores) and its version."""
-    return (str(session.get_bind().engine.url), *read.store_version(session))
+    """The store's URL (one process may serve, or test, several stores) and the version of its
+    scores: views built from snapshots, metric values and teams hold until scoring writes."""
+    return (str(session.get_bind().engine.url), *read.store_version(session).scores)
 
 
 def memo(session: Session, key: Any, build: Any) -> Any:

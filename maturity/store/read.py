@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -728,7 +728,23 @@ def _store_version_statement() -> Any:
     )
 
 
-def store_version(conn: Session | Connection) -> tuple[Any, ...]:
+class StoreVersion(NamedTuple):
+    """Newest ids and counts that change whenever scoring, a team sync or a collection writes."""
+
+    snapshots: int | None
+    metric_values: int | None
+    teams: int
+    newest_team: int | None
+    runs: int | None
+    newest_finish: dt.datetime | None
+
+    @property
+    def scores(self) -> tuple[Any, ...]:
+        """The part that scoring and team syncs change (collections do not)."""
+        return (self.snapshots, self.metric_values, self.teams, self.newest_team)
+
+
+def store_version(conn: Session | Connection) -> StoreVersion:
     """What changes whenever scoring, a team sync or a collection writes, in one statement.
 
     Scoring replaces snapshots and metric values by deleting and inserting them, so a new score
@@ -738,4 +754,4 @@ def store_version(conn: Session | Connection) -> tuple[Any, ...]:
     microseconds: the statement is built once). Pages and API answers built only from these
     tables are valid for as long as this tuple is unchanged.
     """
-    return tuple(conn.execute(_store_version_statement()).one())
+    return StoreVersion(*conn.execute(_store_version_statement()).one())

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from maturity import snapshots
 from maturity.context import AppContext
 from maturity.store import read, tables
 from maturity.store.engine import session_scope
@@ -283,3 +284,44 @@ def test_the_kept_answers_stay_within_their_memory_bound(context: AppContext) ->
     assert http.get("/b", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "hit"
     assert http.get("/a", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "miss"
     assert app._bytes <= 35_000
+
+
+def test_rescoring_the_newest_week_changes_the_answer(context: AppContext) -> None:
+    """Re-scoring deletes and inserts the newest rows: SQLite must not hand their ids out
+    again (AUTOINCREMENT), or the kept answer would outlive the scores it shows."""
+    S = tables.Snapshot
+    with context.sessions() as session:
+        newest = session.scalars(select(S).order_by(S.id.desc()).limit(1)).one()
+        team = session.get(tables.Team, newest.team_id)
+        assert team is not None
+        url = f"/api/v1/teams/{team.slug}/levels"
+    http = client(context)
+    assert [http.get(url).headers["x-cache"] for _ in range(2)] == ["miss", "hit"]
+    with session_scope(context.sessions) as session:
+        session.delete(session.get(S, newest.id))
+        session.flush()
+        values = {c.key: getattr(newest, c.key) for c in S.__table__.columns if c.key != "id"}
+        session.add(S(**{**values, "level": 4, "score": 4.25}))
+    after = http.get(url)
+    assert after.headers["x-cache"] == "miss"
+    changed = [lv for lv in after.json()["levels"] if lv["dimension"] == newest.dimension]
+    assert [(lv["level"], lv["score"]) for lv in changed] == [(4, 4.25)]
+
+
+def test_real_rescoring_of_the_newest_week_changes_the_store_version(context: AppContext) -> None:
+    with context.sessions() as session:
+        before = read.store_version(session)
+    snapshots.score_and_store(
+        context.sessions,
+        context.config,
+        scoredstore.MODEL,
+        week=scoredstore.WEEK,
+        backfill=0,
+        today=scoredstore.WEEK,
+    )
+    with context.sessions() as session:
+        after = read.store_version(session)
+    assert after.snapshots is not None and before.snapshots is not None
+    assert after.snapshots > before.snapshots
+    assert after.metric_values is not None and before.metric_values is not None
+    assert after.metric_values > before.metric_values
