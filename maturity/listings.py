@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from maturity.store import tables
 
 #: run statuses a collector records
-RUN_STATUSES = ("running", "success", "partial", "failed")
+RUN_STATUSES = ("running", "success", "partial", "failed", "interrupted")
 
 
 @dataclass(frozen=True)

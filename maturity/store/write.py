@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, Table, delete, select
+from sqlalchemy import Date, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,8 +111,23 @@ def delete_cursors(session: Session, *, source: str, scope: str | None = None) -
     session.execute(stmt)
 
 
+#: what a run still marked running says when the next run of its scope starts
+INTERRUPTED = "the process ended before this run finished (found when the next run started)"
+
+
 def start_run(session: Session, *, source: str, scope: str) -> int:
-    """Record that a collection of ``source``/``scope`` started; returns the run's id."""
+    """Record that a collection of ``source``/``scope`` started; returns the run's id.
+
+    A run of the same scope still marked running was killed (SIGKILL, a reboot, an out-of-memory
+    kill) before it could record its end: it becomes ``interrupted``, so that no page shows it
+    running for ever. Should it in fact still be running elsewhere, its own end overwrites this.
+    """
+    R = tables.CollectorRun
+    session.execute(
+        update(R)
+        .where(R.source == source, R.scope == scope, R.status == "running")
+        .values(status="interrupted", error=INTERRUPTED)
+    )
     run = tables.CollectorRun(
         source=source,
         scope=scope,

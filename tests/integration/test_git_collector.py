@@ -400,10 +400,21 @@ def test_killed_run_is_resumed_without_duplicates(store_url: str, tmp_path: Path
         halfway = s.scalar(select(func.count()).select_from(tables.Commit)) or 0
         cursor = write.get_cursor(s, source="git", scope=f"git:{tmp_path / 'big'}", stream="refs")
     assert 0 < halfway < 3000 and cursor is None
+    with engine_mod.session_scope(factory) as s:
+        killed = s.execute(select(tables.CollectorRun.status)).scalars().all()
+    assert killed == ["running"]  # nothing could record its end
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     with engine_mod.session_scope(factory) as s:
         shas = list(s.scalars(select(tables.Commit.sha)))
         assert write.get_cursor(s, source="git", scope=f"git:{tmp_path / 'big'}", stream="refs")
+        runs = s.execute(
+            select(tables.CollectorRun.status, tables.CollectorRun.error).order_by(
+                tables.CollectorRun.id
+            )
+        ).all()
+    # the killed run no longer shows as running for ever: the next run of its scope says so
+    assert [r.status for r in runs] == ["interrupted", "success"]
+    assert runs[0].error == write.INTERRUPTED
     eng.dispose()
     assert len(shas) == len(set(shas)) == 3000
 

@@ -21,7 +21,7 @@ Source = Annotated[
     Query(description="Only this source."),
 ]
 Status = Annotated[
-    Literal["running", "success", "partial", "failed"] | None,
+    Literal["running", "success", "partial", "failed", "interrupted"] | None,
     BLANK_IS_NONE,
     Query(description="Only runs with this status."),
 ]
