@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from maturity import metrics
@@ -150,58 +149,6 @@ class DimensionView:
 # --- queries ------------------------------------------------------------------------------
 
 
-def _bounds(stmt: Any, col: Any, since: dt.date | None, until: dt.date | None) -> Any:
-    if since is not None:
-        stmt = stmt.where(col >= since)
-    if until is not None:
-        stmt = stmt.where(col <= until)
-    return stmt
-
-
-def _latest(
-    session: Session,
-    *,
-    team_id: int | None = None,
-    dimension: str | None = None,
-    until: dt.date | None = None,
-    evidence: bool = False,
-) -> list[Any]:
-    """Each team's newest snapshot per dimension at or before ``until``."""
-    S = tables.Snapshot
-    newest = select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
-    newest = _bounds(newest, S.period_end, None, until)
-    if team_id is not None:
-        newest = newest.where(S.team_id == team_id)
-    if dimension is not None:
-        newest = newest.where(S.dimension == dimension)
-    sub = newest.group_by(S.team_id, S.dimension).subquery()
-    cols = [
-        S.team_id,
-        tables.Team.name,
-        tables.Team.slug,
-        S.dimension,
-        S.period_end,
-        S.level,
-        S.score,
-        S.coverage,
-        S.model_version,
-    ]
-    if evidence:
-        cols.append(S.evidence)
-    stmt = (
-        select(*cols)
-        .join(tables.Team, tables.Team.id == S.team_id)
-        .join(
-            sub,
-            (sub.c.team_id == S.team_id)
-            & (sub.c.dimension == S.dimension)
-            & (sub.c.period_end == S.period_end),
-        )
-        .order_by(tables.Team.name, S.dimension)
-    )
-    return list(session.execute(stmt).all())
-
-
 def _cell(row: Any) -> Cell:
     return Cell(
         dimension=row.dimension,
@@ -221,34 +168,20 @@ class TeamChoice:
 
 def team_choices(session: Session) -> list[TeamChoice]:
     """Every team's name and URL name, for a filter."""
-    rows = session.execute(select(tables.Team.name, tables.Team.slug).order_by(tables.Team.name))
-    return [TeamChoice(name, slug) for name, slug in rows]
+    return [TeamChoice(t.name, t.slug) for t in read.team_names(session).itertuples()]
 
 
 def _dora_latest(
     session: Session, *, team_id: int | None, until: dt.date | None
 ) -> dict[int, list[DoraTile]]:
     """Per team, the DORA keys at its newest period end with metric values (each key's tier)."""
-    M = tables.MetricValue
-    newest = select(M.team_id, func.max(M.period_end).label("period_end")).where(
-        M.metric.in_(metrics.DORA_KEYS)
-    )
-    newest = _bounds(newest, M.period_end, None, until)
-    if team_id is not None:
-        newest = newest.where(M.team_id == team_id)
-    sub = newest.group_by(M.team_id).subquery()
-    stmt = (
-        select(M.team_id, M.metric, M.period_end, M.value, M.sample_size)
-        .join(sub, (sub.c.team_id == M.team_id) & (sub.c.period_end == M.period_end))
-        .where(M.metric.in_(metrics.DORA_KEYS))
-    )
     found: dict[int, dict[str, Any]] = {}
-    for row in session.execute(stmt):
+    for row in read.latest_metric_values(session, metrics.DORA_KEYS, team_id=team_id, until=until):
         found.setdefault(int(row.team_id), {})[row.metric] = row
-    out: dict[int, list[DoraTile]] = {}
-    for tid, by_metric in found.items():
-        out[tid] = [_tile(key, by_metric.get(key)) for key in metrics.DORA_KEYS]
-    return out
+    return {
+        tid: [_tile(key, by_metric.get(key)) for key in metrics.DORA_KEYS]
+        for tid, by_metric in found.items()
+    }
 
 
 def _tile(key: str, row: Any | None) -> DoraTile:
@@ -277,14 +210,11 @@ def overview(
 ) -> Overview:
     """Teams x dimensions (newest level at or before ``until``), DORA keys, organisation trend."""
     teams: dict[str, TeamRow] = {}
-    for row in _latest(session, team_id=team_id, until=until):
+    for row in read.latest_levels(session, team_id=team_id, until=until):
         entry = teams.setdefault(row.slug, TeamRow(row.name, row.slug, {}))
         entry.cells[row.dimension] = _cell(row)
     dora_by_id = _dora_latest(session, team_id=team_id, until=until)
-    names = {
-        int(tid): slug
-        for tid, slug in session.execute(select(tables.Team.id, tables.Team.slug)).all()
-    }
+    names = {int(t.team_id): t.slug for t in read.team_names(session).itertuples()}
     dora = {names[tid]: tiles for tid, tiles in dora_by_id.items() if tid in names}
     return Overview(
         dimensions=[(d.id, d.name) for d in model.dimensions],
@@ -302,22 +232,7 @@ def organisation_trend(
     until: dt.date | None = None,
 ) -> pd.DataFrame:
     """Mean stored score of the teams per dimension and period end (a display average only)."""
-    S = tables.Snapshot
-    stmt = select(
-        S.period_end,
-        S.dimension,
-        func.avg(S.score).label("score"),
-        func.count().label("teams"),
-    )
-    if team_id is not None:
-        stmt = stmt.where(S.team_id == team_id)
-    stmt = _bounds(stmt, S.period_end, since, until)
-    rows = session.execute(
-        stmt.group_by(S.period_end, S.dimension).order_by(S.dimension, S.period_end)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["period_end", "dimension", "score", "teams"])
-    frame["score"] = frame["score"].astype(float)
-    return frame
+    return read.score_trend(session, team_id=team_id, since=since, until=until)
 
 
 def _criteria(model: model_mod.Model, evidence: dict[str, Any]) -> list[CriterionView]:
@@ -349,7 +264,7 @@ def team_levels(
     names = {d.id: d.name for d in model.dimensions}
     order = {d.id: i for i, d in enumerate(model.dimensions)}
     rows = sorted(
-        _latest(session, team_id=team_id, until=until, evidence=True),
+        read.latest_levels(session, team_id=team_id, until=until, evidence=True),
         key=lambda r: order.get(r.dimension, 99),
     )
     out = []
@@ -389,8 +304,6 @@ def team_view(
     dora = _dora_latest(session, team_id=team_id, until=until).get(
         team_id, [_tile(k, None) for k in metrics.DORA_KEYS]
     )
-    from maturity.store import read
-
     return TeamView(
         team=team.name,
         slug=team.slug,
@@ -408,7 +321,7 @@ def dimension_view(
 ) -> DimensionView:
     """One dimension across teams: newest levels, teams per level, criteria most often unmet."""
     dim = model.dimension(dim_id)
-    rows = _latest(session, dimension=dim_id, until=until, evidence=True)
+    rows = read.latest_levels(session, dimension=dim_id, until=until, evidence=True)
     counts = [0] * len(LEVEL_NAMES)
     unmet: dict[str, int] = {}
     unknown: dict[str, int] = {}

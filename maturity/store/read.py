@@ -640,24 +640,124 @@ def _filter_snapshots(
     return stmt
 
 
-def latest_snapshots(session: Session, *, team_id: int | None = None) -> pd.DataFrame:
-    """Each team's newest snapshot per dimension."""
+def _newest_periods(*, team_id: int | None, dimension: str | None, until: dt.date | None) -> Any:
+    """Subquery: each team's newest period end per dimension, at or before ``until``."""
     S = tables.Snapshot
-    newest = (
-        select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
-        .group_by(S.team_id, S.dimension)
-        .subquery()
-    )
-    stmt = _snapshot_select().join(
+    newest = select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
+    if until is not None:
+        newest = newest.where(S.period_end <= until)
+    if team_id is not None:
+        newest = newest.where(S.team_id == team_id)
+    if dimension is not None:
+        newest = newest.where(S.dimension == dimension)
+    return newest.group_by(S.team_id, S.dimension).subquery()
+
+
+def _join_newest(stmt: Any, newest: Any) -> Any:
+    S = tables.Snapshot
+    return stmt.join(
         newest,
         (newest.c.team_id == S.team_id)
         & (newest.c.dimension == S.dimension)
         & (newest.c.period_end == S.period_end),
     )
-    if team_id is not None:
-        stmt = stmt.where(S.team_id == team_id)
+
+
+def latest_snapshots(session: Session, *, team_id: int | None = None) -> pd.DataFrame:
+    """Each team's newest snapshot per dimension."""
+    S = tables.Snapshot
+    newest = _newest_periods(team_id=team_id, dimension=None, until=None)
+    stmt = _join_newest(_snapshot_select(), newest)
     rows = session.execute(stmt.order_by(tables.Team.name, S.dimension)).all()
     return pd.DataFrame(rows, columns=_SNAPSHOT_COLUMNS)
+
+
+def latest_levels(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    dimension: str | None = None,
+    until: dt.date | None = None,
+    evidence: bool = False,
+) -> list[Any]:
+    """Rows of each team's newest snapshot per dimension at or before ``until``, ordered by team
+    name and dimension: team_id, name, slug, dimension, period_end, level, score, coverage,
+    model_version (and evidence, which only a team's or a dimension's page needs)."""
+    S = tables.Snapshot
+    cols = [
+        S.team_id,
+        tables.Team.name,
+        tables.Team.slug,
+        S.dimension,
+        S.period_end,
+        S.level,
+        S.score,
+        S.coverage,
+        S.model_version,
+    ]
+    if evidence:
+        cols.append(S.evidence)
+    stmt = _join_newest(
+        select(*cols).join(tables.Team, tables.Team.id == S.team_id),
+        _newest_periods(team_id=team_id, dimension=dimension, until=until),
+    )
+    return list(session.execute(stmt.order_by(tables.Team.name, S.dimension)).all())
+
+
+def latest_metric_values(
+    session: Session,
+    metrics: Sequence[str],
+    *,
+    team_id: int | None = None,
+    until: dt.date | None = None,
+) -> list[Any]:
+    """Rows of ``metrics`` at each team's newest period end that has any of them (at or before
+    ``until``): team_id, metric, period_end, value, sample_size."""
+    M = tables.MetricValue
+    newest = select(M.team_id, func.max(M.period_end).label("period_end")).where(
+        M.metric.in_(list(metrics))
+    )
+    if until is not None:
+        newest = newest.where(M.period_end <= until)
+    if team_id is not None:
+        newest = newest.where(M.team_id == team_id)
+    sub = newest.group_by(M.team_id).subquery()
+    stmt = (
+        select(M.team_id, M.metric, M.period_end, M.value, M.sample_size)
+        .join(sub, (sub.c.team_id == M.team_id) & (sub.c.period_end == M.period_end))
+        .where(M.metric.in_(list(metrics)))
+    )
+    return list(session.execute(stmt).all())
+
+
+def score_trend(
+    session: Session,
+    *,
+    team_id: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pd.DataFrame:
+    """Mean stored score of the teams per dimension and period end, with how many teams: reads
+    the covering index ``ix_snapshots_trend`` only, never the evidence."""
+    S = tables.Snapshot
+    stmt = select(
+        S.period_end,
+        S.dimension,
+        func.avg(S.score).label("score"),
+        func.count().label("teams"),
+    )
+    if team_id is not None:
+        stmt = stmt.where(S.team_id == team_id)
+    if since is not None:
+        stmt = stmt.where(S.period_end >= since)
+    if until is not None:
+        stmt = stmt.where(S.period_end <= until)
+    rows = session.execute(
+        stmt.group_by(S.period_end, S.dimension).order_by(S.dimension, S.period_end)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["period_end", "dimension", "score", "teams"])
+    frame["score"] = frame["score"].astype(float)
+    return frame
 
 
 def metric_series(
