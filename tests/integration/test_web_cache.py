@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+import random
 import shutil
 import time
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -233,8 +235,11 @@ def test_gzip_is_offered_and_holds_the_same_bytes(context: AppContext) -> None:
         compressed = b"".join(stream.iter_raw())
     assert gzip.decompress(compressed) == plain.content
     assert len(compressed) < len(plain.content) / 3
-    refused = http.get("/teams/alpha", headers={"Accept-Encoding": "gzip;q=0"})
-    assert "content-encoding" not in refused.headers
+    for refusal in ("gzip;q=0", "gzip; Q=0.000", "br, gzip;q=0.0"):
+        refused = http.get("/teams/alpha", headers={"Accept-Encoding": refusal})
+        assert "content-encoding" not in refused.headers, refusal
+    weighted = http.get("/teams/alpha", headers={"Accept-Encoding": "gzip;q=0.5"})
+    assert weighted.headers["content-encoding"] == "gzip"
 
 
 def test_errors_and_live_pages_are_never_kept(context: AppContext) -> None:
@@ -268,26 +273,90 @@ def test_concurrent_misses_after_a_rescore_build_the_answer_once(context: AppCon
     assert sorted(got) == ["hit"] * 7 + ["miss"]
 
 
-def test_the_kept_answers_stay_within_their_memory_bound(context: AppContext) -> None:
-    def page(request: Request) -> Response:
-        cache_this(request)
-        return Response(request.path_params["n"].encode() * 10_000)
+def _random_page(request: Request) -> Response:
+    cache_this(request)
+    return Response(random.Random(request.path_params["n"]).randbytes(10_000))
 
+
+def test_the_kept_answers_stay_within_their_memory_bound(context: AppContext) -> None:
     app = ResponseCache(
-        Starlette(routes=[Route("/{n}", page)]),
+        Starlette(routes=[Route("/{n}", _random_page)]),
         context=context,
         settings=WebSettings(),
-        max_bytes=35_000,
+        max_bytes=70_000,
     )
     http = TestClient(app)
-    for n in "abcd":  # 10 kB each: the fourth pushes out the first
-        assert (
-            http.get(f"/{n}", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "miss"
-        )
-    assert http.get("/d", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "hit"
-    assert http.get("/b", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "hit"
-    assert http.get("/a", headers={"Accept-Encoding": "identity"}).headers["x-cache"] == "miss"
-    assert app._bytes <= 35_000
+    gz = {"Accept-Encoding": "gzip"}
+    # 10 kB that do not compress: each answer is kept with its gzip copy, about 20 kB
+    for n in "abcd":  # the fourth pushes out the first
+        assert http.get(f"/{n}", headers=gz).headers["x-cache"] == "miss"
+    assert http.get("/d", headers=gz).headers["x-cache"] == "hit"
+    assert http.get("/b", headers=gz).headers["x-cache"] == "hit"
+    assert http.get("/a", headers=gz).headers["x-cache"] == "miss"
+    kept = list(app._entries.values())
+    assert len(kept) == 3
+    assert app._bytes == sum(e.size for e in kept) <= 70_000
+
+
+def test_a_slow_reader_does_not_hold_up_the_others(context: AppContext) -> None:
+    """The answer is sent after the build's lock is let go: a client that reads slowly keeps
+    only itself waiting, not every request for the same URL."""
+
+    async def slow_to_build(request: Request) -> Response:
+        await asyncio.sleep(0.3)  # the second request arrives while this one builds
+        return _random_page(request)
+
+    app = ResponseCache(
+        Starlette(routes=[Route("/{n}", slow_to_build)]),
+        context=context,
+        settings=WebSettings(),
+    )
+
+    def scope() -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/x",
+            "raw_path": b"/x",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"t")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+        }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def run() -> list[str]:
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def quick(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                order.append("quick answered")
+
+        async def slow(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                await release.wait()  # a client that does not read
+                order.append("slow answered")
+
+        await app(scope(), receive, quick)  # the path is now known to be cacheable
+        score_next_week(context, "alpha", level=1)  # a new version: the next request builds
+        slow_task = asyncio.create_task(app(scope(), receive, slow))
+        await asyncio.sleep(0.05)
+        # waits for the slow request's build, not for its client
+        await asyncio.wait_for(app(scope(), receive, quick), timeout=5)
+        release.set()
+        await slow_task
+        return order
+
+    with ThreadPoolExecutor(1) as pool:
+        order = pool.submit(asyncio.run, run()).result()
+    assert order == ["quick answered", "quick answered", "slow answered"]
 
 
 def test_rescoring_the_newest_week_changes_the_answer(context: AppContext) -> None:
