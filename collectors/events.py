@@ -1,4 +1,5 @@
-"""Events from any CI: one documented schema of builds, deployments and incidents, and its writer.
+"""Events from any CI: one documented schema of builds, deployments, incidents and pull requests,
+and its writer.
 
 Any system that can print JSON (GitLab, CircleCI, Argo CD, a shell script) feeds the product
 through ``maturity ingest FILE`` or ``POST /api/v1/events``; both validate with the models here
@@ -28,6 +29,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import teams
@@ -183,8 +185,54 @@ class IncidentEvent(_Event):
         return self
 
 
-Event = Annotated[BuildEvent | DeploymentEvent | IncidentEvent, Field(discriminator="kind")]
-EVENT: TypeAdapter[BuildEvent | DeploymentEvent | IncidentEvent] = TypeAdapter(Event)
+PullRequestState = Literal["open", "merged", "closed"]
+
+
+class PullRequestEvent(_Event):
+    """A pull (merge) request of a code host without a collector here (GitLab, Bitbucket, Gitea):
+    what review rate, pull-request lifetime and lead time from the first commit need."""
+
+    kind: Literal["pull_request"]
+    repository: Scope = Field(
+        description="The repository. A repository the git collector reads, under the same name, "
+        "gets the pull request; otherwise teams own repositories by glob, as services."
+    )
+    number: Annotated[int, Field(ge=1, le=_MAX_INT)]
+    title: Title | None = None
+    state: PullRequestState
+    created_at: Time
+    first_commit_at: Time | None = Field(None, description="The branch's first commit.")
+    first_review_at: Time | None = None
+    approved_at: Time | None = None
+    merged_at: Time | None = None
+    closed_at: Time | None = None
+    reviews: Count = Field(0, description="Reviews submitted (comments, approvals, changes).")
+    approvals: Count = 0
+    base_branch: Scope | None = None
+    head_branch: Scope | None = None
+    merge_commit_sha: Sha | None = Field(
+        None, description="The commit the merge put on the base branch (squash and rebase too)."
+    )
+    additions: Count | None = None
+    deletions: Count | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PullRequestEvent:
+        if (self.state == "merged") != (self.merged_at is not None):
+            raise ValueError("merged_at is set exactly when state is 'merged'")
+        for name in ("first_review_at", "approved_at", "merged_at", "closed_at"):
+            when = getattr(self, name)
+            if when is not None and when < self.created_at:
+                raise ValueError(f"{name} is before created_at")
+        first, merged = self.first_commit_at, self.merged_at
+        if first is not None and merged is not None and merged < first:
+            raise ValueError("merged_at is before first_commit_at")
+        return self
+
+
+AnyEvent = BuildEvent | DeploymentEvent | IncidentEvent | PullRequestEvent
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
+EVENT: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
 def json_schema() -> dict[str, Any]:
@@ -207,7 +255,7 @@ class Invalid:
 class Parsed:
     """Events that passed validation, in input order, and the ones that did not."""
 
-    events: list[BuildEvent | DeploymentEvent | IncidentEvent] = field(default_factory=list)
+    events: list[AnyEvent] = field(default_factory=list)
     invalid: list[Invalid] = field(default_factory=list)
 
 
@@ -217,7 +265,7 @@ def describe(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in err["loc"]]
         # The discriminator's value (deployment, build) leads the path; it adds nothing.
-        if loc and loc[0] in _TABLES:
+        if loc and loc[0] in KINDS:
             loc = loc[1:]
         where = ".".join(loc)
         msg = err["msg"].removeprefix("Value error, ")
@@ -225,7 +273,7 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate(obj: Any) -> BuildEvent | DeploymentEvent | IncidentEvent:
+def validate(obj: Any) -> AnyEvent:
     """Validate one decoded JSON value as an event; raises ValidationError."""
     return EVENT.validate_python(obj)
 
@@ -345,37 +393,94 @@ def _incident_row(e: IncidentEvent) -> dict[str, Any]:
     }
 
 
+def _pull_request_row(e: PullRequestEvent) -> dict[str, Any]:
+    return {
+        "scope": e.repository,
+        "number": e.number,
+        "external_id": e.id,
+        "title": e.title or "",
+        "state": e.state,
+        "author_hash": None,  # team level only: no person is named or counted here
+        "base_branch": e.base_branch,
+        "head_branch": e.head_branch,
+        "head_sha": None,
+        "merge_commit_sha": e.merge_commit_sha,
+        "created_at": e.created_at,
+        "updated_at": e.merged_at or e.closed_at or e.created_at,
+        "first_commit_at": e.first_commit_at,
+        "first_review_at": e.first_review_at,
+        "approved_at": e.approved_at,
+        "merged_at": e.merged_at,
+        "closed_at": e.closed_at or e.merged_at,
+        "additions": e.additions,
+        "deletions": e.deletions,
+        "commits_count": None,
+        "review_count": e.reviews,
+        "approval_count": e.approvals,
+    }
+
+
+#: the table each kind of event goes to
 _TABLES: dict[str, type[tables.Base]] = {
     "build": tables.Build,
     "deployment": tables.Deployment,
     "incident": tables.Issue,
+    "pull_request": tables.PullRequest,
+}
+KINDS = tuple(_TABLES)
+_ROWS: dict[type[Any], Any] = {
+    BuildEvent: _build_row,
+    DeploymentEvent: _deployment_row,
+    IncidentEvent: _incident_row,
+    PullRequestEvent: _pull_request_row,
 }
 
 
-def rows_by_kind(
-    events: Iterable[BuildEvent | DeploymentEvent | IncidentEvent],
-) -> dict[str, list[dict[str, Any]]]:
+def rows_by_kind(events: Iterable[AnyEvent]) -> dict[str, list[dict[str, Any]]]:
     """Table rows per kind; an event sent twice in one batch keeps its last version."""
-    latest: dict[str, dict[tuple[str, str], dict[str, Any]]] = {k: {} for k in _TABLES}
+    latest: dict[str, dict[tuple[Any, Any], dict[str, Any]]] = {k: {} for k in _TABLES}
     for e in events:
-        if isinstance(e, BuildEvent):
-            row = _build_row(e)
-        elif isinstance(e, DeploymentEvent):
-            row = _deployment_row(e)
-        else:
-            row = _incident_row(e)
+        row = _ROWS[type(e)](e)
         # One INSERT .. ON CONFLICT cannot touch the same row twice (PostgreSQL refuses).
-        latest[e.kind][(row["scope"], row["external_id"])] = row
+        natural = (row["scope"], row["number"]) if e.kind == "pull_request" else row["external_id"]
+        latest[e.kind][(row["scope"], natural)] = row
     return {kind: list(rows.values()) for kind, rows in latest.items()}
 
 
-def store(
-    session: Session, events: Iterable[BuildEvent | DeploymentEvent | IncidentEvent]
-) -> dict[str, int]:
-    """Upsert events by (source, scope, id) in the caller's transaction; counts per kind."""
+def _repository_id(session: Session, name: str) -> int:
+    """The repository a pull-request event names: the one repository of that name that a
+    collector knows, or else one of its own (kind ``events``) owned by the services' globs."""
+    R = tables.Repository
+    known = session.scalars(select(R.id).where(R.name == name, R.kind != SOURCE)).all()
+    if len(known) == 1:
+        return int(known[0])
+    return teams.upsert_repository(
+        session,
+        key=f"{SOURCE}:{name}",
+        kind=SOURCE,
+        name=name,
+        location=name,
+        team_id=teams.owner_of(session, SOURCE, name),
+    )
+
+
+def store(session: Session, events: Iterable[AnyEvent]) -> dict[str, int]:
+    """Upsert events in the caller's transaction (by (source, scope, id); pull requests by
+    repository and number); counts per kind."""
     owners: dict[str, int | None] = {}
+    repositories: dict[str, int] = {}
     counts: dict[str, int] = {}
     for kind, rows in rows_by_kind(events).items():
+        if kind == "pull_request":
+            for row in rows:
+                name = row.pop("scope")
+                if name not in repositories:
+                    repositories[name] = _repository_id(session, name)
+                row["repository_id"] = repositories[name]
+            counts[kind] = write.upsert(
+                session, tables.PullRequest, rows, key=["repository_id", "number"]
+            )
+            continue
         for row in rows:
             scope = row["scope"]
             if scope not in owners:
@@ -459,5 +564,5 @@ def summarize(invalid: Sequence[Invalid], *, label: str = "line", limit: int = 2
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
-    """``3 builds, 2 deployments, 0 incidents``."""
-    return ", ".join(f"{counts.get(k, 0)} {k}s" for k in _TABLES)
+    """``3 builds, 2 deployments, 0 incidents, 0 pull requests``."""
+    return ", ".join(f"{counts.get(k, 0)} {k.replace('_', ' ')}s" for k in _TABLES)

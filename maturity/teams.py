@@ -153,6 +153,18 @@ def reattribute(session: Session) -> None:
         select(tables.Ownership.team_id, tables.Ownership.source, tables.Ownership.pattern)
     ):
         rules_by_source.setdefault(source, []).append((team_id, pattern))
+    # repositories known only from pull-request events belong to whoever owns their name
+    events_repos = session.execute(
+        select(tables.Repository.id, tables.Repository.name).where(
+            tables.Repository.kind == "events"
+        )
+    ).all()
+    for repo_id, name in events_repos:
+        session.execute(
+            update(tables.Repository)
+            .where(tables.Repository.id == repo_id)
+            .values(team_id=_match(rules_by_source.get("events", []), name))
+        )
     repo_team = dict(session.execute(select(tables.Repository.id, tables.Repository.team_id)).all())
     for model in _SCOPED_TABLES:
         table = write.table_of(model)

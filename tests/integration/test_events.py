@@ -1,4 +1,5 @@
-"""`maturity ingest`: JSON lines of builds, deployments and incidents, validated, then upserted."""
+"""`maturity ingest`: JSON lines of builds, deployments, incidents and pull requests, validated,
+then upserted."""
 
 from __future__ import annotations
 
@@ -80,6 +81,24 @@ def incident(n: int = 1, **over: Any) -> dict[str, Any]:
     } | over
 
 
+def pull_request(n: int = 1, **over: Any) -> dict[str, Any]:
+    return {
+        "kind": "pull_request",
+        "id": f"mr-{n}",
+        "repository": "payments-api",
+        "number": n,
+        "title": "Retry card captures",
+        "state": "merged",
+        "created_at": "2026-11-23T09:00:00Z",
+        "first_commit_at": "2026-11-22T16:20:00Z",
+        "first_review_at": "2026-11-23T10:05:00Z",
+        "merged_at": "2026-11-23T11:02:00Z",
+        "reviews": 2,
+        "approvals": 1,
+        "merge_commit_sha": SHA,
+    } | over
+
+
 def jsonl(*items: Any) -> str:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in items)
 
@@ -124,7 +143,10 @@ def test_valid_file_round_trips_into_builds_deployments_and_incidents(
     )
     proc = run_cli(tmp_path, store_url, "ingest", str(path))
     assert proc.returncode == 0, proc.stderr
-    assert "ingested 2 builds, 1 deployments, 1 incidents from events.jsonl" in proc.stdout
+    assert (
+        "ingested 2 builds, 1 deployments, 1 incidents, 0 pull requests from events.jsonl"
+        in proc.stdout
+    )
     with engine_mod.session_scope(sessions) as s:
         team_of = {t.id: t.name for t in s.scalars(select(tables.Team))}
         b = s.scalars(select(tables.Build).order_by(tables.Build.external_id)).all()
@@ -176,7 +198,7 @@ def test_valid_file_round_trips_into_builds_deployments_and_incidents(
         "success",
         4,
     )
-    assert run.counts == {"build": 2, "deployment": 1, "incident": 1}
+    assert run.counts == {"build": 2, "deployment": 1, "incident": 1, "pull_request": 0}
 
 
 def test_reingesting_changes_nothing_and_a_resent_event_updates_in_place(
@@ -321,7 +343,7 @@ def test_hostile_strings_are_stored_exactly_as_sent(sessions: sessionmaker[Sessi
     parsed = events.parse_lines(jsonl(*items).splitlines())
     assert parsed.invalid == []
     result = events.ingest(sessions, parsed, scope="ingest:hostile.jsonl")
-    assert result.counts == {"build": 0, "deployment": 5, "incident": 5}
+    assert result.counts == {"build": 0, "deployment": 5, "incident": 5, "pull_request": 0}
     with engine_mod.session_scope(sessions) as s:
         services = set(s.scalars(select(tables.Deployment.service)))
         versions = set(s.scalars(select(tables.Deployment.version)))
@@ -341,13 +363,18 @@ def test_malformed_bytes_and_huge_lines_are_invalid_lines_not_crashes() -> None:
     ]
 
 
-def test_schema_option_prints_a_json_schema_of_the_three_kinds(
+def test_schema_option_prints_a_json_schema_of_the_four_kinds(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     proc = run_cli(tmp_path, sqlite_url, "ingest", "--schema")
     assert proc.returncode == 0, proc.stderr
     schema = json.loads(proc.stdout)
-    assert set(schema["discriminator"]["mapping"]) == {"build", "deployment", "incident"}
+    assert set(schema["discriminator"]["mapping"]) == {
+        "build",
+        "deployment",
+        "incident",
+        "pull_request",
+    }
     deploy = schema["$defs"]["DeploymentEvent"]
     assert set(deploy["required"]) == {
         "id",
@@ -363,10 +390,10 @@ def test_schema_option_prints_a_json_schema_of_the_three_kinds(
 def test_every_example_in_the_events_documentation_is_a_valid_event() -> None:
     doc = Path(__file__).parents[2] / "docs" / "events.md"
     blocks = re.findall(r"```json\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     parsed = events.parse_lines(block.strip() for block in blocks)
     assert parsed.invalid == []
-    assert [e.kind for e in parsed.events] == ["build", "deployment", "incident"]
+    assert [e.kind for e in parsed.events] == ["build", "deployment", "incident", "pull_request"]
 
 
 def test_a_rule_across_fields_is_reported_without_the_kind_as_a_field() -> None:
@@ -380,3 +407,124 @@ def test_a_byte_order_mark_on_the_first_line_is_ignored() -> None:
     parsed = events.parse_lines([b"\xef\xbb\xbf" + json.dumps(build(1)).encode() + b"\n"])
     assert parsed.invalid == []
     assert [e.id for e in parsed.events] == ["b1"]
+
+
+# --- pull requests --------------------------------------------------------------------------
+
+
+def _team_id(sessions: sessionmaker[Session], name: str) -> int:
+    with engine_mod.session_scope(sessions) as s:
+        found = s.scalar(select(tables.Team.id).where(tables.Team.name == name))
+    assert found is not None
+    return found
+
+
+def _synced(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    from maturity import config as config_mod
+    from maturity import teams as teams_mod
+
+    with engine_mod.session_scope(sessions) as s:
+        teams_mod.sync(s, config_mod.load(write_config(tmp_path)))
+
+
+def test_a_pull_request_joins_the_collected_repository_of_its_name(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _synced(sessions, tmp_path)
+    search = _team_id(sessions, "search")
+    with engine_mod.session_scope(sessions) as s:
+        repo = tables.Repository(
+            key="git:/srv/payments-api", kind="git", name="payments-api", location="/srv/x"
+        )
+        repo.team_id = search  # the repository's own team wins over the services globs
+        s.add(repo)
+    result = events.ingest(sessions, events.parse_objects([pull_request(1)]), scope="test")
+    assert result.counts["pull_request"] == 1
+    with engine_mod.session_scope(sessions) as s:
+        pr = s.scalars(select(tables.PullRequest)).one()
+        assert pr.repository_id == repo.id
+        assert (pr.number, pr.state, pr.review_count, pr.approval_count) == (1, "merged", 2, 1)
+        assert pr.author_hash is None
+        assert s.scalar(select(func.count()).select_from(tables.Repository)) == 1
+
+
+def test_a_pull_request_of_an_unknown_repository_belongs_to_the_glob_owner_and_updates_in_place(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _synced(sessions, tmp_path)
+    opened = pull_request(7, repository="search-api", state="open", merged_at=None)
+    events.ingest(sessions, events.parse_objects([opened]), scope="test")
+    events.ingest(
+        sessions, events.parse_objects([pull_request(7, repository="search-api")]), scope="test"
+    )
+    with engine_mod.session_scope(sessions) as s:
+        pr = s.scalars(select(tables.PullRequest)).one()  # the same row, updated
+        repo = s.get(tables.Repository, pr.repository_id)
+        assert repo is not None
+        assert (repo.kind, repo.name, repo.key) == ("events", "search-api", "events:search-api")
+        assert repo.team_id == _team_id(sessions, "search")
+        assert pr.state == "merged" and pr.merged_at is not None
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"merged_at": None}, "merged_at is set exactly when state is 'merged'"),
+        ({"state": "open"}, "merged_at is set exactly when state is 'merged'"),
+        ({"first_review_at": "2026-11-22T09:00:00Z"}, "first_review_at is before created_at"),
+        ({"first_commit_at": "2026-11-23T12:00:00Z"}, "merged_at is before first_commit_at"),
+        ({"number": 0}, "number: Input should be greater than or equal to 1"),
+        ({"author": "someone"}, "author: Extra inputs are not permitted"),
+    ],
+)
+def test_inconsistent_pull_requests_are_refused_with_a_reason(
+    over: dict[str, Any], reason: str
+) -> None:
+    parsed = events.parse_objects([pull_request(1, **over)])
+    assert [i.reason for i in parsed.invalid] == [reason]
+
+
+def test_ingested_pull_requests_give_the_review_rate_and_lifetime(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from maturity import config as config_mod
+    from maturity import model as model_mod
+    from maturity import snapshots
+
+    _synced(sessions, tmp_path)
+    week = dt.date(2026, 11, 29)
+    merged = [
+        pull_request(
+            n,
+            created_at=f"2026-11-{10 + n}T09:00:00Z",
+            first_commit_at=f"2026-11-{10 + n}T08:00:00Z",
+            first_review_at=f"2026-11-{10 + n}T10:00:00Z" if n <= 3 else None,
+            merged_at=f"2026-11-{10 + n}T{8 + 3 * n:02d}:00:00Z",
+            reviews=1 if n <= 3 else 0,
+            approvals=0,
+        )
+        for n in (1, 2, 3, 4)
+    ]
+    assert events.ingest(sessions, events.parse_objects(merged), scope="test").written
+    snapshots.score_and_store(
+        sessions,
+        config_mod.load(write_config(tmp_path)),
+        model_mod.load(),
+        week=week,
+        backfill=0,
+        today=week,
+    )
+    payments = _team_id(sessions, "payments")
+    with engine_mod.session_scope(sessions) as s:
+        values = dict(
+            s.execute(
+                select(tables.MetricValue.metric, tables.MetricValue.value).where(
+                    tables.MetricValue.team_id == payments,
+                    tables.MetricValue.period_end == week,
+                    tables.MetricValue.metric.in_(["review_rate", "pr_lifetime_hours"]),
+                )
+            ).all()
+        )
+    assert values["review_rate"] == pytest.approx(3 / 4)
+    # lifetimes from the first commit: 3n hours for n = 1..4, median 7.5
+    assert values["pr_lifetime_hours"] == pytest.approx(7.5)

@@ -199,7 +199,7 @@ def test_collector_runs_come_newest_first_and_filter_by_source_status_and_limit(
     c = client(context)
     runs = c.get("/api/v1/collector-runs").json()
     assert [r["source"] for r in runs] == ["events", "jenkins", "jira"]
-    assert runs[0]["counts"] == {"build": 1, "deployment": 6, "incident": 0}
+    assert runs[0]["counts"] == {"build": 1, "deployment": 6, "incident": 0, "pull_request": 0}
     assert runs[1]["error"] == "HTTP 401 from Jenkins"
     assert runs[2]["duration_s"] == 30.0
     assert [r["source"] for r in c.get("/api/v1/collector-runs?status=failed").json()] == [
@@ -415,13 +415,23 @@ def test_posting_events_writes_them_once_however_often_they_are_sent(
     for _ in range(2):
         answer = c.post("/api/v1/events", json=batch, headers=bearer(ADMIN))
         assert answer.status_code == 200
-        assert answer.json()["written"] == {"build": 1, "deployment": 1, "incident": 1}
+        assert answer.json()["written"] == {
+            "build": 1,
+            "deployment": 1,
+            "incident": 1,
+            "pull_request": 0,
+        }
     single = c.post(
         "/api/v1/events",
         json=webstore.deployment("d1", "payments-api", "production", 10, status="failure"),
         headers=bearer(ADMIN),
     )
-    assert single.json()["written"] == {"build": 0, "deployment": 1, "incident": 0}
+    assert single.json()["written"] == {
+        "build": 0,
+        "deployment": 1,
+        "incident": 0,
+        "pull_request": 0,
+    }
     with session_scope(context.sessions) as s:
         assert s.scalars(select(tables.Deployment.status)).all() == ["failure"]
         assert s.scalar(select(func.count()).select_from(tables.Build)) == 1

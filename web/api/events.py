@@ -1,4 +1,5 @@
-"""Events: builds, deployments and incidents pushed by any CI (the schema of docs/events.md)."""
+"""Events: builds, deployments, incidents and pull requests pushed by any CI or code host (the
+schema of docs/events.md)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ async def _read_body(request: Request) -> bytes:
     openapi_extra={"requestBody": _REQUEST_BODY},
 )
 async def post_events(request: Request, context: ContextDep, _token: IngestDep) -> Any:
-    """Write builds, deployments and incidents; all or nothing, idempotent by event id.
+    """Write builds, deployments, incidents and pull requests; all or nothing, idempotent.
 
     Needs ``Authorization: Bearer`` with the ingest token (``MATURITY_INGEST_TOKEN``) or the
     administrator token. If any event is invalid, nothing is written and the answer (422) lists
