@@ -336,7 +336,7 @@ def ingest(
     ctx: typer.Context,
     file: Annotated[
         str | None,
-        typer.Argument(help="A file of JSON lines (builds, deployments, incidents), or '-'."),
+        typer.Argument(help="A file of JSON lines (builds, deployments, incidents, pull requests), or '-'."),
     ] = None,
     skip_invalid: Annotated[
         bool,
@@ -346,7 +346,7 @@ def ingest(
         bool, typer.Option("--schema", help="Print the JSON Schema of one event and exit.")
     ] = False,
 ) -> None:
-    """Read deployments, builds and incidents as JSON lines (see docs/events.md)."""
+    """Read builds, deployments, incidents and pull requests as JSON lines (see docs/events.md)."""
     from collectors import events
     from maturity import teams
     from maturity.store.engine import session_scope
