@@ -336,7 +336,9 @@ def ingest(
     ctx: typer.Context,
     file: Annotated[
         str | None,
-        typer.Argument(help="A file of JSON lines (builds, deployments, incidents, pull requests), or '-'."),
+        typer.Argument(
+            help="A file of JSON lines (builds, deployments, incidents, pull requests), or '-'."
+        ),
     ] = None,
     skip_invalid: Annotated[
         bool,
