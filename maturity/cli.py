@@ -686,7 +686,8 @@ def demo(
     """Generate the demo organisation, collect, score and report it, and show its status.
 
     Five teams with different git histories and delivery habits (CI runs, promotions,
-    deployments and incidents, fed through 'maturity ingest'), scored over two years of weeks.
+    deployments, incidents and reviewed pull requests, fed through 'maturity ingest'), scored
+    over two years of weeks.
     """
     import collectors
     from collectors.base import CollectContext
@@ -764,7 +765,8 @@ def demo(
 
 
 def _demo_deliveries(context: AppContext, directory: Path, seed: int) -> None:
-    """Feed the demo teams' CI runs, deployments and incidents through the ingest path."""
+    """Feed the demo teams' CI runs, deployments, incidents and pull requests through the
+    ingest path."""
     from collectors import events
     from maturity import demo as demo_mod
     from maturity import demo_delivery, teams

@@ -176,6 +176,8 @@ class GeneratedRepo:
     default_commits: list[tuple[str, str]] = field(default_factory=list)
     #: (name, sha, tagged_at ISO 8601)
     tags: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (merge sha, merged_at, the branch's first commit at; ISO 8601) of every merged branch
+    merges: list[tuple[str, str, str]] = field(default_factory=list)
     profile: dict[str, object] = field(default_factory=dict)
 
 
@@ -478,6 +480,7 @@ def history(root: Path) -> list[GeneratedRepo]:
             "refs/tags",
         )
         tags = [tuple(entry.split(" ", 2)) for entry in tag_lines.splitlines()]
+        merges = _merges(path, profile.default_branch, {c[0] for c in commits})
         found.append(
             GeneratedRepo(
                 team=profile.team,
@@ -486,9 +489,30 @@ def history(root: Path) -> list[GeneratedRepo]:
                 default_branch=profile.default_branch,
                 default_commits=[(c[0], c[1]) for c in commits],
                 tags=[(t[0], t[1], t[2]) for t in tags],
+                merges=merges,
                 profile=asdict(profile),
             )
         )
+    return found
+
+
+def _merges(path: Path, branch: str, mainline: set[str]) -> list[tuple[str, str, str]]:
+    """Each merge on the first-parent line with the time of its branch's first commit (one
+    ``git log``: the branch is walked back along first parents until the mainline)."""
+    parents: dict[str, list[str]] = {}
+    when: dict[str, str] = {}
+    for line in _git(path, "log", "--format=%H %cI %P", branch).splitlines():
+        sha, at, *rest = line.split(" ")
+        parents[sha], when[sha] = rest, at
+    found = []
+    for sha in sorted(mainline, key=lambda c: when[c]):
+        if len(parents.get(sha, [])) < 2:
+            continue
+        first = cur = parents[sha][1]
+        while cur not in mainline and cur in parents:
+            first = cur
+            cur = parents[cur][0] if parents[cur] else ""
+        found.append((sha, when[sha], when[first]))
     return found
 
 

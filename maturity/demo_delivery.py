@@ -1,4 +1,5 @@
-"""The demo's delivery history: CI runs, deployments and incidents that match its git history.
+"""The demo's delivery history: CI runs, deployments, incidents and the pull requests of merged
+branches, matching its git history.
 
 Each demo team delivers in its own way (every merge through staging to production, weekly
 push-button releases, quarterly manual deployments...), so that the demo organisation spreads
@@ -22,8 +23,10 @@ class RepoHistory(Protocol):
 
     team: str
     repository: str
+    default_branch: str
     default_commits: list[tuple[str, str]]
     tags: list[tuple[str, str, str]]
+    merges: list[tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -42,23 +45,24 @@ class Delivery:
     failure_rate: float
     restore_hours: tuple[float, float]
     promote_after_hours: float
+    reviewed: float  # share of merged pull requests with a review
 
 
 DELIVERY: dict[str, Delivery] = {
     "payments": Delivery(
-        True, 0.95, True, True, True, True, "commit", True, True, 0.04, (0.3, 1.5), 1
+        True, 0.95, True, True, True, True, "commit", True, True, 0.04, (0.3, 1.5), 1, 0.97
     ),
     "search": Delivery(
-        True, 0.88, True, False, False, True, "weekly", True, False, 0.12, (2, 20), 24
+        True, 0.88, True, False, False, True, "weekly", True, False, 0.12, (2, 20), 24, 0.9
     ),
     "platform": Delivery(
-        True, 0.86, False, True, True, True, "monthly", False, False, 0.15, (4, 48), 48
+        True, 0.86, False, True, True, True, "monthly", False, False, 0.15, (4, 48), 48, 0.6
     ),
     "data": Delivery(
-        True, 0.78, True, False, True, False, "monthly", False, False, 0.25, (24, 120), 24
+        True, 0.78, True, False, True, False, "monthly", False, False, 0.25, (24, 120), 24, 0.35
     ),
     "mobile": Delivery(
-        False, 0.0, False, False, False, False, "quarterly", False, False, 0.35, (48, 300), 0
+        False, 0.0, False, False, False, False, "quarterly", False, False, 0.35, (48, 300), 0, 0
     ),
 }
 
@@ -229,6 +233,36 @@ def _deployment(
     return event
 
 
+def pull_requests_for(repo: RepoHistory, delivery: Delivery, seed: int) -> Iterator[dict[str, Any]]:
+    """A merged pull request for every merged branch: opened after its first commit, reviewed
+    for the team's share of them, merged by the merge commit."""
+    rng = random.Random(f"{seed}:{repo.repository}:pull-requests")
+    for number, (sha, merged, first) in enumerate(repo.merges, start=1):
+        merged_at = dt.datetime.fromisoformat(merged)
+        first_at = dt.datetime.fromisoformat(first)
+        if merged_at < first_at:  # generated clocks; never expected
+            continue
+        created = first_at + (merged_at - first_at) * rng.uniform(0.05, 0.5)
+        event: dict[str, Any] = {
+            "kind": "pull_request",
+            "id": f"{repo.repository}!{number}",
+            "repository": repo.repository,
+            "number": number,
+            "state": "merged",
+            "created_at": _iso(created),
+            "first_commit_at": _iso(first_at),
+            "merged_at": _iso(merged_at),
+            "merge_commit_sha": sha,
+            "base_branch": repo.default_branch,
+        }
+        if rng.random() < delivery.reviewed:
+            review = created + (merged_at - created) * rng.uniform(0.2, 0.9)
+            event |= {"first_review_at": _iso(review), "reviews": rng.randint(1, 3)}
+            if rng.random() < 0.9:
+                event |= {"approved_at": _iso(review), "approvals": 1}
+        yield event
+
+
 def write_events(repos: Sequence[RepoHistory], path: Path, seed: int) -> int:
     """Write every demo team's events to ``path`` as JSON lines; returns how many."""
     count = 0
@@ -239,6 +273,9 @@ def write_events(repos: Sequence[RepoHistory], path: Path, seed: int) -> int:
             if delivery is None:
                 continue
             for event in events_for(repo, delivery, seed):
+                out.write(json.dumps(event, sort_keys=True) + "\n")
+                count += 1
+            for event in pull_requests_for(repo, delivery, seed):
                 out.write(json.dumps(event, sort_keys=True) + "\n")
                 count += 1
     tmp.replace(path)

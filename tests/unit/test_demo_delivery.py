@@ -17,6 +17,8 @@ class Repo:
     repository: str
     default_commits: list[tuple[str, str]]
     tags: list[tuple[str, str, str]] = field(default_factory=list)
+    merges: list[tuple[str, str, str]] = field(default_factory=list)
+    default_branch: str = "main"
 
 
 def _repo(team: str, weeks: int = 20, per_week: int = 5) -> Repo:
@@ -25,7 +27,18 @@ def _repo(team: str, weeks: int = 20, per_week: int = 5) -> Repo:
         (f"{team[:2].encode().hex()}{i:036x}", (start + dt.timedelta(hours=30 * i)).isoformat())
         for i in range(weeks * per_week)
     ]
-    return Repo(team, f"{team}-svc", commits, tags=[("v1.0.0", commits[10][0], commits[10][1])])
+    # every third commit merges a branch whose first commit was a day and a half earlier
+    merges = [
+        (sha, at, (dt.datetime.fromisoformat(at) - dt.timedelta(hours=36)).isoformat())
+        for sha, at in commits[3::3]
+    ]
+    return Repo(
+        team,
+        f"{team}-svc",
+        commits,
+        tags=[("v1.0.0", commits[10][0], commits[10][1])],
+        merges=merges,
+    )
 
 
 def _events(tmp_path: Path) -> list[dict[str, object]]:
@@ -88,3 +101,22 @@ def test_same_seed_same_events(tmp_path: Path) -> None:
     demo_delivery.write_events(repos, a, seed=3)
     demo_delivery.write_events(repos, b, seed=3)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_merged_branches_become_pull_requests_reviewed_at_each_teams_share(
+    tmp_path: Path,
+) -> None:
+    prs: dict[str, list[dict[str, object]]] = {}
+    for e in _events(tmp_path):
+        if e["kind"] == "pull_request":
+            prs.setdefault(str(e["repository"]), []).append(e)
+    merges = _repo("payments").merges
+    assert [p["merge_commit_sha"] for p in prs["payments-svc"]] == [m[0] for m in merges]
+    for p in prs["payments-svc"]:
+        assert str(p["first_commit_at"]) <= str(p["created_at"]) <= str(p["merged_at"])
+
+    def reviewed(repo: str) -> float:
+        return sum("first_review_at" in p for p in prs[repo]) / len(prs[repo])
+
+    assert reviewed("payments-svc") > 0.85 > reviewed("platform-svc") > reviewed("data-svc")
+    assert reviewed("mobile-svc") == 0.0
