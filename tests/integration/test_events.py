@@ -528,3 +528,23 @@ def test_ingested_pull_requests_give_the_review_rate_and_lifetime(
     assert values["review_rate"] == pytest.approx(3 / 4)
     # lifetimes from the first commit: 3n hours for n = 1..4, median 7.5
     assert values["pr_lifetime_hours"] == pytest.approx(7.5)
+
+
+def test_moving_a_repository_to_another_team_moves_its_pull_requests(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from maturity import teams as teams_mod
+
+    _synced(sessions, tmp_path)
+    events.ingest(
+        sessions, events.parse_objects([pull_request(3, repository="search-api")]), scope="t"
+    )
+    payments = _team_id(sessions, "payments")
+    with engine_mod.session_scope(sessions) as s:  # what a changed maturity.toml syncs to
+        s.execute(tables.Ownership.__table__.delete().where(tables.Ownership.source == "events"))
+        s.add(tables.Ownership(team_id=payments, source="events", pattern="search-api"))
+    with engine_mod.session_scope(sessions) as s:
+        teams_mod.reattribute(s)
+    with engine_mod.session_scope(sessions) as s:
+        repo = s.scalars(select(tables.Repository).where(tables.Repository.kind == "events")).one()
+        assert repo.team_id == payments
