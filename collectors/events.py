@@ -29,7 +29,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import teams
@@ -450,10 +450,19 @@ def rows_by_kind(events: Iterable[AnyEvent]) -> dict[str, list[dict[str, Any]]]:
 def _repository_id(session: Session, name: str) -> int:
     """The repository a pull-request event names: the one repository of that name that a
     collector knows, or else one of its own (kind ``events``) owned by the services' globs."""
-    R = tables.Repository
+    R, P = tables.Repository, tables.PullRequest
     known = session.scalars(select(R.id).where(R.name == name, R.kind != SOURCE)).all()
     if len(known) == 1:
-        return int(known[0])
+        target = int(known[0])
+        # Pull requests sent before a collector knew the repository move to it (where it has
+        # the number already, its own row stays), so that none is counted twice.
+        own = session.scalar(select(R.id).where(R.key == f"{SOURCE}:{name}"))
+        if own is not None:
+            taken = select(P.number).where(P.repository_id == target).scalar_subquery()
+            session.execute(delete(P).where(P.repository_id == own, P.number.in_(taken)))
+            session.execute(update(P).where(P.repository_id == own).values(repository_id=target))
+            session.execute(delete(R).where(R.id == own))
+        return target
     return teams.upsert_repository(
         session,
         key=f"{SOURCE}:{name}",

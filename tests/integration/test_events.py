@@ -548,3 +548,34 @@ def test_moving_a_repository_to_another_team_moves_its_pull_requests(
     with engine_mod.session_scope(sessions) as s:
         repo = s.scalars(select(tables.Repository).where(tables.Repository.kind == "events")).one()
         assert repo.team_id == payments
+
+
+def test_pull_requests_sent_before_the_repository_was_collected_move_to_it(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    _synced(sessions, tmp_path)
+    early = [pull_request(1), pull_request(2)]
+    events.ingest(sessions, events.parse_objects(early), scope="t")
+    with engine_mod.session_scope(sessions) as s:  # the git collector now reads it
+        repo = tables.Repository(
+            key="git:/srv/payments-api", kind="git", name="payments-api", location="/srv/x"
+        )
+        s.add(repo)
+    later = [pull_request(2, title="resent"), pull_request(3)]
+    events.ingest(sessions, events.parse_objects(later), scope="t")
+    with engine_mod.session_scope(sessions) as s:
+        rows = s.execute(
+            select(
+                tables.PullRequest.repository_id,
+                tables.PullRequest.number,
+                tables.PullRequest.title,
+            )
+        ).all()
+        kinds = s.scalars(select(tables.Repository.kind)).all()
+    assert sorted((n, t) for _, n, t in rows) == [
+        (1, "Retry card captures"),
+        (2, "resent"),
+        (3, "Retry card captures"),
+    ]
+    assert {r for r, _, _ in rows} == {repo.id}
+    assert kinds == ["git"]
