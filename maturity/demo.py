@@ -178,6 +178,8 @@ class GeneratedRepo:
     tags: list[tuple[str, str, str]] = field(default_factory=list)
     #: (merge sha, merged_at, the branch's first commit at; ISO 8601) of every merged branch
     merges: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (sha, committed_at ISO 8601) of every commit of the merged branches
+    branch_commits: list[tuple[str, str]] = field(default_factory=list)
     profile: dict[str, object] = field(default_factory=dict)
 
 
@@ -480,7 +482,7 @@ def history(root: Path) -> list[GeneratedRepo]:
             "refs/tags",
         )
         tags = [tuple(entry.split(" ", 2)) for entry in tag_lines.splitlines()]
-        merges = _merges(path, profile.default_branch, {c[0] for c in commits})
+        merges, branch_commits = _merges(path, profile.default_branch, {c[0] for c in commits})
         found.append(
             GeneratedRepo(
                 team=profile.team,
@@ -490,30 +492,35 @@ def history(root: Path) -> list[GeneratedRepo]:
                 default_commits=[(c[0], c[1]) for c in commits],
                 tags=[(t[0], t[1], t[2]) for t in tags],
                 merges=merges,
+                branch_commits=branch_commits,
                 profile=asdict(profile),
             )
         )
     return found
 
 
-def _merges(path: Path, branch: str, mainline: set[str]) -> list[tuple[str, str, str]]:
-    """Each merge on the first-parent line with the time of its branch's first commit (one
-    ``git log``: the branch is walked back along first parents until the mainline)."""
+def _merges(
+    path: Path, branch: str, mainline: set[str]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """Each merge on the first-parent line with the time of its branch's first commit, and the
+    commits of the merged branches (one ``git log``: each branch is walked back along first
+    parents until the mainline)."""
     parents: dict[str, list[str]] = {}
     when: dict[str, str] = {}
     for line in _git(path, "log", "--format=%H %cI %P", branch).splitlines():
         sha, at, *rest = line.split(" ")
         parents[sha], when[sha] = rest, at
-    found = []
+    found, on_branches = [], []
     for sha in sorted(mainline, key=lambda c: when[c]):
         if len(parents.get(sha, [])) < 2:
             continue
         first = cur = parents[sha][1]
         while cur not in mainline and cur in parents:
             first = cur
+            on_branches.append((cur, when[cur]))
             cur = parents[cur][0] if parents[cur] else ""
         found.append((sha, when[sha], when[first]))
-    return found
+    return found, sorted(on_branches, key=lambda c: c[1])
 
 
 def write_config(root: Path, own_checkout: Path | None) -> Path:

@@ -27,6 +27,7 @@ class RepoHistory(Protocol):
     default_commits: list[tuple[str, str]]
     tags: list[tuple[str, str, str]]
     merges: list[tuple[str, str, str]]
+    branch_commits: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,33 @@ def _deployment(
     return event
 
 
+def branch_builds_for(repo: RepoHistory, delivery: Delivery, seed: int) -> Iterator[dict[str, Any]]:
+    """CI runs of the commits pushed to branches, as CI runs them for a pull request."""
+    if not delivery.has_ci:
+        return
+    rng = random.Random(f"{seed}:{repo.repository}:branches")
+    service = repo.repository
+    for number, (sha, when) in enumerate(repo.branch_commits, start=1):
+        ok = rng.random() < delivery.build_success
+        event: dict[str, Any] = {
+            "kind": "build",
+            "id": f"{service}-branch-{number}",
+            "pipeline": service,
+            "job": f"{service}/branches",
+            "number": number,
+            "commit_sha": sha,
+            "branch": "feature",
+            "result": "success" if ok else "failure",
+            "stage": "test",
+            "started_at": _iso(dt.datetime.fromisoformat(when) + dt.timedelta(minutes=2)),
+            "duration_s": round(rng.uniform(180, 900), 1),
+            "lint": delivery.lint,
+        }
+        if delivery.tests_published:  # the same pipeline as on main: it publishes its tests
+            event["tests"] = {"total": 400, "failed": 0 if ok else rng.randint(1, 5), "skipped": 2}
+        yield event
+
+
 def pull_requests_for(repo: RepoHistory, delivery: Delivery, seed: int) -> Iterator[dict[str, Any]]:
     """A merged pull request for every merged branch: opened after its first commit, reviewed
     for the team's share of them, merged by the merge commit."""
@@ -275,7 +303,10 @@ def write_events(repos: Sequence[RepoHistory], path: Path, seed: int) -> int:
             for event in events_for(repo, delivery, seed):
                 out.write(json.dumps(event, sort_keys=True) + "\n")
                 count += 1
-            for event in pull_requests_for(repo, delivery, seed):
+            for event in [
+                *branch_builds_for(repo, delivery, seed),
+                *pull_requests_for(repo, delivery, seed),
+            ]:
                 out.write(json.dumps(event, sort_keys=True) + "\n")
                 count += 1
     tmp.replace(path)

@@ -18,6 +18,7 @@ class Repo:
     default_commits: list[tuple[str, str]]
     tags: list[tuple[str, str, str]] = field(default_factory=list)
     merges: list[tuple[str, str, str]] = field(default_factory=list)
+    branch_commits: list[tuple[str, str]] = field(default_factory=list)
     default_branch: str = "main"
 
 
@@ -32,12 +33,17 @@ def _repo(team: str, weeks: int = 20, per_week: int = 5) -> Repo:
         (sha, at, (dt.datetime.fromisoformat(at) - dt.timedelta(hours=36)).isoformat())
         for sha, at in commits[3::3]
     ]
+    branch_commits = [
+        (f"b{sha[1:]}", (dt.datetime.fromisoformat(at) - dt.timedelta(hours=36)).isoformat())
+        for sha, at in commits[3::3]
+    ]
     return Repo(
         team,
         f"{team}-svc",
         commits,
         tags=[("v1.0.0", commits[10][0], commits[10][1])],
         merges=merges,
+        branch_commits=branch_commits,
     )
 
 
@@ -120,3 +126,13 @@ def test_merged_branches_become_pull_requests_reviewed_at_each_teams_share(
 
     assert reviewed("payments-svc") > 0.85 > reviewed("platform-svc") > reviewed("data-svc")
     assert reviewed("mobile-svc") == 0.0
+
+
+def test_branch_commits_are_built_by_teams_with_ci(tmp_path: Path) -> None:
+    built: dict[str, set[str]] = {}
+    for e in _events(tmp_path):
+        if e["kind"] == "build" and e["branch"] == "feature":
+            built.setdefault(str(e["pipeline"]), set()).add(str(e["commit_sha"]))
+    on_branches = {sha for sha, _ in _repo("payments").branch_commits}
+    assert built["payments-svc"] == on_branches
+    assert "mobile-svc" not in built  # the mobile team has no CI
