@@ -220,19 +220,8 @@ def overview(
         dimensions=[(d.id, d.name) for d in model.dimensions],
         teams=list(teams.values()),
         dora=dora,
-        trend=organisation_trend(session, team_id=team_id, since=since, until=until),
+        trend=read.score_trend(session, team_id=team_id, since=since, until=until),
     )
-
-
-def organisation_trend(
-    session: Session,
-    *,
-    team_id: int | None = None,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-) -> pd.DataFrame:
-    """Mean stored score of the teams per dimension and period end (a display average only)."""
-    return read.score_trend(session, team_id=team_id, since=since, until=until)
 
 
 def _criteria(model: model_mod.Model, evidence: dict[str, Any]) -> list[CriterionView]:

@@ -108,8 +108,6 @@ class ResponseCache:
         self.settings = settings
         self.max_bytes = max_bytes
         self.clock = clock
-        self.hits = 0
-        self.misses = 0
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
         self._bytes = 0
         self._version: tuple[Any, ...] | None = None
@@ -231,7 +229,6 @@ class ResponseCache:
             self._drop(key)
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
         return entry
 
     async def _build(
@@ -239,7 +236,6 @@ class ResponseCache:
     ) -> Entry | None:
         """Run the route. Returns the answer to send when it may be kept (it is kept if the
         version still holds); any other answer has already gone to the client."""
-        self.misses += 1
         start: Message | None = None
         parts: list[bytes] = []
         built: Entry | None = None

@@ -643,13 +643,13 @@ def _filter_snapshots(
 def _newest_periods(*, team_id: int | None, dimension: str | None, until: dt.date | None) -> Any:
     """Subquery: each team's newest period end per dimension, at or before ``until``."""
     S = tables.Snapshot
-    newest = select(S.team_id, S.dimension, func.max(S.period_end).label("period_end"))
-    if until is not None:
-        newest = newest.where(S.period_end <= until)
-    if team_id is not None:
-        newest = newest.where(S.team_id == team_id)
-    if dimension is not None:
-        newest = newest.where(S.dimension == dimension)
+    newest = _filter_snapshots(
+        select(S.team_id, S.dimension, func.max(S.period_end).label("period_end")),
+        team_id=team_id,
+        dimension=dimension,
+        since=None,
+        until=until,
+    )
     return newest.group_by(S.team_id, S.dimension).subquery()
 
 
@@ -746,12 +746,7 @@ def score_trend(
         func.avg(S.score).label("score"),
         func.count().label("teams"),
     )
-    if team_id is not None:
-        stmt = stmt.where(S.team_id == team_id)
-    if since is not None:
-        stmt = stmt.where(S.period_end >= since)
-    if until is not None:
-        stmt = stmt.where(S.period_end <= until)
+    stmt = _filter_snapshots(stmt, team_id=team_id, dimension=None, since=since, until=until)
     rows = session.execute(
         stmt.group_by(S.period_end, S.dimension).order_by(S.dimension, S.period_end)
     ).all()

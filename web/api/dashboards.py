@@ -174,7 +174,8 @@ class DimensionPublic(BaseModel):
     most_unmet: list[UnmetPublic]
 
 
-def _period(since: dt.date | None, until: dt.date | None) -> None:
+def check_period(since: dt.date | None, until: dt.date | None) -> None:
+    """422 when the period's start is after its end."""
     if since is not None and until is not None and since > until:
         raise HTTPException(422, "'from' must not be after 'to'")
 
@@ -248,7 +249,7 @@ def snapshots(
 ) -> Any:
     """Stored snapshots (levels, scores, coverage) per team, dimension and week."""
     cache_this(request)  # only 200 answers are kept; built from scored data only
-    _period(since, until)
+    check_period(since, until)
     team_id = team_filter(session, team)
     if dimension is not None and dimension not in {d.id for d in _model(context).dimensions}:
         raise HTTPException(404, f"no dimension {dimension!r}")
@@ -278,7 +279,7 @@ def metric_values(
 ) -> Any:
     """Stored metric values per team and week (null = unknown), DORA keys with their tier."""
     cache_this(request)  # only 200 answers are kept; built from scored data only
-    _period(since, until)
+    check_period(since, until)
     team_id = team_filter(session, team)
     if metric is not None and metric not in metrics.CATALOGUE:
         raise HTTPException(404, f"no metric {metric!r}")

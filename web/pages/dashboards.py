@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
 from maturity import dashboards, listings
 from reports import charts
 from web import charts as embed_charts
+from web.api.dashboards import DimensionId, Since, Slug, Until, check_period
 from web.api.environments import TeamSlug, team_filter
-from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT
 from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, SettingsDep, ViewerDep
 from web.pages import render, templates
 
 router = APIRouter()
-Since = Annotated[
-    dt.date | None, BLANK_IS_NONE, Query(alias="from", description="First week end shown.")
-]
-Until = Annotated[
-    dt.date | None, BLANK_IS_NONE, Query(alias="to", description="Last week end shown.")
-]
-Slug = Annotated[str, Path(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
-DimensionId = Annotated[str, Path(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
-
-
-def _period(since: dt.date | None, until: dt.date | None) -> None:
-    if since is not None and until is not None and since > until:
-        raise HTTPException(422, "'from' must not be after 'to'")
 
 
 def _overview_parts(
@@ -90,7 +77,7 @@ def overview_page(
     until: Until = None,
 ) -> Response:
     """Teams x dimensions, the DORA keys of each team, the organisation's trend, freshness."""
-    _period(since, until)
+    check_period(since, until)
     model = dashboards.current_model(context.config.model_path())
     team_id = team_filter(session, team)
     # Figures are built once per store version (scoring writes weekly; pages are read often).
@@ -132,7 +119,7 @@ def team_page(
     until: Until = None,
 ) -> Response:
     """A team's level per dimension with evidence, next steps, trends and coverage."""
-    _period(since, until)
+    check_period(since, until)
     team_id = team_filter(session, slug)
     assert team_id is not None
     model = dashboards.current_model(context.config.model_path())
