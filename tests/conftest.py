@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from maturity.context import AppContext
 from maturity.store import engine as engine_mod
 from maturity.store import migrate
 
@@ -113,3 +114,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+
+
+@pytest.fixture
+def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
+    """A configured store (two teams owning services) on SQLite and PostgreSQL; modules that
+    need another shape define their own ``context``."""
+    from tests import webstore
+
+    ctx = webstore.make_context(tmp_path, store_url)
+    yield ctx
+    ctx.close()

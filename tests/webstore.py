@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from collectors import events
@@ -14,6 +16,12 @@ from maturity import teams
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
+from web.app import create_app
+from web.settings import WebSettings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40
@@ -34,6 +42,18 @@ def make_context(tmp_path: Path, store_url: str, *, extra: str = "") -> AppConte
     with session_scope(context.sessions) as session:
         teams.sync(session, context.config)
     return context
+
+
+def client(
+    context: AppContext,
+    *,
+    follow_redirects: bool = True,
+    stale_hours: float = 26.0,
+    **tokens: str,
+) -> TestClient:
+    """The web application on ``context``, with tokens given as ``viewer_token=...`` etc."""
+    settings = WebSettings(stale_hours=stale_hours, **{k: SecretStr(v) for k, v in tokens.items()})
+    return TestClient(create_app(context, settings=settings), follow_redirects=follow_redirects)
 
 
 def at(day: int, hour: int = 12) -> str:

@@ -6,21 +6,16 @@ import datetime as dt
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from maturity import actions
 from maturity.context import AppContext
 from maturity.model import DEFAULT_PATH
 from maturity.store import tables
-from tests import webstore
-from web.app import create_app
-from web.settings import WebSettings
+from tests.webstore import client
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -30,18 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Depre
 ADMIN = "admin-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}
-
-
-@pytest.fixture
-def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
-    ctx = webstore.make_context(tmp_path, store_url)
-    yield ctx
-    ctx.close()
-
-
-def client(context: AppContext, **tokens: str) -> TestClient:
-    settings = WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
-    return TestClient(create_app(context, settings=settings))
 
 
 def wait_done(c: TestClient, job_id: str) -> dict[str, Any]:

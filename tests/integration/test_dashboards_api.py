@@ -9,19 +9,16 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from maturity import metrics
 from maturity.context import AppContext
 from maturity.store import read
 from tests import scoredstore, webstore
 from tests.conftest import drop_postgres_store, new_postgres_store
-from web.app import create_app
-from web.settings import WebSettings
+from tests.webstore import client
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -50,11 +47,6 @@ def context(
     ctx.close()
     if name is not None:
         drop_postgres_store(name)
-
-
-def client(context: AppContext, **tokens: str) -> TestClient:
-    settings = WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
-    return TestClient(create_app(context, settings=settings))
 
 
 def stored_latest(context: AppContext) -> dict[tuple[str, str], tuple[int, float]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +10,10 @@ from sqlalchemy import func, select
 from maturity.store import engine as engine_mod
 from maturity.store import tables
 from tests import history as h
+from tests.clirun import run_maturity
 from tests.integration.test_scoring_levels import LEVEL_HISTORIES, build_history
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "maturity", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=cfg.parent,
-    )
 
 
 @pytest.fixture
@@ -47,7 +33,7 @@ def configured(store_url: str, tmp_path: Path) -> Path:
 def test_score_backfill_stores_weeks_and_status_shows_levels_and_dora_tiers(
     configured: Path, store_url: str
 ) -> None:
-    proc = _cli(configured, "score", "--week", "2026-03-04", "--backfill", "2")
+    proc = run_maturity(configured, "score", "--week", "2026-03-04", "--backfill", "2")
     assert proc.returncode == 0, proc.stderr
     assert "scored 3 week(s) ending 2026-02-22 .. 2026-03-08" in proc.stdout
     eng = engine_mod.make_engine(store_url)
@@ -55,7 +41,7 @@ def test_score_backfill_stores_weeks_and_status_shows_levels_and_dora_tiers(
         count = conn.execute(select(func.count()).select_from(tables.Snapshot)).scalar()
     eng.dispose()
     assert count == 2 * 5 * 3
-    status = _cli(configured, "status")
+    status = run_maturity(configured, "status")
     assert status.returncode == 0, status.stderr
     out = status.stdout
     # the team name is shown as text, never interpreted as markup
@@ -73,7 +59,7 @@ def test_score_backfill_stores_weeks_and_status_shows_levels_and_dora_tiers(
 
 
 def test_score_rejects_a_bad_week_in_one_line(configured: Path) -> None:
-    proc = _cli(configured, "score", "--week", "yesterday")
+    proc = run_maturity(configured, "score", "--week", "yesterday")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: --week: expected YYYY-MM-DD, got 'yesterday'"
@@ -81,6 +67,6 @@ def test_score_rejects_a_bad_week_in_one_line(configured: Path) -> None:
 
 
 def test_score_of_an_unknown_team_says_so(configured: Path) -> None:
-    proc = _cli(configured, "score", "--team", "nobody")
+    proc = run_maturity(configured, "score", "--team", "nobody")
     assert proc.returncode == 2
     assert "no team named 'nobody'" in proc.stderr

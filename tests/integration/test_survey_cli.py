@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +14,12 @@ from maturity import perception, surveys
 from maturity.store import engine as engine_mod
 from maturity.store import tables
 from tests import history as h
+from tests.clirun import run_maturity
 
 pytestmark = pytest.mark.integration
 
 MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "models" / "review_belief.toml"
 LINK = re.compile(r"^(\S+)/survey/([\w-]+)#token=([\w-]+)$", re.MULTILINE)
-
-
-def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "maturity", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=cfg.parent,
-    )
 
 
 @pytest.fixture
@@ -67,7 +53,9 @@ def configured(store_url: str, tmp_path: Path) -> Path:
 
 
 def _open(cfg: Path, links: int = 6, k: int = 5) -> tuple[str, list[str], str]:
-    proc = _cli(cfg, "survey", "open", "--team", "payments", "--links", str(links), "--k", str(k))
+    proc = run_maturity(
+        cfg, "survey", "open", "--team", "payments", "--links", str(links), "--k", str(k)
+    )
     assert proc.returncode == 0, proc.stderr
     found = LINK.findall(proc.stdout)
     assert len(found) == links
@@ -100,7 +88,7 @@ def test_open_prints_links_once_and_stores_only_token_hashes(
     assert not any(x in stdout for x in hashes)
     ids = [q["id"] for q in questions["questions"]]
     assert "q.sc.reviews_all_code" in ids and "cams.sharing" in ids
-    listed = _cli(configured, "survey", "list", "--team", "payments")
+    listed = run_maturity(configured, "survey", "list", "--team", "payments")
     assert listed.returncode == 0, listed.stderr
     assert public_id in listed.stdout and "0/5" in listed.stdout and "open" in listed.stdout
     assert not any(t in listed.stdout for t in tokens)
@@ -111,23 +99,25 @@ def test_results_and_list_show_nothing_below_k_then_everything_at_k(
 ) -> None:
     public_id, tokens, _ = _open(configured)
     _answer(store_url, public_id, tokens[:4], 2)
-    below = _cli(configured, "survey", "results", public_id)
+    below = run_maturity(configured, "survey", "results", public_id)
     assert below.returncode == 0, below.stderr
     assert "4 response(s)" in below.stdout and "1 more needed" in below.stdout
     assert "2.00" not in below.stdout and "We review all code" not in below.stdout
     _answer(store_url, public_id, tokens[4:5], 2)
-    at_k = _cli(configured, "survey", "results", public_id)
+    at_k = run_maturity(configured, "survey", "results", public_id)
     assert at_k.returncode == 0, at_k.stderr
     assert "We review all code before it is merged." in at_k.stdout
     assert "2.00" in at_k.stdout
-    closed = _cli(configured, "survey", "close", public_id)
+    closed = run_maturity(configured, "survey", "close", public_id)
     assert closed.returncode == 0, closed.stderr
-    listed = _cli(configured, "survey", "list")
+    listed = run_maturity(configured, "survey", "list")
     assert "5/5" in listed.stdout and "closed" in listed.stdout
 
 
 def test_open_refuses_k_below_three_in_one_line(configured: Path) -> None:
-    proc = _cli(configured, "survey", "open", "--team", "payments", "--links", "5", "--k", "2")
+    proc = run_maturity(
+        configured, "survey", "open", "--team", "payments", "--links", "5", "--k", "2"
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: k must be at least 3")
 
@@ -147,7 +137,7 @@ def test_score_uses_a_round_at_k_and_the_gap_with_40_percent_review_shows(
 ) -> None:
     public_id, tokens, _ = _open(configured)
     _answer(store_url, public_id, tokens[:5], 5)
-    proc = _cli(configured, "score")
+    proc = run_maturity(configured, "score")
     assert proc.returncode == 0, proc.stderr
     criteria = {c["id"]: c for c in _review_evidence(store_url)}
     belief = criteria["sc.reviews_all_code"]
@@ -178,7 +168,7 @@ def test_score_uses_a_round_at_k_and_the_gap_with_40_percent_review_shows(
 def test_score_ignores_a_round_below_k(configured: Path, store_url: str) -> None:
     public_id, tokens, _ = _open(configured)
     _answer(store_url, public_id, tokens[:4], 5)
-    proc = _cli(configured, "score")
+    proc = run_maturity(configured, "score")
     assert proc.returncode == 0, proc.stderr
     criteria = {c["id"]: c for c in _review_evidence(store_url)}
     assert criteria["sc.reviews_all_code"]["verdict"] == "unknown"

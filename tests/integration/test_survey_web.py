@@ -12,8 +12,6 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,18 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Depre
 ADMIN = "admin-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
 LINK = re.compile(r"/survey/([\w-]+)#token=([\w-]+)$")
-
-
-@pytest.fixture
-def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
-    ctx = webstore.make_context(tmp_path, store_url)
-    yield ctx
-    ctx.close()
-
-
-def client(context: AppContext, **tokens: str) -> TestClient:
-    settings = WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
-    return TestClient(create_app(context, settings=settings), follow_redirects=False)
 
 
 def open_round(c: TestClient, links: int = 6, k: int = 5, **extra: Any) -> tuple[str, list[str]]:
@@ -386,3 +372,8 @@ def test_the_form_needs_no_login_but_results_need_the_viewer_token(context: AppC
     assert c.get("/api/v1/teams/payments/surveys").status_code == 401
     shown = c.get("/api/v1/teams/payments/surveys", headers={"Authorization": f"Bearer {VIEWER}"})
     assert shown.status_code == 200 and shown.json()["rounds"][0]["responses"] == 1
+
+
+def client(context: AppContext, **tokens: str) -> TestClient:
+    """Redirects are checked, not followed, on these pages."""
+    return webstore.client(context, follow_redirects=False, **tokens)

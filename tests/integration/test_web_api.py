@@ -7,18 +7,16 @@ import datetime as dt
 import io
 import json
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
 from tests import webstore
+from tests.webstore import client
 from web.app import PLOTLY_JS, create_app
 from web.security import COOKIE
 from web.settings import WebSettings
@@ -36,18 +34,6 @@ pytestmark = [
 ADMIN = "admin-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
 INGEST = "ingest-token-0123456789abcdef"
-
-
-@pytest.fixture
-def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
-    ctx = webstore.make_context(tmp_path, store_url)
-    yield ctx
-    ctx.close()
-
-
-def client(context: AppContext, **tokens: str) -> TestClient:
-    settings = WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
-    return TestClient(create_app(context, settings=settings))
 
 
 def bearer(token: str) -> dict[str, str]:

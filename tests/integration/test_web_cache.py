@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +33,7 @@ from maturity.store import read, tables
 from maturity.store.engine import session_scope
 from tests import scoredstore, webstore
 from tests.conftest import drop_postgres_store, new_postgres_store
+from tests.webstore import client
 from web.app import create_app
 from web.cache import ResponseCache, cache_this
 from web.settings import WebSettings
@@ -64,11 +64,6 @@ def context(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppConte
     ctx.close()
     if name is not None:
         drop_postgres_store(name)
-
-
-def client(context: AppContext, *, stale_hours: float = 26.0, **tokens: str) -> TestClient:
-    settings = WebSettings(stale_hours=stale_hours, **{k: SecretStr(v) for k, v in tokens.items()})
-    return TestClient(create_app(context, settings=settings))
 
 
 def score_next_week(context: AppContext, slug: str, level: int) -> None:
