@@ -100,6 +100,15 @@ DeploymentStatus = Literal["success", "failure", "running", "cancelled"]
 Trigger = Literal["automated", "manual"]
 
 
+def _in_order(event: BaseModel, earlier: str, *later: str) -> None:
+    """Refuse an event whose ``later`` times come before its ``earlier`` one (unset: fine)."""
+    start = getattr(event, earlier)
+    for name in later:
+        when = getattr(event, name)
+        if start is not None and when is not None and when < start:
+            raise ValueError(f"{name} is before {earlier}")
+
+
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
@@ -160,8 +169,7 @@ class DeploymentEvent(_Event):
 
     @model_validator(mode="after")
     def _finishes_after_it_starts(self) -> DeploymentEvent:
-        if self.finished_at is not None and self.finished_at < self.started_at:
-            raise ValueError("finished_at is before started_at")
+        _in_order(self, "started_at", "finished_at")
         return self
 
 
@@ -180,8 +188,7 @@ class IncidentEvent(_Event):
 
     @model_validator(mode="after")
     def _resolved_after_it_starts(self) -> IncidentEvent:
-        if self.resolved_at is not None and self.resolved_at < self.started_at:
-            raise ValueError("resolved_at is before started_at")
+        _in_order(self, "started_at", "resolved_at")
         return self
 
 
@@ -220,13 +227,8 @@ class PullRequestEvent(_Event):
     def _consistent(self) -> PullRequestEvent:
         if (self.state == "merged") != (self.merged_at is not None):
             raise ValueError("merged_at is set exactly when state is 'merged'")
-        for name in ("first_review_at", "approved_at", "merged_at", "closed_at"):
-            when = getattr(self, name)
-            if when is not None and when < self.created_at:
-                raise ValueError(f"{name} is before created_at")
-        first, merged = self.first_commit_at, self.merged_at
-        if first is not None and merged is not None and merged < first:
-            raise ValueError("merged_at is before first_commit_at")
+        _in_order(self, "created_at", "first_review_at", "approved_at", "merged_at", "closed_at")
+        _in_order(self, "first_commit_at", "merged_at")
         return self
 
 

@@ -401,6 +401,8 @@ def test_a_rule_across_fields_is_reported_without_the_kind_as_a_field() -> None:
     assert parsed.invalid[0].reason == "finished_at is before started_at"
     parsed = events.parse_objects([build(1, tests={"total": 1, "failed": 2})])
     assert parsed.invalid[0].reason == "tests: failed + skipped cannot exceed total"
+    parsed = events.parse_objects([incident(1, resolved_at="2026-11-24T11:00:00Z")])
+    assert parsed.invalid[0].reason == "resolved_at is before started_at"
 
 
 def test_a_byte_order_mark_on_the_first_line_is_ignored() -> None:
