@@ -29,7 +29,6 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import teams
@@ -449,32 +448,6 @@ def rows_by_kind(events: Iterable[AnyEvent]) -> dict[str, list[dict[str, Any]]]:
     return {kind: list(rows.values()) for kind, rows in latest.items()}
 
 
-def _repository_id(session: Session, name: str) -> int:
-    """The repository a pull-request event names: the one repository of that name that a
-    collector knows, or else one of its own (kind ``events``) owned by the services' globs."""
-    R, P = tables.Repository, tables.PullRequest
-    known = session.scalars(select(R.id).where(R.name == name, R.kind != SOURCE)).all()
-    if len(known) == 1:
-        target = int(known[0])
-        # Pull requests sent before a collector knew the repository move to it (where it has
-        # the number already, its own row stays), so that none is counted twice.
-        own = session.scalar(select(R.id).where(R.key == f"{SOURCE}:{name}"))
-        if own is not None:
-            taken = select(P.number).where(P.repository_id == target).scalar_subquery()
-            session.execute(delete(P).where(P.repository_id == own, P.number.in_(taken)))
-            session.execute(update(P).where(P.repository_id == own).values(repository_id=target))
-            session.execute(delete(R).where(R.id == own))
-        return target
-    return teams.upsert_repository(
-        session,
-        key=f"{SOURCE}:{name}",
-        kind=SOURCE,
-        name=name,
-        location=name,
-        team_id=teams.owner_of(session, SOURCE, name),
-    )
-
-
 def store(session: Session, events: Iterable[AnyEvent]) -> dict[str, int]:
     """Upsert events in the caller's transaction (by (source, scope, id); pull requests by
     repository and number); counts per kind."""
@@ -486,7 +459,7 @@ def store(session: Session, events: Iterable[AnyEvent]) -> dict[str, int]:
             for row in rows:
                 name = row.pop("scope")
                 if name not in repositories:
-                    repositories[name] = _repository_id(session, name)
+                    repositories[name] = teams.repository_for_events(session, name)
                 row["repository_id"] = repositories[name]
             counts[kind] = write.upsert(
                 session, tables.PullRequest, rows, key=["repository_id", "number"]

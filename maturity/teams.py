@@ -126,6 +126,35 @@ def upsert_repository(
     return repo.id
 
 
+def repository_for_events(session: Session, name: str) -> int:
+    """The repository that pull-request events naming ``name`` belong to.
+
+    The one repository of that name a collector knows (git, GitHub), or else one of their own
+    (kind ``events``, key ``events:NAME``) owned by the ``services`` globs. Pull requests sent
+    before a collector knew the repository move to it (where it has the number already, its
+    own row stays), so that none is counted twice.
+    """
+    R, P = tables.Repository, tables.PullRequest
+    known = session.scalars(select(R.id).where(R.name == name, R.kind != "events")).all()
+    if len(known) != 1:
+        return upsert_repository(
+            session,
+            key=f"events:{name}",
+            kind="events",
+            name=name,
+            location=name,
+            team_id=owner_of(session, "events", name),
+        )
+    target = int(known[0])
+    own = session.scalar(select(R.id).where(R.key == f"events:{name}"))
+    if own is not None:
+        taken = select(P.number).where(P.repository_id == target).scalar_subquery()
+        session.execute(delete(P).where(P.repository_id == own, P.number.in_(taken)))
+        session.execute(update(P).where(P.repository_id == own).values(repository_id=target))
+        session.execute(delete(R).where(R.id == own))
+    return target
+
+
 def owner_of(session: Session, source: str, scope: str) -> int | None:
     """The team that owns ``scope`` in ``source``: the longest matching glob wins."""
     rules = session.execute(
