@@ -31,11 +31,15 @@ from pydantic import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from collectors.base import CollectorError, NoSettings, Source
 from maturity import teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
 
 SOURCE = "events"
+#: events are pushed (``maturity ingest``, ``POST /api/v1/events``), never pulled: the source
+#: has no collector, and teams own its rows by the globs of their ``services``
+DECLARATION: Source[NoSettings] = Source(name=SOURCE, team_key="services")
 #: a line longer than this is refused before it is parsed (a runaway log, not an event)
 MAX_LINE_CHARS = 100_000
 #: how many events one ingestion (a file or a request) may carry
@@ -501,42 +505,28 @@ def ingest(
     the run is recorded as failed; otherwise the valid events are written together, and the run
     is ``partial`` if some were skipped. A database error rolls the whole batch back.
     """
+    from collectors import runner
+
     invalid = parsed.invalid
     if invalid and not skip_invalid:
-        with session_scope(sessions) as session:
-            run_id = write.start_run(session, source=SOURCE, scope=scope)
-            write.finish_run(
-                session,
-                run_id,
-                status="failed",
-                records=0,
-                error=f"{len(invalid)} invalid event(s); nothing written",
-            )
-        return IngestResult(counts={}, invalid=invalid, written=False, run_id=run_id)
-    try:
-        with session_scope(sessions) as session:
-            run_id = write.start_run(session, source=SOURCE, scope=scope)
-            counts = store(session, parsed.events)
-            write.finish_run(
-                session,
-                run_id,
-                status="partial" if invalid else "success",
-                records=sum(counts.values()),
-                counts=counts,
-                error=f"{len(invalid)} invalid event(s) skipped" if invalid else None,
-            )
-    except Exception as exc:
-        with session_scope(sessions) as session:
-            run_id = write.start_run(session, source=SOURCE, scope=scope)
-            write.finish_run(
-                session,
-                run_id,
-                status="failed",
-                records=0,
-                error=f"{type(exc).__name__}: nothing written",
-            )
-        raise
-    return IngestResult(counts=counts, invalid=invalid, written=True, run_id=run_id)
+        with runner.recorded_run(sessions, SOURCE, scope) as run:
+            raise CollectorError(f"{len(invalid)} invalid event(s); nothing written")
+        return IngestResult(counts={}, invalid=invalid, written=False, run_id=run.run_id)
+    failure: Exception | None = None
+    counts: dict[str, int] = {}
+    with runner.recorded_run(sessions, SOURCE, scope) as run:
+        try:
+            with session_scope(sessions) as session:
+                counts = store(session, parsed.events)
+        except Exception as exc:
+            failure = exc
+            raise CollectorError(f"{type(exc).__name__}: nothing written") from None
+        run.count(counts)
+        if invalid:
+            run.warnings.append(f"{len(invalid)} invalid event(s) skipped")
+    if failure is not None:
+        raise failure
+    return IngestResult(counts=counts, invalid=invalid, written=True, run_id=run.run_id)
 
 
 def summarize(invalid: Sequence[Invalid], *, label: str = "line", limit: int = 20) -> list[str]:

@@ -107,6 +107,7 @@ class Jobs:
 def collect(context: AppContext, progress: Job) -> dict[str, Any]:
     """What ``maturity collect`` does for every configured source."""
     import collectors
+    from collectors import runner
     from collectors.base import CollectContext
     from maturity import teams
     from maturity.store.engine import session_scope
@@ -116,24 +117,23 @@ def collect(context: AppContext, progress: Job) -> dict[str, Any]:
         teams.sync(session, cfg)
     results = []
     skipped = []
-    for name in collectors.SOURCES:
+    for name, declaration in collectors.SOURCES.items():
+        cc = CollectContext(config=cfg, sessions=context.sessions, progress=progress)
         try:
-            collect_source = collectors.collector(name)
+            results += runner.collect_source(cc, declaration)
         except ModuleNotFoundError as exc:
-            if exc.name != collectors.SOURCES[name]:
+            if not declaration.collector or exc.name != declaration.collector.split(":")[0]:
                 raise
             # A source whose collector this build does not ship: say so, collect the others.
             skipped.append(name)
             progress.note(f"{name}: no collector in this build")
-            continue
-        cc = CollectContext(config=cfg, sessions=context.sessions, progress=progress)
-        results += collect_source(cc)
     with session_scope(context.sessions) as session:
         teams.reattribute(session)
     return {
         "scopes": len(results),
         "records": sum(r.records for r in results),
         "failed_scopes": sum(r.status == "failed" for r in results),
+        "partial_scopes": sum(r.status == "partial" for r in results),
         "skipped_sources": skipped,
     }
 

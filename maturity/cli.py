@@ -156,6 +156,7 @@ def collect(
 ) -> None:
     """Pull data from every configured source into the store."""
     import collectors
+    from collectors import runner
     from collectors.base import CollectContext
     from maturity import teams
     from maturity.progress import BarProgress
@@ -171,17 +172,15 @@ def collect(
         raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(collectors.SOURCES)}")
     with session_scope(context.sessions) as session:
         teams.sync(session, cfg)
-    results = []
     with BarProgress(err) as progress:
-        for name in wanted:
-            cc = CollectContext(
-                config=cfg,
-                sessions=context.sessions,
-                team=team,
-                full_refresh=full_refresh,
-                progress=progress,
-            )
-            results += collectors.collector(name)(cc)
+        cc = CollectContext(
+            config=cfg,
+            sessions=context.sessions,
+            team=team,
+            full_refresh=full_refresh,
+            progress=progress,
+        )
+        results = runner.collect(cc, wanted)
     with session_scope(context.sessions) as session:
         teams.reattribute(session)
     table = Table(title="collection", show_lines=False)
@@ -190,9 +189,10 @@ def collect(
     for r in results:
         table.add_row(r.source, r.scope, r.status, str(r.records), r.error or "", style=None)
     out.print(table)
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        err.print(f"{len(failed)} of {len(results)} scope(s) failed; the others were collected")
+    said = runner.summary(results)
+    if said:
+        err.print(said, markup=False)
+    if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 

@@ -7,20 +7,28 @@ variable that holds each one (``token_env = "GITHUB_TOKEN"``).
 
 from __future__ import annotations
 
+import functools
+import importlib
+import logging
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
+    create_model,
     field_validator,
-    model_validator,
 )
+
+log = logging.getLogger("maturity.config")
 
 CONFIG_ENV = "MATURITY_CONFIG"
 DEFAULT_FILE = "maturity.toml"
@@ -64,108 +72,6 @@ class RulesConfig(_Strict):
     rollback_patterns: list[str] = ["rollback*", "revert*"]
 
 
-class GitHubSource(_Strict):
-    base_url: str = "https://api.github.com"
-    token_env: str = "GITHUB_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
-    per_page: Annotated[int, Field(ge=1, le=100)] = 100
-    incident_labels: list[str] = ["incident"]
-    hotfix_labels: list[str] = ["hotfix"]
-    deployment_environments: list[str] = []
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    #: "graphql" fetches pull requests with their reviews 100 at a time; "rest" needs one more
-    #: request per changed pull request (for servers without GraphQL)
-    pull_requests_api: Literal["graphql", "rest"] = "graphql"
-    #: the longest wait for a spent rate-limit budget before the scope fails
-    max_rate_limit_wait_s: Annotated[float, Field(ge=0)] = 3600.0
-    #: days re-read behind the commit cursor: merged branches bring older commit dates
-    commit_lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
-    #: deployment creators (globs over logins) counted as automation besides bots and apps
-    automation_logins: list[str] = []
-    #: the least time between two requests (PyGithub's default; GitHub asks for serial calls)
-    min_request_interval_s: Annotated[float, Field(ge=0, le=60)] = 0.25
-
-
-class JenkinsDeployRule(_Strict):
-    """Which Jenkins builds are deployments, and to which environment of which service."""
-
-    #: glob (case-insensitive) over the job's full name, e.g. ``"*/deploy-*"``
-    job_pattern: str
-    #: the build parameter that names the environment (``ENVIRONMENT=staging``)
-    environment_parameter: str | None = None
-    #: a fixed environment, or the fallback when the parameter is absent
-    environment: str | None = None
-    #: the build parameter that holds the version deployed; else the commit is the version
-    version_parameter: str | None = None
-    #: the service deployed; else derived from the job name (``deploy-api`` -> ``api``)
-    service: str | None = None
-
-    @model_validator(mode="after")
-    def _has_an_environment(self) -> JenkinsDeployRule:
-        if not self.environment_parameter and not self.environment:
-            raise ValueError("a deploy rule needs environment_parameter or environment")
-        return self
-
-
-class JenkinsSource(_Strict):
-    url: str
-    user_env: str | None = "JENKINS_USER"
-    token_env: str | None = "JENKINS_TOKEN"  # noqa: S105
-    deploy_rules: list[JenkinsDeployRule] = []
-    lint_patterns: list[str] = ["*lint*", "*checkstyle*", "*ruff*", "*flake8*", "*eslint*"]
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    #: globs of jobs to collect besides those a team owns (``["*"]``: every job)
-    jobs: list[str] = []
-    #: builds asked for in one request (``tree=allBuilds[...]{from,to}``)
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
-    #: attempts after the first for 5xx, timeouts and dropped connections
-    retries: Annotated[int, Field(ge=0, le=20)] = 5
-    #: the first backoff, doubled each attempt (with full jitter)
-    retry_backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
-
-    @model_validator(mode="after")
-    def _url_without_credentials(self) -> JenkinsSource:
-        # A model-level check, so that the error message never echoes the URL back.
-        if not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError("url: expected an http:// or https:// URL")
-        if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
-            raise ValueError("url must not contain credentials; name them in user_env/token_env")
-        return self
-
-
-class JiraSource(_Strict):
-    url: str
-    user_env: str | None = "JIRA_USER"
-    token_env: str | None = "JIRA_TOKEN"  # noqa: S105
-    jql: str | None = None
-    page_size: Annotated[int, Field(ge=1, le=1000)] = 100
-    incident_issue_types: list[str] = ["Incident"]
-    incident_labels: list[str] = ["incident"]
-    incident_priorities: list[str] = []
-    service_field: str | None = None
-    #: the field that names the deployment or version an incident belongs to; by default the
-    #: first affected version (``versions``)
-    deployment_field: str | None = None
-    #: how far before the stored cursor each incremental query starts (JQL has minute precision)
-    lookback_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    retry_attempts: Annotated[int, Field(ge=1, le=20)] = 6
-    retry_base_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-
-    @field_validator("jql")
-    @classmethod
-    def _jql_is_a_filter(cls, value: str | None) -> str | None:
-        # The collector orders by update time itself; its cursor depends on that order.
-        if value is not None and re.search(r"\border\s+by\b", value, re.IGNORECASE):
-            raise ValueError("jql is a filter only; leave out ORDER BY")
-        return value
-
-
-class SourcesConfig(_Strict):
-    github: GitHubSource | None = None
-    jenkins: JenkinsSource | None = None
-    jira: JiraSource | None = None
-
-
 class RepositorySpec(_Strict):
     """A git repository a team owns: a local path or a URL, optionally with its default branch."""
 
@@ -174,12 +80,25 @@ class RepositorySpec(_Strict):
     name: str | None = None
 
 
+class SourcesConfig(_Strict):
+    """``[sources.NAME]``: one optional section per registered source (see :func:`source_specs`).
+
+    This base has no fields; the model that :func:`parse` validates with adds one per source,
+    typed by the source's own configuration model.
+    """
+
+    def get(self, name: str) -> BaseModel | None:
+        """The section of source ``name``, or None when the file has none."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, BaseModel) else None
+
+
 class TeamConfig(_Strict):
+    """A team and what it owns. ``repositories`` (git) and ``services`` (events) are the core's
+    own keys; every other source adds its team key (``github = [...]``) to the validated model."""
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     repositories: list[str | RepositorySpec] = []
-    github: list[str] = []
-    jenkins: list[str] = []
-    jira: list[str] = []
     services: list[str] = []
 
     @field_validator("name")
@@ -189,13 +108,10 @@ class TeamConfig(_Strict):
             raise ValueError("a team name cannot be blank")
         return value.strip()
 
-    @field_validator("github")
-    @classmethod
-    def _github_is_owner_slash_name(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not re.fullmatch(r"[A-Za-z0-9_.-]+/([A-Za-z0-9_.*-]+)", item):
-                raise ValueError(f"expected 'owner/name' (or 'owner/*'), got {item!r}")
-        return value
+    def owns(self, team_key: str) -> list[str]:
+        """The entries of one team key (``team.owns("jira")`` -> ``["PAY"]``); [] if absent."""
+        value = getattr(self, team_key, None)
+        return [str(v) for v in value] if isinstance(value, list) else []
 
 
 class Config(_Strict):
@@ -208,6 +124,13 @@ class Config(_Strict):
     teams: list[TeamConfig] = []
     #: the folder relative paths in the file are resolved against (not a key of the file)
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Config:
+        """Validate with every registered source's section and team key (see :func:`models`)."""
+        if cls is Config:
+            return models().config.model_validate(obj, **kwargs)
+        return super().model_validate(obj, **kwargs)
 
     @field_validator("teams")
     @classmethod
@@ -239,12 +162,125 @@ class Config(_Strict):
         path = Path(self.settings.cache_dir).expanduser()
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
+    def source(self, name: str) -> BaseModel | None:
+        """The ``[sources.NAME]`` section of a source, or None when it is not configured."""
+        return self.sources.get(name)
+
     def team(self, name: str) -> TeamConfig:
         for team in self.teams:
             if team.name.casefold() == name.casefold():
                 return team
         known = ", ".join(t.name for t in self.teams) or "none configured"
         raise ConfigError(f"no team named {name!r} (teams: {known})")
+
+
+# --- sources: each declares its own section and team key ----------------------------------
+
+#: the package whose ``SOURCES`` lists the built-in sources (``collectors/__init__.py``). The
+#: core names it and imports it only when a configuration is validated: a source declares its
+#: configuration in its own folder, and nothing here changes when one is added.
+SOURCE_PACKAGE = "collectors"
+
+
+class SourceSpec(Protocol):
+    """What the configuration needs of a source's declaration (``collectors.base.Source``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def settings(self) -> type[BaseModel] | None:
+        """The model of ``[sources.NAME]``, or None for a source with nothing to configure."""
+
+    @property
+    def team_key(self) -> str | None:
+        """The key under ``[[teams]]`` that lists what a team owns in this source."""
+
+    @property
+    def team_type(self) -> Any:
+        """The type of that key's value (``list[str]`` unless the source checks its entries)."""
+
+
+def source_specs() -> tuple[SourceSpec, ...]:
+    """The registered sources, in the order ``maturity collect`` runs them."""
+    return _source_specs()
+
+
+@functools.cache
+def _source_specs() -> tuple[SourceSpec, ...]:
+    try:
+        package = importlib.import_module(SOURCE_PACKAGE)
+    except ModuleNotFoundError as exc:
+        if exc.name != SOURCE_PACKAGE:
+            raise
+        return ()  # an installation without collectors: the file may name no source
+    specs: tuple[SourceSpec, ...] = tuple(package.SOURCES.values())
+    return specs
+
+
+@dataclass(frozen=True)
+class Models:
+    """The configuration models with every registered source's section and team key."""
+
+    sources: type[SourcesConfig]
+    team: type[TeamConfig]
+    config: type[Config]
+
+
+@functools.cache
+def models() -> Models:
+    """Build (once) the models that :func:`parse` validates with."""
+    specs = source_specs()
+    section_fields: dict[str, Any] = {
+        s.name: (s.settings | None, None) for s in specs if s.settings is not None
+    }
+    team_fields: dict[str, Any] = {
+        s.team_key: (s.team_type, [])
+        for s in specs
+        if s.team_key and s.team_key not in TeamConfig.model_fields
+    }
+    sources = create_model("SourcesConfig", __base__=SourcesConfig, **section_fields)
+    team = create_model("TeamConfig", __base__=TeamConfig, **team_fields)
+    config = create_model(
+        "Config", __base__=Config, sources=(sources, sources()), teams=(list[team], [])
+    )
+    return Models(sources, team, config)
+
+
+def renamed_options(
+    data: Any,
+    model: type[BaseModel],
+    section: str,
+    renames: Mapping[str, tuple[str, Callable[[Any], Any]]],
+) -> Any:
+    """Accept the old name of an option, with a warning: ``{"per_page": ("page_size", int)}``.
+
+    For a ``mode="before"`` validator of ``model``. The old key stays in ``data`` as a field of
+    its own, so that a wrong value is reported under the key the file uses; the new key gets the
+    converted value when it is valid. Setting both is refused.
+    """
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for old, (new, convert) in renames.items():
+        if old not in data:
+            continue
+        if new in data:
+            raise ValueError(f"{old} and {new} are the same option; keep only {new}")
+        info = model.model_fields[new]
+        try:
+            value = convert(data[old])
+            annotated: Any = Annotated[info.annotation, *info.metadata]
+            TypeAdapter(annotated).validate_python(value)
+        except (TypeError, ValueError):
+            continue  # the old field's own validation names the problem
+        out[new] = value
+        log.warning("[%s] %s is deprecated; write %s = %s instead", section, old, new, _toml(value))
+    return out
+
+
+def _toml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def secret(env_name: str | None) -> str | None:
@@ -270,7 +306,7 @@ def load(path: str | Path | None = None) -> Config:
     """Load and validate the configuration; with no file at all, an empty organisation."""
     found = find_config_path(path)
     if found is None:
-        return Config(base_dir=Path.cwd())
+        return models().config(base_dir=Path.cwd())
     if not found.exists():
         raise ConfigError(f"{found}: no such configuration file (run 'maturity init' to write one)")
     text = found.read_text(encoding="utf-8")
@@ -284,7 +320,7 @@ def parse(text: str, *, source: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return Config.model_validate({**data, "base_dir": source.resolve().parent})
+        return models().config.model_validate({**data, "base_dir": source.resolve().parent})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, text, source)) from None
 

@@ -16,16 +16,15 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from maturity.config import Config, RepositorySpec
+from maturity import config as config_mod
+from maturity.config import Config, RepositorySpec, TeamConfig
 from maturity.store import tables, write
 
-#: sources whose rows are attributed by scope glob
-SCOPED_SOURCES = ("github", "jenkins", "jira", "events")
-#: row sources whose ownership rules are another source's (Actions runs belong to the repository)
-_RULES_OF = {"github_actions": "github"}
+#: the source whose ownership globs are the team's ``services`` (events pushed from any CI)
+EVENTS = "events"
 _SCOPED_TABLES: tuple[type[tables.Base], ...] = (tables.Build, tables.Deployment, tables.Issue)
 
 
@@ -74,14 +73,10 @@ def sync(session: Session, config: Config) -> dict[str, int]:
     session.execute(delete(tables.Ownership))
     rows = []
     for team_cfg in config.teams:
-        for source, patterns in (
-            ("github", team_cfg.github),
-            ("jenkins", team_cfg.jenkins),
-            ("jira", team_cfg.jira),
-            ("events", team_cfg.services),
-        ):
+        for source, team_key in scoped_sources():
             rows += [
-                {"team_id": ids[team_cfg.name], "source": source, "pattern": p} for p in patterns
+                {"team_id": ids[team_cfg.name], "source": source, "pattern": p}
+                for p in team_cfg.owns(team_key)
             ]
     write.upsert(session, tables.Ownership, rows, key=["team_id", "source", "pattern"], update=[])
     for team_cfg in config.teams:
@@ -99,6 +94,34 @@ def sync(session: Session, config: Config) -> dict[str, int]:
             )
     reattribute(session)
     return ids
+
+
+def scoped_sources() -> list[tuple[str, str]]:
+    """(source, team key) of every source whose rows are attributed by scope glob; git is not
+    one of them (its repositories are listed by location, each with its team)."""
+    found = [(EVENTS, "services")]
+    for spec in config_mod.source_specs():
+        if spec.team_key and spec.team_key != "repositories" and spec.name != EVENTS:
+            found.append((spec.name, spec.team_key))
+    return found
+
+
+def rules_of(source: str) -> str:
+    """The source whose ownership globs attribute rows of ``source`` (Actions runs -> github)."""
+    for spec in config_mod.source_specs():
+        if source in getattr(spec, "row_sources", ()):
+            return spec.name
+    return source
+
+
+def is_cloned(session: Session, slug: str) -> bool:
+    """Whether a team clones the repository ``owner/name`` (its git history comes from git)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(tables.Repository)
+        .where(tables.Repository.kind == "git", func.lower(tables.Repository.slug) == slug.lower())
+    )
+    return bool(count)
 
 
 def upsert_repository(
@@ -143,7 +166,7 @@ def repository_for_events(session: Session, name: str) -> int:
             kind="events",
             name=name,
             location=name,
-            team_id=owner_of(session, "events", name),
+            team_id=owner_of(session, EVENTS, name),
         )
     target = int(known[0])
     own = session.scalar(select(R.id).where(R.key == f"events:{name}"))
@@ -163,6 +186,13 @@ def owner_of(session: Session, source: str, scope: str) -> int | None:
         )
     ).all()
     return _match([(r[0], r[1]) for r in rules], scope)
+
+
+def owning_team(config: Config, team_key: str, scope: str) -> TeamConfig | None:
+    """The configured team whose ``team_key`` globs own ``scope`` (the longest glob wins)."""
+    rules = [(i, p) for i, team in enumerate(config.teams) for p in team.owns(team_key)]
+    found = _match(rules, scope)
+    return config.teams[found] if found is not None else None
 
 
 def _match(rules: Sequence[tuple[int, str]], scope: str) -> int | None:
@@ -189,20 +219,29 @@ def reattribute(session: Session) -> None:
         )
     ).all()
     for repo_id, name in events_repos:
+        owner = _match(rules_by_source.get(EVENTS, []), name)
         session.execute(
             update(tables.Repository)
-            .where(tables.Repository.id == repo_id)
-            .values(team_id=_match(rules_by_source.get("events", []), name))
+            .where(
+                tables.Repository.id == repo_id, tables.Repository.team_id.is_distinct_from(owner)
+            )
+            .values(team_id=owner)
         )
     repo_team = dict(session.execute(select(tables.Repository.id, tables.Repository.team_id)).all())
     for model in _SCOPED_TABLES:
         table = write.table_of(model)
         pairs = session.execute(select(table.c.source, table.c.scope).distinct()).all()
         for source, scope in pairs:
-            owner = _match(rules_by_source.get(_RULES_OF.get(source, source), []), scope)
+            owner = _match(rules_by_source.get(rules_of(source), []), scope)
+            # only rows whose owner changed are written: a collection that changed nothing
+            # leaves the store as it was
             session.execute(
                 update(table)
-                .where(table.c.source == source, table.c.scope == scope)
+                .where(
+                    table.c.source == source,
+                    table.c.scope == scope,
+                    table.c.team_id.is_distinct_from(owner),
+                )
                 .values(team_id=owner)
             )
         if "repository_id" not in table.c:

@@ -23,7 +23,7 @@ from typing import Any
 
 from collectors.base import CollectorError
 from collectors.git import classify as classify_mod
-from collectors.git.repository import git_env
+from collectors.git.client import git_env
 
 #: %ad/%cd in --date=raw: "<epoch seconds> <+hhmm>"
 FORMAT = "%x1e%H%x1f%P%x1f%ae%x1f%ad%x1f%cd%x1f%B"

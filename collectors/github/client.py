@@ -26,13 +26,11 @@ from github import Auth, GithubException
 
 from collectors import retry
 from collectors.base import CollectorError, Progress
-from maturity.config import GitHubSource
+from collectors.github.config import GitHubConfig
 
 log = logging.getLogger("collectors.github")
 
 USER_AGENT = "devops-maturity"
-#: the first backoff step of retried failures (tests shorten it; real waits follow the server)
-BACKOFF_BASE_S = 0.5
 #: the wait after a secondary rate limit that names no time (GitHub: "at least one minute")
 SECONDARY_LIMIT_WAIT_S = 60.0
 
@@ -40,9 +38,10 @@ SECONDARY_LIMIT_WAIT_S = 60.0
 class GitHubError(CollectorError):
     """GitHub refused a request for good (401, 403, 404, 410...): the scope cannot go on."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, *, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class GitHubClient:
 
     def __init__(
         self,
-        source: GitHubSource,
+        source: GitHubConfig,
         token: str | None,
         *,
         progress: Progress,
@@ -93,17 +92,22 @@ class GitHubClient:
         self.source = source
         self.progress = progress
         self.policy = policy or retry.RetryPolicy(
-            base_s=BACKOFF_BASE_S, max_wait_s=source.max_rate_limit_wait_s
+            attempts=source.retries + 1,
+            base_s=source.retry_backoff_s,
+            cap_s=max(source.retry_backoff_s, 60.0),
+            max_wait_s=source.max_rate_limit_wait_s,
         )
         self.sleep = sleep
         self.requests = 0
+        #: why GraphQL cannot be used in this run (set on its first refusal); None: it can
+        self.graphql_unavailable: str | None = None
         #: per rate-limit resource ("core" for REST, "graphql"): (remaining, reset epoch)
         self._budget: dict[str, tuple[int | None, float | None]] = {}
         self.gh = github.Github(
             auth=Auth.Token(token) if token else None,
             base_url=source.base_url.rstrip("/"),
             timeout=max(1, math.ceil(source.timeout_s)),
-            per_page=source.per_page,
+            per_page=source.page_size,
             user_agent=USER_AGENT,
             retry=None,
             lazy=True,
@@ -238,7 +242,7 @@ class GitHubClient:
             )
         except GithubException as exc:
             message = describe(exc, scope=scope, what=what, source=self.source)
-            raise GitHubError(message, exc.status) from None
+            raise GitHubError(message, exc.status, rate_limited=is_rate_limit(exc)) from None
         except CollectorError:
             raise
         except Exception as exc:
@@ -299,8 +303,13 @@ def classify(exc: BaseException) -> retry.RetryableError | None:
     return None
 
 
-def describe(exc: GithubException, *, scope: str, what: str, source: GitHubSource) -> str:
-    """One line for a failed scope: source, scope, status and GitHub's own message; no secret."""
+#: calls whose 404 means the repository or owner itself is unknown (not one of its lists)
+_REPOSITORY_CALLS = ("repository", "repositories")
+
+
+def describe(exc: GithubException, *, scope: str, what: str, source: GitHubConfig) -> str:
+    """One line for a failed call: source, scope, call, status, GitHub's own message, and what to
+    do about it; no secret."""
     message = ""
     if isinstance(exc.data, dict):
         message = str(exc.data.get("message") or "")
@@ -311,10 +320,15 @@ def describe(exc: GithubException, *, scope: str, what: str, source: GitHubSourc
     prefix = f"github {scope}: {what}: {exc.status}"
     if exc.status == 401:
         hint = f"check the token in ${source.token_env} for {host}"
-    elif exc.status == 403:
-        hint = f"the token in ${source.token_env} lacks access"
-    elif exc.status == 404:
+    elif exc.status == 403 and not is_rate_limit(exc):
+        hint = f"the token in ${source.token_env} lacks access to {what}"
+    elif exc.status == 404 and what in _REPOSITORY_CALLS:
         hint = "no such repository or organisation, or the token cannot see it"
+    elif exc.status == 404:
+        hint = (
+            f"the repository answered, but not its {what}: switched off for it, or not "
+            f"offered by this server; the other streams are collected"
+        )
     elif is_rate_limit(exc):
         hint = "rate limited for longer than the retry policy allows"
     elif exc.status >= 500:

@@ -36,8 +36,11 @@ DEPLOYMENT_STATES = {
     "pending": "running",
     "queued": "running",
     "in_progress": "running",
+    "unknown": "unknown",
 }
 PENDING_DEPLOYMENT_STATES = {"pending", "queued", "in_progress"}
+#: the status of a deployment that never got one within ``deployment_status_max_age_h``
+NO_STATUS = "unknown"
 
 
 def when(value: Any, field: str) -> dt.datetime:
@@ -112,7 +115,29 @@ def review_rest(raw: Any) -> dict[str, Any]:
     }
 
 
-def pull_request_rest(raw: Any, reviews: list[Any] | None = None) -> dict[str, Any]:
+def _labels(values: Any) -> list[str]:
+    """Label names from a REST list of label objects or a GraphQL ``{nodes: [{name}]}``."""
+    if isinstance(values, Mapping):
+        values = values.get("nodes")
+    names = []
+    for label in values or []:
+        name = label.get("name") if isinstance(label, Mapping) else label
+        if isinstance(name, str) and name:
+            names.append(name)
+    return sorted(set(names))
+
+
+def _label_fields(labels: list[str], hotfix_labels: Sequence[str]) -> dict[str, Any]:
+    wanted = {x.casefold() for x in hotfix_labels}
+    return {
+        "labels": json.dumps(labels, ensure_ascii=False) if labels else None,
+        "is_hotfix": any(label.casefold() in wanted for label in labels),
+    }
+
+
+def pull_request_rest(
+    raw: Any, reviews: list[Any] | None = None, *, hotfix_labels: Sequence[str] = ()
+) -> dict[str, Any]:
     """A pull request from the REST list (reviews fetched separately)."""
     raw = _obj(raw, "pull request")
     base, head = _obj(raw.get("base"), "base"), _obj(raw.get("head"), "head")
@@ -140,12 +165,13 @@ def pull_request_rest(raw: Any, reviews: list[Any] | None = None) -> dict[str, A
         "deletions": raw.get("deletions") if isinstance(raw.get("deletions"), int) else None,
         "commits_count": raw.get("commits") if isinstance(raw.get("commits"), int) else None,
         "reviews": parsed_reviews,
+        **_label_fields(_labels(raw.get("labels")), hotfix_labels),
     }
     row.update(_review_summary(parsed_reviews, author))
     return row
 
 
-def pull_request_graphql(node: Any) -> dict[str, Any]:
+def pull_request_graphql(node: Any, *, hotfix_labels: Sequence[str] = ()) -> dict[str, Any]:
     """A pull request node of the GraphQL query in ``streams.PR_QUERY``, reviews included."""
     node = _obj(node, "pull request")
     author = _login(node.get("author"))
@@ -192,6 +218,7 @@ def pull_request_graphql(node: Any) -> dict[str, Any]:
         "commits_count": commits.get("totalCount") if isinstance(commits, Mapping) else None,
         "reviews": reviews,
         "reviews_total": reviews_conn.get("totalCount"),
+        **_label_fields(_labels(node.get("labels")), hotfix_labels),
     }
     row.update(_review_summary(reviews, author))
     return row
@@ -264,10 +291,9 @@ def workflow_run(raw: Any) -> dict[str, Any]:
         duration = max(0.0, (when(raw["updated_at"], "updated_at") - started).total_seconds())
     conclusion = raw.get("conclusion")
     result = RUN_RESULTS.get(str(conclusion), str(conclusion)) if completed else "running"
-    name = raw.get("name") or raw.get("path") or "workflow"
     return {
         "external_id": str(_int(raw.get("id"), "id")),
-        "job": str(name),
+        "job": workflow_name(raw),
         "number": raw.get("run_number") if isinstance(raw.get("run_number"), int) else None,
         "commit_sha": raw.get("head_sha"),
         "branch": raw.get("head_branch"),
@@ -279,6 +305,23 @@ def workflow_run(raw: Any) -> dict[str, Any]:
         "created_at": when(raw.get("created_at"), "created_at"),
         "completed": completed,
     }
+
+
+def workflow_name(raw: Mapping[str, Any]) -> str:
+    """The job a run belongs to: its workflow's name, else the workflow file's path, else the
+    workflow's id (older servers and some event-made runs send no name), never one shared
+    catch-all that would merge unrelated workflows."""
+    for key in ("name", "path"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:500]
+    workflow_id = raw.get("workflow_id")
+    if isinstance(workflow_id, int) and not isinstance(workflow_id, bool):
+        return f"workflow {workflow_id}"
+    url = raw.get("workflow_url")
+    if isinstance(url, str) and url.rstrip("/").rsplit("/", 1)[-1].isdigit():
+        return f"workflow {url.rstrip('/').rsplit('/', 1)[-1]}"
+    return "workflow"
 
 
 def is_automation(raw: Mapping[str, Any], automation_logins: Sequence[str]) -> bool:
@@ -304,8 +347,15 @@ def deployment(
     automation_logins: Sequence[str],
     hotfix_patterns: Sequence[str],
     rollback_patterns: Sequence[str],
+    status_max_age: dt.timedelta = dt.timedelta(hours=24),
+    now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """A deployment and the statuses GitHub lists for it (newest first)."""
+    """A deployment and the statuses GitHub lists for it (newest first).
+
+    A deployment without any status is ``running`` (pending, read again) until it is older
+    than ``status_max_age``; then it is final with status ``unknown``: no tool ever said how
+    it went, so it is neither a success nor a failure.
+    """
     raw = _obj(raw, "deployment")
     environment = raw.get("environment")
     if not isinstance(environment, str) or not environment:
@@ -316,6 +366,9 @@ def deployment(
     meaningful = [s for s in parsed if s.get("state") != "inactive"] or parsed
     latest = meaningful[-1] if meaningful else None
     state = str(latest.get("state")) if latest else "pending"
+    now = now or dt.datetime.now(dt.UTC)
+    if latest is None and now - created >= status_max_age:
+        state = NO_STATUS
     finished = None
     if latest is not None and state not in PENDING_DEPLOYMENT_STATES:
         finished = when(latest.get("created_at"), "status.created_at")

@@ -18,15 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from collectors.base import Page, Stream
+from collectors.base import CollectContext, Collector, CollectorError, Page, Scopes, Stream
 from collectors.github import records
 from collectors.github.client import GitHubClient, GitHubError
+from collectors.github.config import GitHubConfig
+from maturity import config as config_mod
 from maturity import teams
-from maturity.config import GitHubSource, RulesConfig
+from maturity.config import RulesConfig
 from maturity.store import tables, write
+from maturity.store.engine import session_scope
 
 SOURCE = "github"
 #: builds name their CI system; ``teams.reattribute`` falls back to the repository's team
@@ -44,6 +46,7 @@ query PullRequestsWithReviews($owner: String!, $name: String!, $first: Int!, $af
         author { login }
         baseRefName headRefName headRefOid
         mergeCommit { oid }
+        labels(first: 100) { nodes { name } }
         createdAt updatedAt mergedAt closedAt
         additions deletions
         commits { totalCount }
@@ -64,7 +67,7 @@ class RepoScope:
     """What every stream of one repository shares."""
 
     client: GitHubClient
-    source: GitHubSource
+    source: GitHubConfig
     rules: RulesConfig
     full_name: str
     repository_id: int
@@ -149,6 +152,10 @@ class GitHubStream(Stream):
         self.repo = repo
         self.client = repo.client
 
+    @property
+    def page_size(self) -> str:
+        return str(self.repo.source.page_size)
+
     def _rest_pages(
         self,
         url: str,
@@ -160,6 +167,14 @@ class GitHubStream(Stream):
             url, params, etag=etag, scope=self.scope, what=self.name, items_key=items_key
         ):
             yield items, resp.next_url(), resp.etag
+
+    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+        """The row of one normalized item (the scope's columns added); None: not stored."""
+        return dict(item)
+
+    def store(self, session: Session, items: list[Any]) -> int:
+        rows = [r for item in items if item is not None and (r := self.row(session, item))]
+        return super().store(session, rows)
 
 
 class NewestFirstStream(GitHubStream):
@@ -179,6 +194,10 @@ class NewestFirstStream(GitHubStream):
     def is_pending(self, raw: Any) -> bool:
         return False
 
+    def pending_horizon(self) -> dt.timedelta:
+        """How long a record that is still pending holds the watermark back."""
+        return PENDING_HORIZON
+
     def threshold(self, since: str | None) -> str | None:
         """Records older than this end the walk (the watermark, or earlier for a look-back)."""
         return since
@@ -194,14 +213,22 @@ class NewestFirstStream(GitHubStream):
         """Fetch what a record needs beyond the list (deployment statuses, extra reviews)."""
         return kept
 
+    def resume_tag(self) -> dict[str, Any]:
+        """What a resume point must also remember (which API its page token belongs to)."""
+        return {}
+
+    def resumable(self, resume: dict[str, Any]) -> bool:
+        """Whether a stored resume point can be continued by this run."""
+        return True
+
     def pages(self, since: str | None) -> Iterator[Page]:
         state = CursorState.load(since)
-        resume = state.resume
+        resume = state.resume if state.resume and self.resumable(state.resume) else None
         high: str | None = resume.get("high") if resume else None
         pending: str | None = resume.get("pending") if resume else None
         at_high: list[str] = list(resume.get("at") or []) if resume else []
         seen = set(state.at or [])
-        horizon = _iso((dt.datetime.now(dt.UTC) - PENDING_HORIZON).isoformat())
+        horizon = _iso((dt.datetime.now(dt.UTC) - self.pending_horizon()).isoformat())
         # Unless a walk resumes, its first page is the newest: if that page is unchanged
         # (304 next time), nothing is new, so its ETag is what the next run sends.
         etag = state.etag if resume is None else None
@@ -224,6 +251,12 @@ class NewestFirstStream(GitHubStream):
             kept, stop = [], False
             for raw in items:
                 key = self.order_key(raw)
+                # The watermark is the newest record *read*, kept or not: one that is skipped
+                # below (read last time) still proves that nothing newer was missed.
+                if key is not None and (high is None or key > high):
+                    high, at_high = key, []
+                if key is not None and key == high and (ident := self.item_id(raw)) is not None:
+                    at_high.append(ident)
                 if self.client_stop and key and threshold and key < threshold:
                     stop = True
                     continue
@@ -235,66 +268,135 @@ class NewestFirstStream(GitHubStream):
                 key = self.order_key(raw)
                 if key is None:
                     continue
-                if high is None or key > high:
-                    high, at_high = key, []
-                if key == high and (ident := self.item_id(raw)) is not None:
-                    at_high.append(ident)
                 if self.is_pending(raw) and horizon is not None and key >= horizon:
                     pending = min(pending or key, key)
             if stop or next_token is None:
-                if pending is not None:
-                    done = CursorState(since=pending)
-                elif high is None or high == state.since:
-                    at = sorted(seen | set(at_high)) if high is not None else state.at
-                    done = CursorState(since=state.since, etag=first_etag, at=at)
-                else:
-                    done = CursorState(since=high, etag=first_etag, at=sorted(set(at_high)))
-                yield Page(kept, cursor=done.dump())
+                yield Page(kept, cursor=self._final(state, high, at_high, pending, first_etag))
                 return
             checkpoint = CursorState(
                 since=state.since,
                 at=state.at,
-                resume={"next": next_token, "high": high, "pending": pending, "at": at_high},
+                resume={
+                    "next": next_token,
+                    "high": high,
+                    "pending": pending,
+                    "at": at_high,
+                    **self.resume_tag(),
+                },
             )
             yield Page(kept, cursor=checkpoint.dump())
+
+    @staticmethod
+    def _final(
+        state: CursorState,
+        high: str | None,
+        at_high: list[str],
+        pending: str | None,
+        etag: str | None,
+    ) -> str:
+        """The cursor once the walk is complete; it never moves below the stored watermark."""
+        if pending is not None and (state.since is None or pending >= state.since):
+            return CursorState(since=pending).dump()
+        if high is None or (state.since is not None and high < state.since):
+            return CursorState(since=state.since, etag=etag, at=state.at).dump()
+        if high == state.since:
+            return CursorState(
+                since=high, etag=etag, at=sorted(set(state.at or []) | set(at_high))
+            ).dump()
+        return CursorState(since=high, etag=etag, at=sorted(set(at_high))).dump()
 
 
 # --- pull requests ------------------------------------------------------------------------
 
 
 class PullRequests(NewestFirstStream):
-    """Pull requests by last update, newest first, with their reviews."""
+    """Pull requests by last update, newest first, with their reviews and labels.
+
+    GraphQL reads a hundred with their reviews in one request. Where GraphQL cannot be used (a
+    server without it, a proxy that passes only REST, a token GraphQL refuses), the first
+    refusal switches this run to REST for every repository, and the run says so once.
+    """
 
     name = "pull_requests"
 
+    def __init__(self, repo: RepoScope) -> None:
+        super().__init__(repo)
+        self.api = self._api()
+
+    def _api(self) -> str:
+        if self.repo.source.pull_requests_api == "rest" or self.client.graphql_unavailable:
+            return "rest"
+        return "graphql"
+
+    def resume_tag(self) -> dict[str, Any]:
+        return {"api": self.api}
+
+    def resumable(self, resume: dict[str, Any]) -> bool:
+        # A page token of one API means nothing to the other (a walk from before a switch);
+        # resume points written before they were tagged hold a URL for REST.
+        token = str(resume.get("next") or "")
+        api = resume.get("api") or ("rest" if token.startswith(("http", "/")) else "graphql")
+        return bool(api == self.api)
+
     def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
-        if self.repo.source.pull_requests_api == "rest":
-            params = {"state": "all", "sort": "updated", "direction": "desc"}
-            params["per_page"] = str(self.repo.source.per_page)
-            if token:
-                yield from self._rest_pages(token, None, None)
-            else:
-                yield from self._rest_pages(f"{self.repo.api}/pulls", params, etag)
-            return
+        if self.api == "graphql":
+            try:
+                yield from self._graphql_pages(token)
+                return
+            except GitHubError as exc:
+                if not self._graphql_refused(exc):
+                    raise
+            token, etag = None, None  # start the walk again, over REST
+        params = {"state": "all", "sort": "updated", "direction": "desc"}
+        params["per_page"] = self.page_size
+        if token:
+            yield from self._rest_pages(token, None, None)
+        else:
+            yield from self._rest_pages(f"{self.repo.api}/pulls", params, etag)
+
+    def _graphql_pages(self, token: str | None) -> Iterator[Fetched]:
         after = token
+        first = True
         while True:
-            data = self.client.graphql(
-                PR_QUERY,
-                {
-                    "owner": self.repo.owner,
-                    "name": self.repo.name,
-                    "first": self.repo.source.per_page,
-                    "after": after,
-                },
-                scope=self.scope,
-                what=self.name,
-            )
+            try:
+                data = self.client.graphql(
+                    PR_QUERY,
+                    {
+                        "owner": self.repo.owner,
+                        "name": self.repo.name,
+                        "first": self.repo.source.page_size,
+                        "after": after,
+                    },
+                    scope=self.scope,
+                    what=self.name,
+                )
+            except GitHubError as exc:
+                if not first:
+                    # Pages of this walk came over GraphQL: a later failure is a failure.
+                    raise CollectorError(str(exc)) from None
+                raise
+            first = False
             conn = ((data or {}).get("repository") or {}).get("pullRequests") or {}
             info = conn.get("pageInfo") or {}
             after = info.get("endCursor") if info.get("hasNextPage") else None
             yield list(conn.get("nodes") or []), after, None
             if after is None:
                 return
+
+    def _graphql_refused(self, exc: GitHubError) -> bool:
+        """Whether a failed first GraphQL request means GraphQL is unusable here (so REST is
+        tried) rather than a failure of this repository."""
+        if exc.rate_limited or exc.status >= 500:
+            return False
+        url = self.client.requester.graphql_url
+        self.client.graphql_unavailable = f"{exc.status}"
+        self.api = "rest"
+        self.client.progress.note(
+            f"github: GraphQL at {url} refused the pull-request query ({exc.status}); pull "
+            "requests are read over REST in this run (one more request per changed pull "
+            'request; set pull_requests_api = "rest" to skip the attempt)'
+        )
+        return True
 
     def order_key(self, raw: Any) -> str | None:
         if not isinstance(raw, dict):
@@ -307,9 +409,8 @@ class PullRequests(NewestFirstStream):
             if not isinstance(raw, dict):
                 out.append(raw)
                 continue
-            if self.repo.source.pull_requests_api == "rest":
-                number = raw.get("number")
-                raw = {**raw, "_reviews": self._rest_reviews(number)}
+            if "headRefName" not in raw:  # a REST item: its reviews are a list of their own
+                raw = {**raw, "_reviews": self._rest_reviews(raw.get("number"))}
             else:
                 reviews = raw.get("reviews") or {}
                 nodes = reviews.get("nodes") or []
@@ -330,8 +431,9 @@ class PullRequests(NewestFirstStream):
         return found
 
     def normalize(self, raw: Any) -> Any:
+        hotfix = self.repo.source.hotfix_labels
         if isinstance(raw, dict) and "headRefName" in raw:
-            row = records.pull_request_graphql(raw)
+            row = records.pull_request_graphql(raw, hotfix_labels=hotfix)
             if "_reviews" in raw:
                 # More than 100 reviews: the REST list has them all.
                 rest = records.pull_request_rest(_rest_shape(raw), raw["_reviews"])
@@ -339,42 +441,57 @@ class PullRequests(NewestFirstStream):
                 row.update(approved_at=rest["approved_at"], approval_count=rest["approval_count"])
             return row
         reviews = raw.get("_reviews") if isinstance(raw, dict) else None
-        return records.pull_request_rest(raw, reviews)
+        return records.pull_request_rest(raw, reviews, hotfix_labels=hotfix)
 
     def store(self, session: Session, items: list[Any]) -> int:
         if not items:
             return 0
         repo_id = self.repo.repository_id
+        by_number = {item["number"]: item for item in items}
         rows = []
-        for item in items:
+        for item in by_number.values():
             row = {k: v for k, v in item.items() if k not in ("reviews", "reviews_total")}
             row["author_hash"] = self.repo.hash(session, row.pop("author_login"))
             row["repository_id"] = repo_id
             rows.append(row)
         write.upsert(session, tables.PullRequest, rows, key=["repository_id", "number"])
-        ids = dict(
-            session.execute(
-                select(tables.PullRequest.number, tables.PullRequest.id).where(
-                    tables.PullRequest.repository_id == repo_id,
-                    tables.PullRequest.number.in_([r["number"] for r in rows]),
-                )
-            ).all()
+        ids = write.ids_by_key(
+            session, tables.PullRequest, "number", list(by_number), repository_id=repo_id
         )
-        reviews = []
-        for item in items:
+        reviews = {}
+        for item in by_number.values():
             for review in item["reviews"]:
-                reviews.append(
-                    {
-                        "pull_request_id": ids[item["number"]],
-                        "external_id": review["external_id"],
-                        "state": review["state"],
-                        "submitted_at": review["submitted_at"],
-                        "reviewer_hash": self.repo.hash(session, review["reviewer_login"]),
-                        "commit_sha": review["commit_sha"],
-                    }
-                )
-        write.upsert(session, tables.Review, reviews, key=["pull_request_id", "external_id"])
+                reviews[(ids[item["number"]], review["external_id"])] = {
+                    "pull_request_id": ids[item["number"]],
+                    "external_id": review["external_id"],
+                    "state": review["state"],
+                    "submitted_at": review["submitted_at"],
+                    "reviewer_hash": self.repo.hash(session, review["reviewer_login"]),
+                    "commit_sha": review["commit_sha"],
+                }
+        write.upsert(
+            session, tables.Review, list(reviews.values()), key=["pull_request_id", "external_id"]
+        )
+        # A deployment of a hotfix's commit is a hotfix deployment, whichever came first.
+        shas = _hotfix_shas(rows)
+        if shas:
+            write.update_rows(
+                session,
+                tables.Deployment,
+                {"is_hotfix": True},
+                where={"source": SOURCE, "scope": self.scope},
+                where_in=("commit_sha", shas),
+            )
         return len(rows)
+
+
+def _hotfix_shas(rows: list[dict[str, Any]]) -> set[str]:
+    """The commits that ship hotfix pull requests: their merge commit and their head."""
+    shas: set[str] = set()
+    for row in rows:
+        if row.get("is_hotfix"):
+            shas.update(s for s in (row.get("merge_commit_sha"), row.get("head_sha")) if s)
+    return shas
 
 
 def _rest_shape(node: dict[str, Any]) -> dict[str, Any]:
@@ -405,7 +522,7 @@ class Commits(NewestFirstStream):
             return
         # No ``since`` parameter: the same URL every time, so an unchanged branch head costs
         # one 304; the walk stops by itself a look-back window below the watermark.
-        params: dict[str, Any] = {"per_page": str(self.repo.source.per_page)}
+        params: dict[str, Any] = {"per_page": self.page_size}
         if self.repo.default_branch:
             params["sha"] = self.repo.default_branch
         yield from self._rest_pages(f"{self.repo.api}/commits", params, etag)
@@ -427,16 +544,20 @@ class Commits(NewestFirstStream):
     def normalize(self, raw: Any) -> Any:
         return records.commit(raw)
 
+    table = tables.Commit
+    key = ("repository_id", "sha")
+
+    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+        row = dict(item)
+        row["author_hash"] = self.repo.hash(session, row.pop("author_identity")) or ""
+        row["repository_id"] = self.repo.repository_id
+        return row
+
     def store(self, session: Session, items: list[Any]) -> int:
-        rows = []
-        for item in items:
-            row = dict(item)
-            row["author_hash"] = self.repo.hash(session, row.pop("author_identity")) or ""
-            row["repository_id"] = self.repo.repository_id
-            rows.append(row)
+        rows = [r for item in items if (r := self.row(session, item))]
         # Sizes and file kinds stay as the git collector or a later run wrote them.
         keep = ["parents", "author_hash", "authored_at", "committed_at", "is_merge", "subject"]
-        return write.upsert(session, tables.Commit, rows, key=["repository_id", "sha"], update=keep)
+        return write.upsert(session, self.table, rows, key=list(self.key), update=keep)
 
 
 # --- GitHub Actions -----------------------------------------------------------------------
@@ -454,7 +575,7 @@ class WorkflowRuns(NewestFirstStream):
             yield from self._rest_pages(token, None, None, items_key="workflow_runs")
             return
         url = f"{self.repo.api}/actions/runs"
-        params: dict[str, Any] = {"per_page": str(self.repo.source.per_page)}
+        params: dict[str, Any] = {"per_page": self.page_size}
         if since:
             filtered = self.client.paginate(
                 url,
@@ -487,33 +608,41 @@ class WorkflowRuns(NewestFirstStream):
     def normalize(self, raw: Any) -> Any:
         return records.workflow_run(raw)
 
-    def store(self, session: Session, items: list[Any]) -> int:
-        rows = []
-        for item in items:
-            row = {k: v for k, v in item.items() if k not in ("created_at", "completed")}
-            row.update(
-                source=BUILD_SOURCE,
-                scope=self.scope,
-                team_id=self.repo.team_id,
-                repository_id=self.repo.repository_id,
-            )
-            rows.append(row)
-        return write.upsert(session, tables.Build, rows, key=["source", "scope", "external_id"])
+    table = tables.Build
+    key = ("source", "scope", "external_id")
+
+    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+        row = {k: v for k, v in item.items() if k not in ("created_at", "completed")}
+        row.update(
+            source=BUILD_SOURCE,
+            scope=self.scope,
+            team_id=self.repo.team_id,
+            repository_id=self.repo.repository_id,
+        )
+        return row
 
 
 # --- deployments --------------------------------------------------------------------------
 
 
 class Deployments(NewestFirstStream):
-    """Deployments, newest first, each with its statuses (fetched for new or pending ones)."""
+    """Deployments, newest first, each with its statuses (fetched for new or pending ones).
+
+    A deployment that has no status yet is ``running`` and read again; once it is older than
+    ``deployment_status_max_age_h`` without any, it is final, with status ``unknown``.
+    """
 
     name = "deployments"
+
+    def __init__(self, repo: RepoScope) -> None:
+        super().__init__(repo)
+        self._hotfix_shas: set[str] = set()
 
     def fetch(self, since: str | None, token: str | None, etag: str | None) -> Iterator[Fetched]:
         if token:
             yield from self._rest_pages(token, None, None)
             return
-        params = {"per_page": str(self.repo.source.per_page)}
+        params = {"per_page": self.page_size}
         yield from self._rest_pages(f"{self.repo.api}/deployments", params, etag)
 
     def order_key(self, raw: Any) -> str | None:
@@ -548,10 +677,22 @@ class Deployments(NewestFirstStream):
             raw = raw["deployment"]
         return super().item_id(raw)
 
+    @property
+    def status_max_age(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.repo.source.deployment_status_max_age_h)
+
+    def pending_horizon(self) -> dt.timedelta:
+        # A deployment waiting for its first status is re-read until it is old enough to end.
+        return max(PENDING_HORIZON, self.status_max_age + dt.timedelta(hours=1))
+
     def is_pending(self, raw: Any) -> bool:
         statuses = raw.get("statuses") if isinstance(raw, dict) else None
         if not statuses:
-            return True
+            created = (
+                _iso(raw.get("deployment", {}).get("created_at")) if isinstance(raw, dict) else None
+            )
+            oldest = _iso((dt.datetime.now(dt.UTC) - self.status_max_age).isoformat())
+            return created is None or oldest is None or created >= oldest
         states = [s.get("state") for s in statuses if isinstance(s, dict)]
         latest = next((s for s in states if s != "inactive"), None)
         return latest in records.PENDING_DEPLOYMENT_STATES
@@ -563,23 +704,30 @@ class Deployments(NewestFirstStream):
             automation_logins=self.repo.source.automation_logins,
             hotfix_patterns=self.repo.rules.hotfix_patterns,
             rollback_patterns=self.repo.rules.rollback_patterns,
+            status_max_age=self.status_max_age,
         )
 
+    table = tables.Deployment
+    key = ("source", "scope", "external_id")
+
     def store(self, session: Session, items: list[Any]) -> int:
-        rows = []
-        for item in items:
-            row = {k: v for k, v in item.items() if k != "pending"}
-            row.update(
-                source=SOURCE,
-                scope=self.scope,
-                team_id=self.repo.team_id,
-                repository_id=self.repo.repository_id,
-                service=self.repo.name,
-            )
-            rows.append(row)
-        return write.upsert(
-            session, tables.Deployment, rows, key=["source", "scope", "external_id"]
+        # Hotfix pull requests (labelled, see PullRequests) make their commits' deployments
+        # hotfixes too; the pull requests are stored first, as their stream runs first.
+        self._hotfix_shas = _stored_hotfix_shas(session, self.repo.repository_id)
+        return super().store(session, items)
+
+    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+        row = {k: v for k, v in item.items() if k != "pending"}
+        row.update(
+            source=SOURCE,
+            scope=self.scope,
+            team_id=self.repo.team_id,
+            repository_id=self.repo.repository_id,
+            service=self.repo.name,
         )
+        if row.get("commit_sha") in self._hotfix_shas:
+            row["is_hotfix"] = True
+        return row
 
 
 # --- tags and releases --------------------------------------------------------------------
@@ -592,7 +740,7 @@ class Tags(GitHubStream):
 
     def pages(self, since: str | None) -> Iterator[Page]:
         state = CursorState.load(since)
-        params = {"per_page": str(self.repo.source.per_page)}
+        params = {"per_page": self.page_size}
         pages = self._rest_pages(f"{self.repo.api}/tags", params, state.etag)
         first_etag = None
         for n, (items, next_token, etag) in enumerate(pages, start=1):
@@ -605,6 +753,9 @@ class Tags(GitHubStream):
 
     def normalize(self, raw: Any) -> Any:
         return records.tag(raw)
+
+    table = tables.Tag
+    key = ("repository_id", "name")
 
     def store(self, session: Session, items: list[Any]) -> int:
         rows = [
@@ -619,9 +770,7 @@ class Tags(GitHubStream):
             }
             for item in items
         ]
-        return write.upsert(
-            session, tables.Tag, rows, key=["repository_id", "name"], update=["sha"]
-        )
+        return write.upsert(session, self.table, rows, key=list(self.key), update=["sha"])
 
 
 class Releases(NewestFirstStream):
@@ -633,7 +782,7 @@ class Releases(NewestFirstStream):
         if token:
             yield from self._rest_pages(token, None, None)
             return
-        params = {"per_page": str(self.repo.source.per_page)}
+        params = {"per_page": self.page_size}
         yield from self._rest_pages(f"{self.repo.api}/releases", params, etag)
 
     def order_key(self, raw: Any) -> str | None:
@@ -644,19 +793,15 @@ class Releases(NewestFirstStream):
 
     def store(self, session: Session, items: list[Any]) -> int:
         written = 0
-        table = write.table_of(tables.Tag)
         for item in items:
             if item["draft"]:
                 continue
-            result = session.execute(
-                update(table)
-                .where(
-                    table.c.repository_id == self.repo.repository_id,
-                    table.c.name == item["name"],
-                )
-                .values(tagged_at=item["tagged_at"])
+            written += write.update_rows(
+                session,
+                tables.Tag,
+                {"tagged_at": item["tagged_at"]},
+                where={"repository_id": self.repo.repository_id, "name": item["name"]},
             )
-            written += int(getattr(result, "rowcount", 0) or 0)
         return written
 
 
@@ -674,7 +819,7 @@ class Issues(GitHubStream):
             "state": "all",
             "sort": "updated",
             "direction": "asc",
-            "per_page": str(self.repo.source.per_page),
+            "per_page": self.page_size,
         }
         if state.since:
             params["since"] = state.since
@@ -702,12 +847,178 @@ class Issues(GitHubStream):
     def normalize(self, raw: Any) -> Any:
         return records.issue(raw, incident_labels=self.repo.source.incident_labels)
 
-    def store(self, session: Session, items: list[Any]) -> int:
-        rows = []
-        for item in items:
-            if item is None:  # a pull request in the issues list
+    table = tables.Issue
+    key = ("source", "scope", "external_id")
+
+    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+        # None: a pull request in the issues list (``store`` drops those)
+        return {**item, "source": SOURCE, "scope": self.scope, "team_id": self.repo.team_id}
+
+
+def _stored_hotfix_shas(session: Session, repository_id: int) -> set[str]:
+    """The commits of the repository's stored hotfix pull requests."""
+    rows = write.rows_where(
+        session,
+        tables.PullRequest,
+        ["merge_commit_sha", "head_sha"],
+        repository_id=repository_id,
+        is_hotfix=True,
+    )
+    return {sha for row in rows for sha in row if sha}
+
+
+# --- the collector: scopes are repositories -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    full_name: str
+    default_branch: str | None
+
+
+class GitHubCollector(Collector[GitHubConfig]):
+    """Every repository the teams list is one scope; ``owner/*`` lists an owner's repositories.
+
+    One client serves the whole run: its rate-limit budget, request spacing and whether GraphQL
+    can be used are the run's, not a repository's.
+    """
+
+    def __init__(self, ctx: CollectContext, settings: GitHubConfig) -> None:
+        super().__init__(ctx, settings)
+        token = config_mod.secret(settings.token_env)
+        if token is None:
+            ctx.progress.note(f"github: ${settings.token_env} is not set; requests are anonymous")
+        self.client = GitHubClient(settings, token, progress=ctx.progress)
+        #: what an owner's listing said of its repositories (their default branch)
+        self.known: dict[str, RepoInfo] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def entries(self) -> list[str]:
+        teams = [self.ctx.config.team(self.ctx.team)] if self.ctx.team else self.ctx.config.teams
+        entries: list[str] = []
+        for team in teams:
+            entries += [e for e in team.owns(SOURCE) if e not in entries]
+        return entries
+
+    def scopes(self) -> Scopes:
+        out = Scopes()
+        for entry in self.entries():
+            if not entry.endswith("/*"):
+                if entry not in out.names:
+                    out.names.append(entry)
                 continue
-            row = dict(item)
-            row.update(source=SOURCE, scope=self.scope, team_id=self.repo.team_id)
-            rows.append(row)
-        return write.upsert(session, tables.Issue, rows, key=["source", "scope", "external_id"])
+            try:
+                listed = self._list_owner(entry)
+            except CollectorError as exc:
+                out.failed[entry] = str(exc)
+                continue
+            for info in listed:
+                self.known.setdefault(info.full_name, info)
+                if info.full_name not in out.names:
+                    out.names.append(info.full_name)
+        return out
+
+    def _cached(self, scope: str, stream: str) -> dict[str, Any]:
+        if self.ctx.full_refresh:
+            return {}
+        with session_scope(self.ctx.sessions) as session:
+            value = write.get_cursor(session, source=SOURCE, scope=scope, stream=stream)
+        try:
+            data = json.loads(value) if value else {}
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _remember(self, scope: str, stream: str, data: dict[str, Any]) -> None:
+        with session_scope(self.ctx.sessions) as session:
+            write.set_cursor(
+                session, source=SOURCE, scope=scope, stream=stream, value=json.dumps(data)
+            )
+
+    def _list_owner(self, entry: str) -> list[RepoInfo]:
+        """The repositories of an organisation (or, failing that, a user), cached by ETag."""
+        client = self.client
+        owner = entry[:-2]
+        cached = self._cached(entry, "repositories")
+        params = {"per_page": str(self.settings.page_size)}
+        kinds = ["orgs", "users"]
+        if cached.get("kind") == "users":
+            kinds.reverse()  # known to be a user: skip the organisation's 404
+        found: list[dict[str, Any]] = []
+        pages, etag, kind = 0, None, kinds[0]
+        for kind in kinds:
+            try:
+                for items, resp in client.paginate(
+                    f"/{kind}/{owner}/repos",
+                    params,
+                    etag=cached.get("etag") if cached.get("kind") == kind else None,
+                    scope=entry,
+                    what="repositories",
+                ):
+                    pages += 1
+                    etag = resp.etag if pages == 1 else etag
+                    found += [
+                        {"full_name": r["full_name"], "default_branch": r.get("default_branch")}
+                        for r in items
+                        if isinstance(r, dict) and isinstance(r.get("full_name"), str)
+                    ]
+                break
+            except GitHubError as exc:
+                if kind == kinds[0] and exc.status == 404:
+                    continue  # not an organisation (or no longer a user): try the other kind
+                raise
+        if pages == 0 and "repos" in cached:  # 304: the one-page list did not change
+            found = cached["repos"]
+        else:
+            # A repository can appear on any page: trust the ETag only for a one-page list.
+            remembered = {"kind": kind, "etag": etag if pages == 1 else None, "repos": found}
+            self._remember(entry, "repositories", remembered)
+        self.ctx.progress.note(f"github {entry}: {len(found)} repositories")
+        return [RepoInfo(r["full_name"], r.get("default_branch")) for r in found]
+
+    def streams(self, scope: str) -> list[Stream]:
+        settings = self.settings
+        info = self.known.get(scope)
+        if info is None:
+            cached = self._cached(scope, "repository")
+            resp = self.client.get(
+                f"/repos/{scope}", etag=cached.get("etag"), scope=scope, what="repository"
+            )
+            if resp.not_modified:
+                default_branch = cached.get("default_branch")
+            else:
+                default_branch = resp.data.get("default_branch")
+                self._remember(
+                    scope, "repository", {"etag": resp.etag, "default_branch": default_branch}
+                )
+        else:
+            default_branch = info.default_branch
+        with session_scope(self.ctx.sessions) as session:
+            team_id = teams.owner_of(session, SOURCE, scope)
+            repo_id = teams.upsert_repository(
+                session,
+                key=f"github:{scope}",
+                kind="github",
+                name=scope.split("/", 1)[1],
+                location=f"{settings.base_url.rstrip('/')}/repos/{scope}",
+                team_id=team_id,
+                default_branch=default_branch,
+                slug=scope,
+            )
+            cloned = teams.is_cloned(session, scope)
+        repo = RepoScope(
+            client=self.client,
+            source=settings,
+            rules=self.ctx.config.rules,
+            full_name=scope,
+            repository_id=repo_id,
+            team_id=team_id,
+            default_branch=default_branch,
+        )
+        chosen: list[Stream] = [PullRequests(repo)]
+        if not cloned:
+            chosen.append(Commits(repo))
+        chosen += [WorkflowRuns(repo), Deployments(repo), Tags(repo), Releases(repo), Issues(repo)]
+        return chosen

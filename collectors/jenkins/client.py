@@ -19,8 +19,8 @@ import requests
 
 from collectors import retry
 from collectors.base import CollectorError
+from collectors.jenkins.config import JenkinsConfig
 from maturity import config as config_mod
-from maturity.config import JenkinsSource
 
 log = logging.getLogger("collectors.jenkins")
 T = TypeVar("T")
@@ -31,7 +31,7 @@ BUILD_FIELDS = (
     "actions[_class,urlName,totalCount,failCount,skipCount,"
     "parameters[_class,name,value],"
     "causes[_class,shortDescription,upstreamProject,upstreamBuild,userId],"
-    "lastBuiltRevision[SHA1,branch[SHA1,name]]],"
+    "lastBuiltRevision[SHA1,branch[SHA1,name]],remoteUrls],"
     "changeSets[items[commitId]],changeSet[items[commitId]]"
 )
 
@@ -45,7 +45,7 @@ class JenkinsClient:
     """The calls the collector makes, each one request, each retried by the same policy."""
 
     def __init__(
-        self, source: JenkinsSource, *, on_wait: Callable[[str], None] | None = None
+        self, source: JenkinsConfig, *, on_wait: Callable[[str], None] | None = None
     ) -> None:
         self.source = source
         user = config_mod.secret(source.user_env)
@@ -60,6 +60,9 @@ class JenkinsClient:
             cap_s=max(source.retry_backoff_s, 60.0),
         )
         self.on_wait = on_wait
+        #: per job, how its builds are listed when ``allBuilds`` is not answered: ``builds``
+        #: (an older Jenkins), or ``one by one`` (a proxy that drops ``tree``)
+        self.listing: dict[str, str] = {}
 
     def call(self, fn: Callable[[], T], *, scope: str, what: str) -> T:
         """Run one python-jenkins call under the retry policy; CollectorError when it fails."""
@@ -84,8 +87,34 @@ class JenkinsClient:
         return jobs
 
     def builds(self, job: str, start: int, stop: int) -> list[Any]:
-        """Builds ``start`` to ``stop`` (newest first, ``stop`` excluded) in one request."""
-        query = f"?tree=allBuilds[{BUILD_FIELDS}]{{{start},{stop}}}"
+        """Builds ``start`` to ``stop`` (newest first, ``stop`` excluded) in one request.
+
+        Jenkins answers ``allBuilds``; an older one only ``builds``, and a proxy that drops
+        ``tree`` answers the job's default summary (numbers only): then the builds are read
+        one by one. Either is said once per job, so that nobody takes it for "no builds".
+        """
+        mode = self.listing.get(job, "allBuilds")
+        if mode == "one by one":
+            return []  # the summary was the whole list; it was read with the first page
+        data = self._build_list(job, mode, start, stop)
+        if mode == "allBuilds" and "allBuilds" not in data:
+            if "builds" in data and _tree_ignored(data, "allBuilds"):
+                return self._one_by_one(job, data["builds"], start)
+            retry = self._build_list(job, "builds", start, stop)
+            if "builds" not in retry:
+                return []  # items that cannot be built (templates, some folders) export none
+            self.listing[job] = mode = "builds"
+            self._say(job, "this Jenkins answers no allBuilds; reading builds instead")
+            data = retry
+        if mode == "builds" and _tree_ignored(data, "builds"):
+            return self._one_by_one(job, data.get("builds"), start)
+        builds = data.get(mode, [])
+        if not isinstance(builds, list):
+            raise CollectorError(f"jenkins {job}: the server sent {mode} that is not a list")
+        return builds
+
+    def _build_list(self, job: str, field: str, start: int, stop: int) -> dict[str, Any]:
+        query = f"?tree={field}[{BUILD_FIELDS}]{{{start},{stop}}}"
         data = self.call(
             lambda: self.server.get_info(item=job_path(job), query=query),
             scope=job,
@@ -93,12 +122,31 @@ class JenkinsClient:
         )
         if not isinstance(data, dict):
             raise CollectorError(f"jenkins {job}: the job's answer is not a JSON object")
-        if "allBuilds" not in data:
-            return []  # items that cannot be built (templates, some folders) export none
-        builds = data["allBuilds"]
-        if not isinstance(builds, list):
-            raise CollectorError(f"jenkins {job}: the server sent allBuilds that is not a list")
-        return builds
+        return data
+
+    def _one_by_one(self, job: str, summary: Any, start: int) -> list[Any]:
+        """Every build of a summary list, each read on its own (the list carries numbers only)."""
+        self.listing[job] = "one by one"
+        if start > 0 or not isinstance(summary, list):
+            return []
+        self._say(
+            job,
+            "the answer ignored tree= (a proxy?); reading each build on its own "
+            f"({len(summary)} requests)",
+        )
+        found = []
+        for item in summary:
+            number = item.get("number") if isinstance(item, dict) else None
+            if isinstance(number, int) and not isinstance(number, bool):
+                build = self.build(job, number)
+                if build is not None:
+                    found.append(build)
+        return found
+
+    def _say(self, job: str, message: str) -> None:
+        log.warning("jenkins %s: %s", job, message)
+        if self.on_wait is not None:
+            self.on_wait(f"jenkins {job}: {message}")
 
     def build(self, job: str, number: int) -> dict[str, Any] | None:
         """One build (to re-read one that was running); None if it no longer exists."""
@@ -141,6 +189,16 @@ class JenkinsClient:
             text = text.replace(value, "***")
             text = text.replace(quote(value, safe=""), "***")
         return text
+
+
+def _tree_ignored(data: dict[str, Any], field: str) -> bool:
+    """Whether an answer is the job's default summary rather than what ``tree`` asked for."""
+    builds = data.get("builds") if field == "allBuilds" else data.get(field)
+    extra = set(data) - {"_class", field}
+    summaries = isinstance(builds, list) and any(
+        isinstance(b, dict) and "timestamp" not in b for b in builds
+    )
+    return bool(extra - {"builds"}) or summaries
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

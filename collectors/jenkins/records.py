@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from collectors.base import MalformedRecord
-from maturity.config import JenkinsDeployRule, JenkinsSource, RulesConfig
+from collectors.jenkins.config import JenkinsConfig, JenkinsDeployRule
+from maturity.config import RulesConfig
 
 SOURCE = "jenkins"
 RESULTS = {
@@ -69,6 +70,47 @@ class BuildRecord:
     deployment: dict[str, Any] | None
 
 
+#: ``_class`` of items whose children are listed too (folders, organisation folders,
+#: multibranch projects of any SCM): never built themselves
+_FOLDER_CLASS = re.compile(r"(Folder|MultiBranchProject)$")
+_MULTIBRANCH_CLASS = re.compile(r"MultiBranchProject$")
+
+
+def is_folder(item: dict[str, Any]) -> bool:
+    """A folder or multibranch project, by its ``_class``; old Jenkins without ``_class`` keys
+    is told by the ``jobs`` it lists."""
+    cls = item.get("_class")
+    if isinstance(cls, str) and cls:
+        return bool(_FOLDER_CLASS.search(cls))
+    return "jobs" in item
+
+
+def select_jobs(items: Iterable[dict[str, object]], patterns: Sequence[str]) -> list[Job]:
+    """The buildable jobs of a job list (folders left out) that match any glob."""
+    items = list(items)
+    classes = {str(i.get("fullname")): str(i.get("_class") or "") for i in items}
+    jobs = []
+    for item in items:
+        name = item.get("fullname")
+        if not isinstance(name, str) or is_folder(item):
+            continue  # a folder or a multibranch project: its children are listed too
+        folded = name.casefold()
+        if not any(fnmatch.fnmatchcase(folded, p.casefold()) for p in patterns):
+            continue
+        parent = name.rsplit("/", 1)[0] if "/" in name else ""
+        multibranch = bool(_MULTIBRANCH_CLASS.search(classes.get(parent, "")))
+        branch = unquote(name.rsplit("/", 1)[-1]) if multibranch else None
+        cls = item.get("_class")
+        jobs.append(Job(name, cls if isinstance(cls, str) else None, branch))
+    return sorted(jobs, key=lambda j: j.full_name)
+
+
+def unmatched(items: Iterable[dict[str, object]], patterns: Sequence[str]) -> list[str]:
+    """The patterns that match no item of the job list (a job deleted, renamed, or hidden)."""
+    names = [str(i.get("fullname")).casefold() for i in items if isinstance(i.get("fullname"), str)]
+    return [p for p in patterns if not any(fnmatch.fnmatchcase(n, p.casefold()) for n in names)]
+
+
 def build_number(raw: Any) -> int | None:
     """The build number of a raw payload, or None when it has none usable."""
     if not isinstance(raw, dict):
@@ -80,9 +122,19 @@ def build_number(raw: Any) -> int | None:
 
 
 def normalize_build(
-    raw: Any, *, job: Job, source: JenkinsSource, rules: RulesConfig
+    raw: Any,
+    *,
+    job: Job,
+    source: JenkinsConfig,
+    rules: RulesConfig,
+    repositories: Sequence[str] = (),
 ) -> BuildRecord:
-    """Turn one build payload into rows; raises MalformedRecord when it cannot be used."""
+    """Turn one build payload into rows; raises MalformedRecord when it cannot be used.
+
+    ``repositories`` are the owning team's repositories (``owner/name`` globs, see
+    :func:`remote_path`): among several git revisions, the one from such a remote is the
+    build's commit.
+    """
     number = build_number(raw)
     if number is None:
         raise MalformedRecord(f"build of {job.full_name} without a usable number")
@@ -110,7 +162,10 @@ def normalize_build(
     )
     parameters = _parameters(actions)
     event, trigger = _trigger(actions)
-    sha, branch = _revision(raw, actions, number)
+    revisions = git_revisions(actions, number)
+    chosen = choose_revision(revisions, repositories, source.library_remotes)
+    sha: str | None = chosen.sha if chosen is not None else _changeset_commit(raw)
+    branch = chosen.branch if chosen is not None else None
     if job.branch is not None:
         branch = job.branch
     total, failed, skipped = _tests(actions)
@@ -134,6 +189,7 @@ def normalize_build(
         "has_lint": _has_lint(job, actions, source.lint_patterns),
         "parameters": parameters or None,
         "url": url,
+        "revisions": [r.visible() for r in revisions] if len(revisions) > 1 else None,
     }
     deployment = None
     rule = match_rule(job.full_name, source.deploy_rules)
@@ -234,10 +290,27 @@ def _cause_kind(cause: dict[str, Any]) -> str:
     return "other"
 
 
-def _revision(
-    raw: dict[str, Any], actions: list[dict[str, Any]], number: int
-) -> tuple[str | None, str | None]:
-    """(commit sha, branch) from the git BuildData action, else from the change sets."""
+@dataclass(frozen=True)
+class Revision:
+    """One git checkout of a build (a git ``BuildData`` action)."""
+
+    sha: str
+    branch: str | None
+    remotes: tuple[str, ...]
+
+    def visible(self) -> dict[str, Any]:
+        """What the store keeps of it: the first remote (without credentials), sha, branch."""
+        remote = _without_credentials(self.remotes[0]) if self.remotes else None
+        return {"remote": remote, "sha": self.sha, "branch": self.branch}
+
+
+def git_revisions(actions: list[dict[str, Any]], number: int) -> list[Revision]:
+    """Every git revision the build checked out, in the order Jenkins lists them.
+
+    A pipeline that loads a shared library has one ``BuildData`` for the library (first, as
+    libraries load before the pipeline runs) and one for each checkout it makes.
+    """
+    found: list[Revision] = []
     for action in actions:
         revision = action.get("lastBuiltRevision")
         if not isinstance(revision, dict):
@@ -255,7 +328,54 @@ def _revision(
                 if isinstance(entry, dict) and entry.get("buildNumber") == number:
                     branch = name
                     break
-        return sha.lower(), _short_branch(branch)
+        urls = action.get("remoteUrls")
+        remotes = tuple(u for u in urls if isinstance(u, str)) if isinstance(urls, list) else ()
+        found.append(Revision(sha.lower(), _short_branch(branch), remotes))
+    return found
+
+
+def choose_revision(
+    revisions: Sequence[Revision], repositories: Sequence[str], library_remotes: Sequence[str]
+) -> Revision | None:
+    """The build's own revision: the one from a repository of the team, else the first that
+    is not from a known shared library, else the first."""
+    if not revisions:
+        return None
+    wanted = [p.casefold() for p in repositories]
+    for revision in revisions:
+        paths = [remote_path(url) for url in revision.remotes]
+        if any(p and fnmatch.fnmatchcase(p, w) for p in paths for w in wanted):
+            return revision
+    libraries = [p.casefold() for p in library_remotes]
+    for revision in revisions:
+        urls = [u.casefold() for u in revision.remotes]
+        if not any(fnmatch.fnmatchcase(u, p) for u in urls for p in libraries):
+            return revision
+    return revisions[0]
+
+
+def remote_path(url: str) -> str | None:
+    """The repository path of a git remote, lower case, without host, user or ``.git``:
+    ``git@github.com:Acme/API.git`` and ``https://github.com/acme/api`` -> ``acme/api``."""
+    text = url.strip()
+    scp = re.match(r"^(?:[^@/]+@)?[^:/]+:(?!//)(.+)$", text)
+    if "://" in text:
+        rest = text.split("://", 1)[1]
+        path = rest.split("/", 1)[1] if "/" in rest else ""
+    elif scp:
+        path = scp.group(1)
+    else:
+        return None  # a local path: no remote to compare
+    path = path.strip("/").removesuffix(".git").strip("/")
+    return path.casefold() or None
+
+
+def _without_credentials(url: str) -> str:
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]+@", r"\1", url, flags=re.IGNORECASE)
+
+
+def _changeset_commit(raw: dict[str, Any]) -> str | None:
+    """The newest commit of the change sets (builds without a git ``BuildData``)."""
     sets = raw.get("changeSets")
     if sets is None and isinstance(raw.get("changeSet"), dict):
         sets = [raw["changeSet"]]
@@ -267,8 +387,8 @@ def _revision(
             for item in reversed(items):
                 sha = item.get("commitId") if isinstance(item, dict) else None
                 if isinstance(sha, str) and _SHA.match(sha):
-                    return sha.lower(), None
-    return None, None
+                    return sha.lower()
+    return None
 
 
 def _short_branch(name: Any) -> str | None:

@@ -23,11 +23,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collectors.base import Page, Progress, Stream
+from collectors.base import (
+    CollectContext,
+    Collector,
+    CollectorError,
+    Page,
+    Progress,
+    Scopes,
+    Stream,
+)
 from collectors.jenkins import records
 from collectors.jenkins.client import JenkinsClient
+from collectors.jenkins.config import JenkinsConfig
 from maturity import teams
-from maturity.config import JenkinsSource, RulesConfig
+from maturity.config import Config, RulesConfig
 from maturity.store import tables, write
 
 log = logging.getLogger("collectors.jenkins")
@@ -69,14 +78,17 @@ class BuildStream(Stream):
 
     source = records.SOURCE
     name = "builds"
+    table = tables.Build
+    key = ("source", "scope", "external_id")
 
     def __init__(
         self,
         job: records.Job,
         client: JenkinsClient,
-        source: JenkinsSource,
+        source: JenkinsConfig,
         rules: RulesConfig,
         progress: Progress | None = None,
+        repositories: list[str] | None = None,
     ) -> None:
         super().__init__(job.full_name)
         self.job = job
@@ -85,6 +97,8 @@ class BuildStream(Stream):
         self.rules = rules
         self.page_size = source.page_size
         self.progress = progress
+        #: the owning team's repositories: their revision is the build's commit
+        self.repositories = repositories or []
 
     # --- fetching -------------------------------------------------------------------------
 
@@ -204,7 +218,9 @@ class BuildStream(Stream):
     # --- normalizing and storing ----------------------------------------------------------
 
     def normalize(self, raw: Any) -> records.BuildRecord:
-        return records.normalize_build(raw, job=self.job, source=self.cfg, rules=self.rules)
+        return records.normalize_build(
+            raw, job=self.job, source=self.cfg, rules=self.rules, repositories=self.repositories
+        )
 
     def store(self, session: Session, items: list[records.BuildRecord]) -> int:
         if not items:
@@ -212,17 +228,103 @@ class BuildStream(Stream):
         team_id = teams.owner_of(session, records.SOURCE, self.scope)
         # One row per natural key: a page can hold a build twice when indexes shifted.
         builds = {r.number: {**r.build, "team_id": team_id} for r in items}
-        write.upsert(
-            session, tables.Build, list(builds.values()), key=["source", "scope", "external_id"]
-        )
+        write.upsert(session, tables.Build, list(builds.values()), key=list(self.key))
         deployments = {
             r.number: {**r.deployment, "team_id": team_id} for r in items if r.deployment
         }
         if deployments:
-            write.upsert(
-                session,
-                tables.Deployment,
-                list(deployments.values()),
-                key=["source", "scope", "external_id"],
-            )
+            write.upsert(session, tables.Deployment, list(deployments.values()), key=list(self.key))
         return len(builds)
+
+
+# --- the collector: scopes are jobs -------------------------------------------------------
+
+
+def wanted_patterns(config: Config, team: str | None, settings: JenkinsConfig | None) -> list[str]:
+    """The job globs to collect: ``team``'s, or every team's plus ``sources.jenkins.jobs``."""
+    if team is not None:
+        return config.team(team).owns(records.SOURCE)
+    patterns = [p for t in config.teams for p in t.owns(records.SOURCE)]
+    if settings is not None:
+        patterns += settings.jobs
+    return patterns
+
+
+class JenkinsCollector(Collector[JenkinsConfig]):
+    """Every job the teams own (by glob over full names) is one scope with one stream."""
+
+    def __init__(self, ctx: CollectContext, settings: JenkinsConfig) -> None:
+        super().__init__(ctx, settings)
+        self.client = JenkinsClient(settings, on_wait=ctx.progress.note)
+        self._listing: list[dict[str, Any]] | None = None
+        self._jobs: dict[str, records.Job] = {}
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every item, folders included (one request tree, read once a run)."""
+        if self._listing is None:
+            self._listing = self.client.list_jobs()
+        return self._listing
+
+    def scopes(self) -> Scopes:
+        patterns = wanted_patterns(self.ctx.config, self.ctx.team, self.settings)
+        if not patterns:
+            self.ctx.progress.note(
+                "jenkins: no team owns a job (teams[].jenkins); nothing to collect"
+            )
+            return Scopes()
+        try:
+            listing = self.listing()
+        except CollectorError as exc:
+            return Scopes(failed={"*": str(exc)})
+        for pattern in records.unmatched(listing, patterns):
+            what = "no job matches" if any(c in pattern for c in "*?[") else "no job named"
+            message = (
+                f"jenkins: {what} {pattern!r} in Jenkins' job list (deleted, renamed, or not "
+                "visible to this user); check teams[].jenkins and sources.jenkins.jobs"
+            )
+            log.warning("%s", message)
+            self.ctx.progress.note(message)
+        jobs = records.select_jobs(listing, patterns)
+        self._jobs = {job.full_name: job for job in jobs}
+        self.ctx.progress.note(f"jenkins: {len(jobs)} job(s) to collect")
+        return Scopes(names=[job.full_name for job in jobs])
+
+    def streams(self, scope: str) -> list[Stream]:
+        job = self._jobs.get(scope)
+        if job is None:  # collected on its own: find it in the job list
+            found = records.select_jobs(self.listing(), [scope])
+            job = next((j for j in found if j.full_name == scope), None)
+            if job is None:
+                raise CollectorError(
+                    f"jenkins {scope}: not in Jenkins' job list (deleted, renamed, or not "
+                    "visible to this user)"
+                )
+        stream = BuildStream(
+            job,
+            self.client,
+            self.settings,
+            self.ctx.config.rules,
+            progress=self.ctx.progress,
+            repositories=team_repositories(self.ctx.config, scope),
+        )
+        return [stream]
+
+
+def team_repositories(config: Config, job: str) -> list[str]:
+    """The repositories of the team that owns ``job`` (every team's when none does), as
+    ``owner/name`` globs comparable with :func:`records.remote_path`."""
+    import collectors
+
+    hosts = [s.team_key for s in collectors.SOURCES.values() if s.lists_repositories]
+    owner = teams.owning_team(config, records.SOURCE, job)
+    chosen = [owner] if owner is not None else config.teams
+    found: list[str] = []
+    for team in chosen:
+        for key in hosts:
+            found += team.owns(key) if key else []
+        for spec in team.repositories:
+            location = spec if isinstance(spec, str) else spec.location
+            path = records.remote_path(location)
+            if path:
+                found.append(path)
+    return list(dict.fromkeys(found))

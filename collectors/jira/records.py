@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.base import MalformedRecord
-from maturity.config import JiraSource
+from collectors.jira.config import JiraConfig
 
 STATUS_CATEGORIES = ("new", "indeterminate", "done")
 
@@ -25,7 +25,7 @@ class Rules:
 
     @classmethod
     def of(
-        cls, cfg: JiraSource, *, service_field: str | None, deployment_field: str | None
+        cls, cfg: JiraConfig, *, service_field: str | None, deployment_field: str | None
     ) -> Rules:
         """Rules from the configuration, with field names already resolved to field ids."""
         return cls(

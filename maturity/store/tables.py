@@ -174,6 +174,10 @@ class PullRequest(Base):
     commits_count: Mapped[int | None] = mapped_column(Integer)
     review_count: Mapped[int] = mapped_column(Integer, default=0)
     approval_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: label names as a JSON list (code hosts that have labels)
+    labels: Mapped[str | None] = mapped_column(Text)
+    #: labelled as a hotfix (``hotfix_labels``): deployments of its commits are hotfixes
+    is_hotfix: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Review(Base):
@@ -222,6 +226,9 @@ class Build(Base):
     has_lint: Mapped[bool | None] = mapped_column(Boolean)
     parameters: Mapped[dict[str, Any] | None]
     url: Mapped[str | None] = mapped_column(Text)
+    #: every git revision the build checked out (remote, sha, branch) when it checked out more
+    #: than one, e.g. a shared library and the project; ``commit_sha`` is the project's
+    revisions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONText())
 
 
 class Deployment(Base):

@@ -1,8 +1,11 @@
 """The only writer of the store: upserts by natural key, cursors, and collector runs.
 
 Every collected row goes through :func:`upsert`, keyed by its natural key, so that writing the
-same batch twice changes nothing. Cursors are advanced with :func:`set_cursor` inside the same
-transaction as the batch they describe, so a crash leaves either both or neither.
+same batch twice changes nothing (and writes nothing: unchanged rows are left alone). Cursors
+are advanced with :func:`set_cursor` inside the same transaction as the batch they describe, so
+a crash leaves either both or neither. Collectors never write SQL of their own: updates of a
+column (:func:`update_rows`), rows replaced as a set (:func:`replace_rows`) and rows gone at
+the source (:func:`delete_absent`) are here too.
 """
 
 from __future__ import annotations
@@ -10,16 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from sqlalchemy import Date, Table, delete, select, update
+from sqlalchemy import Date, Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maturity.store import tables
 from maturity.store.types import JSONText, UTCDateTime
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: keys in one ``IN (...)``: well inside SQLite's and PostgreSQL's parameter limits
+_IN_CHUNK = 500
 
 
 def table_of(model: type[tables.Base] | Table) -> Table:
@@ -39,6 +47,10 @@ def upsert(
     update: Iterable[str] | None = None,
 ) -> int:
     """Insert ``rows`` into ``model``'s table, updating the rows whose ``key`` already exists.
+
+    A stored row whose update columns already hold the new values is left alone (``ON CONFLICT
+    DO UPDATE ... WHERE`` one of them differs): collecting unchanged data again writes no row,
+    no dead tuple on PostgreSQL, nothing to the write-ahead log.
 
     Args:
         session: the session whose transaction the write joins.
@@ -65,6 +77,7 @@ def upsert(
         stmt = stmt.on_conflict_do_update(
             index_elements=list(key),
             set_={c: stmt.excluded[c] for c in update_cols},
+            where=or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in update_cols)),
         )
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
@@ -72,6 +85,112 @@ def upsert(
     # multi-row VALUES within each driver's parameter limit, and caches the compilation.
     session.execute(stmt, [dict(r) for r in rows])
     return len(rows)
+
+
+def ids_by_key(
+    session: Session,
+    model: type[tables.Base] | Table,
+    column: str,
+    values: Collection[Any],
+    **where: Any,
+) -> dict[Any, int]:
+    """``{value of column: id}`` of the rows just written (to link their children to them)."""
+    table = table_of(model)
+    found: dict[Any, int] = {}
+    wanted = list(dict.fromkeys(values))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        stmt = select(table.c[column], table.c.id).where(
+            table.c[column].in_(wanted[start : start + _IN_CHUNK]),
+            *(table.c[k] == v for k, v in where.items()),
+        )
+        found.update({k: int(v) for k, v in session.execute(stmt).all()})
+    return found
+
+
+def rows_where(
+    session: Session, model: type[tables.Base] | Table, columns: Sequence[str], **where: Any
+) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows matching ``where``: what a writer checks before it writes."""
+    table = table_of(model)
+    stmt = select(*(table.c[c] for c in columns)).where(
+        *(table.c[k] == v for k, v in where.items())
+    )
+    return [tuple(row) for row in session.execute(stmt).all()]
+
+
+def update_rows(
+    session: Session,
+    model: type[tables.Base] | Table,
+    values: Mapping[str, Any],
+    *,
+    where: Mapping[str, Any],
+    where_in: tuple[str, Collection[Any]] | None = None,
+) -> int:
+    """Set ``values`` on the rows matching ``where`` (and ``column IN values``) that differ.
+
+    Returns:
+        How many rows changed (rows already holding ``values`` are not written).
+    """
+    table = table_of(model)
+    conditions = [table.c[k] == v for k, v in where.items()]
+    conditions.append(or_(*(table.c[k].is_distinct_from(v) for k, v in values.items())))
+    if where_in is None:
+        result = session.execute(update(table).where(*conditions).values(**values))
+        return int(getattr(result, "rowcount", 0) or 0)
+    column, keys = where_in
+    wanted = sorted(set(keys), key=str)
+    changed = 0
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        result = session.execute(
+            update(table).where(*conditions, table.c[column].in_(chunk)).values(**values)
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
+def delete_absent(
+    session: Session,
+    model: type[tables.Base] | Table,
+    column: str,
+    keep: Collection[Any],
+    *,
+    where: Mapping[str, Any],
+    children: Sequence[tuple[type[tables.Base] | Table, str]] = (),
+) -> int:
+    """Delete the rows matching ``where`` whose ``column`` is not in ``keep`` (and, first, their
+    ``children``: (table, foreign key column) pairs). Returns how many rows were deleted."""
+    table = table_of(model)
+    stored = session.execute(
+        select(table.c.id, table.c[column]).where(*(table.c[k] == v for k, v in where.items()))
+    ).all()
+    keep_set = set(keep)
+    gone = sorted(int(row_id) for row_id, value in stored if value not in keep_set)
+    for start in range(0, len(gone), _IN_CHUNK):
+        chunk = gone[start : start + _IN_CHUNK]
+        for child, foreign_key in children:
+            child_table = table_of(child)
+            session.execute(delete(child_table).where(child_table.c[foreign_key].in_(chunk)))
+        session.execute(delete(table).where(table.c.id.in_(chunk)))
+    return len(gone)
+
+
+def replace_rows(
+    session: Session,
+    model: type[tables.Base] | Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    *,
+    where: Mapping[str, Any],
+) -> int:
+    """Make the rows matching ``where`` exactly ``rows``: upsert them, delete the others.
+
+    ``key`` is the natural key; its last column tells rows apart within ``where`` (the tags of
+    one repository by name). Returns how many rows were deleted.
+    """
+    upsert(session, model, rows, key)
+    column = key[-1]
+    return delete_absent(session, model, column, {r[column] for r in rows}, where=where)
 
 
 def get_cursor(session: Session, *, source: str, scope: str, stream: str) -> str | None:
@@ -86,28 +205,27 @@ def get_cursor(session: Session, *, source: str, scope: str, stream: str) -> str
 
 
 def set_cursor(session: Session, *, source: str, scope: str, stream: str, value: str) -> None:
-    """Advance a cursor; call it in the transaction that wrote the data it points past."""
-    upsert(
-        session,
-        tables.Cursor,
-        [
-            {
-                "source": source,
-                "scope": scope,
-                "stream": stream,
-                "value": value,
-                "updated_at": dt.datetime.now(dt.UTC),
-            }
-        ],
-        key=["source", "scope", "stream"],
+    """Advance a cursor; call it in the transaction that wrote the data it points past.
+
+    A cursor that already holds ``value`` is not written (nor its ``updated_at`` touched).
+    """
+    table = table_of(tables.Cursor)
+    row = {
+        "source": source,
+        "scope": scope,
+        "stream": stream,
+        "value": value,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
+    insert: Any = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
-
-
-def delete_cursors(session: Session, *, source: str, scope: str | None = None) -> None:
-    """Forget cursors so that the next run reads everything again (``--full-refresh``)."""
-    stmt = delete(tables.Cursor).where(tables.Cursor.source == source)
-    if scope is not None:
-        stmt = stmt.where(tables.Cursor.scope == scope)
+    stmt = insert(table).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["source", "scope", "stream"],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        where=table.c.value.is_distinct_from(stmt.excluded.value),
+    )
     session.execute(stmt)
 
 
@@ -222,6 +340,8 @@ def replace_computed(
 
 def _db_values(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     """Values as the column types would bind them: JSON text, naive UTC, ISO dates."""
+    import pandas as pd
+
     data = frame.copy()
     for col in data.columns:
         column_type = table.c[col].type
@@ -237,6 +357,8 @@ def _db_values(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _db_text(value: Any, column_type: Any) -> str:
+    import pandas as pd
+
     if isinstance(column_type, UTCDateTime):
         return str(pd.Timestamp(value).tz_convert("UTC").tz_localize(None).isoformat(sep=" "))
     return str(pd.Timestamp(value).date().isoformat())

@@ -183,7 +183,7 @@ def test_rate_limits_wait_for_the_server_advice() -> None:
 
 
 def test_failure_message_names_source_scope_and_variable_but_not_the_token() -> None:
-    from maturity.config import GitHubSource
+    from collectors.github.config import GitHubConfig as GitHubSource
 
     source = GitHubSource(base_url="https://ghe.example.com/api/v3", token_env="GHE_TOKEN")
     text = client.describe(

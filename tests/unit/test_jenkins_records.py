@@ -10,7 +10,9 @@ import pytest
 
 from collectors.base import MalformedRecord
 from collectors.jenkins import records, select_jobs
-from maturity.config import JenkinsDeployRule, JenkinsSource, RulesConfig
+from collectors.jenkins.config import JenkinsConfig as JenkinsSource
+from collectors.jenkins.config import JenkinsDeployRule
+from maturity.config import RulesConfig
 from tests.servers.jenkins import load_fixture, parse_tree, prune
 
 SOURCE = JenkinsSource(url="http://jenkins.example.com")

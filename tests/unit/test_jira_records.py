@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from collectors.base import MalformedRecord
 from collectors.jira import records
-from collectors.jira.stream import build_jql, since_clause
-from maturity.config import JiraSource
+from collectors.jira.config import JiraConfig as JiraSource
+from collectors.jira.streams import build_jql, since_clause
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jira"
 

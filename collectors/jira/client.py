@@ -20,7 +20,8 @@ from jira import JIRA, JIRAError
 
 from collectors import retry
 from collectors.base import CollectorError, NoProgress, Progress
-from maturity.config import JiraSource, secret
+from collectors.jira.config import JiraConfig
+from maturity.config import secret
 
 log = logging.getLogger("collectors.jira")
 T = TypeVar("T")
@@ -56,10 +57,10 @@ class SearchPage:
 class JiraApi:
     """A connection to one Jira site: the library client, the retry policy, the secrets to hide."""
 
-    def __init__(self, cfg: JiraSource, *, progress: Progress | None = None) -> None:
+    def __init__(self, cfg: JiraConfig, *, progress: Progress | None = None) -> None:
         self.cfg = cfg
         self.progress = progress or NoProgress()
-        self.policy = retry.RetryPolicy(attempts=cfg.retry_attempts, base_s=cfg.retry_base_s)
+        self.policy = retry.RetryPolicy(attempts=cfg.retries + 1, base_s=cfg.retry_backoff_s)
         user = secret(cfg.user_env)
         token = secret(cfg.token_env)
         # What must never be shown: the token, and the Basic credentials a server might echo.
@@ -255,7 +256,7 @@ def _issues_of(body: Any, scope: str) -> list[dict[str, Any]]:
     return list(body["issues"])
 
 
-def describe(exc: BaseException, cfg: JiraSource) -> str:
+def describe(exc: BaseException, cfg: JiraConfig) -> str:
     """One line for a person: what went wrong, never the library's dump of headers and bodies."""
     if isinstance(exc, JIRAError):
         status = exc.status_code

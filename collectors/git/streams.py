@@ -1,4 +1,7 @@
-"""Collect one repository: refs, the new commits since the cursor, tags and branches.
+"""The git history of one repository as one stream, and the collector whose scopes are the
+repositories teams list.
+
+Collect one repository: refs, the new commits since the cursor, tags and branches.
 
 The cursor (source ``git``, scope the repository key, stream ``refs``) holds the ref tips of
 the last successful run. A re-run asks git for ``<current tips> --not <previous tips>``, so it
@@ -18,13 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.base import NoProgress, Progress, ScopeResult
+from collectors.base import (
+    CollectContext,
+    Collector,
+    NoProgress,
+    NoSettings,
+    Progress,
+    ScopeResult,
+    Scopes,
+    Stream,
+    StreamResult,
+)
+from collectors.git import client as repo_mod
 from collectors.git import log as log_mod
-from collectors.git import repository as repo_mod
 from maturity import teams
+from maturity.config import RepositorySpec
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
 
@@ -234,12 +248,16 @@ def _finish(
         if previous is not None and previous.refs:
             _mark_default(session, target.repository_id, change.reset, change.now, change.left)
         tag_rows = _tag_rows(session, state, target.repository_id, salt)
-        _replace(session, tables.Tag, target.repository_id, tag_rows)
-        _replace(session, tables.Branch, target.repository_id, branch_rows)
-        session.execute(
-            update(tables.Repository)
-            .where(tables.Repository.id == target.repository_id)
-            .values(default_branch=state.default)
+        where = {"repository_id": target.repository_id}
+        write.replace_rows(session, tables.Tag, tag_rows, ["repository_id", "name"], where=where)
+        write.replace_rows(
+            session, tables.Branch, branch_rows, ["repository_id", "name"], where=where
+        )
+        write.update_rows(
+            session,
+            tables.Repository,
+            {"default_branch": state.default},
+            where={"id": target.repository_id},
         )
         write.set_cursor(
             session, source=SOURCE, scope=target.key, stream=STREAM, value=state.cursor.dump()
@@ -255,44 +273,18 @@ def _mark_default(
     left_default: Iterable[str],
 ) -> None:
     """Set ``on_default_branch`` of commits stored earlier whose reachability changed."""
-    commits = tables.Commit
+    where = {"repository_id": repository_id}
     if reset:
-        session.execute(
-            update(commits)
-            .where(commits.repository_id == repository_id)
-            .values(on_default_branch=False)
-        )
+        write.update_rows(session, tables.Commit, {"on_default_branch": False}, where=where)
     for shas, value in ((sorted(left_default), False), (sorted(now_default), True)):
-        for start in range(0, len(shas), _IN_CHUNK):
-            session.execute(
-                update(commits)
-                .where(
-                    commits.repository_id == repository_id,
-                    commits.sha.in_(shas[start : start + _IN_CHUNK]),
-                    commits.on_default_branch.is_not(value),
-                )
-                .values(on_default_branch=value)
+        if shas:
+            write.update_rows(
+                session,
+                tables.Commit,
+                {"on_default_branch": value},
+                where=where,
+                where_in=("sha", shas),
             )
-
-
-def _replace(
-    session: Session,
-    model: type[tables.Tag] | type[tables.Branch],
-    repository_id: int,
-    rows: list[dict[str, Any]],
-) -> None:
-    """Make the repository's tags or branches exactly ``rows``: upsert, delete the rest."""
-    write.upsert(session, model, rows, ["repository_id", "name"])
-    keep = {row["name"] for row in rows}
-    stored = session.scalars(select(model.name).where(model.repository_id == repository_id)).all()
-    gone = [name for name in stored if name not in keep]
-    for start in range(0, len(gone), _IN_CHUNK):
-        session.execute(
-            delete(model).where(
-                model.repository_id == repository_id,
-                model.name.in_(gone[start : start + _IN_CHUNK]),
-            )
-        )
 
 
 def _tag_rows(
@@ -332,3 +324,84 @@ def _tag_rows(
         }
         for ref in tags
     ]
+
+
+# --- the stream and the collector: scopes are repositories ---------------------------------
+
+
+class History(Stream):
+    """A repository's whole history as one stream: one ``git log`` of what is new (see the
+    module's docstring); its cursor is the ref tips, written with the last batch."""
+
+    source = SOURCE
+    name = "commits"
+
+    def __init__(self, target: Target, cache_dir: Path) -> None:
+        super().__init__(target.key)
+        self.target = target
+        self.cache_dir = cache_dir
+
+    def run(
+        self, sessions: sessionmaker[Session], *, full_refresh: bool, progress: Progress
+    ) -> StreamResult:
+        result = collect_repository(
+            sessions, self.target, self.cache_dir, full_refresh=full_refresh, progress=progress
+        )
+        counts = {k: v for k, v in result.counts.items() if k != self.name}
+        return StreamResult(written=result.records, counts=counts)
+
+
+class GitCollector(Collector[NoSettings]):
+    """Every repository listed under ``teams[].repositories`` is one scope (its key)."""
+
+    def __init__(self, ctx: CollectContext, settings: NoSettings) -> None:
+        super().__init__(ctx, settings)
+        self._targets: dict[str, Target] | None = None
+
+    def targets(self) -> dict[str, Target]:
+        """The repositories to collect: every team's, or only ``ctx.team``'s, each once."""
+        if self._targets is not None:
+            return self._targets
+        config = self.ctx.config
+        wanted = [config.team(self.ctx.team)] if self.ctx.team else config.teams
+        found: dict[str, Target] = {}
+        with session_scope(self.ctx.sessions) as session:
+            for team in wanted:
+                team_id = session.scalar(
+                    select(tables.Team.id).where(tables.Team.name == team.name)
+                )
+                for spec in team.repositories:
+                    spec = (
+                        spec if isinstance(spec, RepositorySpec) else RepositorySpec(location=spec)
+                    )
+                    location = config.resolve(spec.location)
+                    key = teams.repository_key(location)
+                    if key in found:
+                        continue
+                    repo_id = session.scalar(
+                        select(tables.Repository.id).where(tables.Repository.key == key)
+                    )
+                    if repo_id is None:  # not synced yet (called outside ``maturity collect``)
+                        repo_id = teams.upsert_repository(
+                            session,
+                            key=key,
+                            kind="git",
+                            name=spec.name or teams.repository_name(location),
+                            location=location,
+                            team_id=team_id,
+                            default_branch=spec.default_branch,
+                        )
+                    found[key] = Target(key, location, repo_id, spec.default_branch)
+        self._targets = found
+        return found
+
+    def scopes(self) -> Scopes:
+        return Scopes(names=list(self.targets()))
+
+    def streams(self, scope: str) -> list[Stream]:
+        target = self.targets().get(scope)
+        if target is None:
+            from collectors.base import CollectorError
+
+            raise CollectorError(f"git {scope}: no team lists this repository")
+        return [History(target, self.ctx.config.cache_dir())]

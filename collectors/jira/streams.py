@@ -1,19 +1,30 @@
-"""The issues stream of one Jira project: incremental JQL search, changelogs, upserts."""
+"""The issues stream of one Jira project: incremental JQL search, changelogs, upserts; and the
+collector whose scopes are the projects teams own.
+
+A full read (the first run, or ``--full-refresh``) sees every issue of the project that the
+filter keeps; issues stored before and not seen were deleted (or moved, or filtered out) in
+Jira, and are deleted here too, with their transitions, and counted (``issues_deleted``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import logging
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.base import Page, Stream
+from collectors.base import CollectContext, Collector, CollectorError, Page, Scopes, Stream
 from collectors.jira import records
-from collectors.jira.api import BASE_FIELDS, JiraApi
+from collectors.jira.client import BASE_FIELDS, JiraApi
+from collectors.jira.config import JiraConfig
 from maturity import teams
 from maturity.store import tables, write
+
+log = logging.getLogger("collectors.jira")
+SOURCE = "jira"
 
 
 def quote(value: str) -> str:
@@ -54,8 +65,10 @@ def build_jql(project: str, *, extra: str | None, since: str | None) -> str:
 class IssueStream(Stream):
     """Issues of one project with their status transitions, oldest update first."""
 
-    source = "jira"
+    source = SOURCE
     name = "issues"
+    table = tables.Issue
+    key = ("source", "scope", "external_id")
 
     def __init__(self, scope: str, api: JiraApi, rules: records.Rules) -> None:
         super().__init__(scope)
@@ -63,6 +76,8 @@ class IssueStream(Stream):
         self.rules = rules
         self.fields = list(records_fields(rules))
         self._team_id: tuple[int | None] | None = None
+        #: ids of every issue read (what a full read compares the store with)
+        self.seen: set[str] = set()
 
     def pages(self, since: str | None) -> Iterator[Page]:
         cfg = self.api.cfg
@@ -73,6 +88,8 @@ class IssueStream(Stream):
             page = self.api.search(self.scope, jql, fields=self.fields, start=start, token=token)
             for raw in page.issues:
                 self._complete_changelog(raw)
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str | int):
+                    self.seen.add(str(raw["id"]))
             # The look-back re-reads issues older than the cursor; it never moves backwards.
             high = _later(high, _last_updated(page.issues))
             yield Page(page.issues, cursor=high)
@@ -109,19 +126,13 @@ class IssueStream(Stream):
         if not items:
             return 0
         if self._team_id is None:
-            self._team_id = (teams.owner_of(session, "jira", self.scope),)
+            self._team_id = (teams.owner_of(session, SOURCE, self.scope),)
         # One row per issue even if a page repeats one (it moved while we paged).
         by_id = {item.row["external_id"]: item for item in items}
         rows = [{**item.row, "team_id": self._team_id[0]} for item in by_id.values()]
-        write.upsert(session, tables.Issue, rows, key=["source", "scope", "external_id"])
-        ids = dict(
-            session.execute(
-                select(tables.Issue.external_id, tables.Issue.id).where(
-                    tables.Issue.source == "jira",
-                    tables.Issue.scope == self.scope,
-                    tables.Issue.external_id.in_(list(by_id)),
-                )
-            ).all()
+        write.upsert(session, tables.Issue, rows, key=list(self.key))
+        ids = write.ids_by_key(
+            session, tables.Issue, "external_id", list(by_id), source=SOURCE, scope=self.scope
         )
         transitions = {
             (ids[ext], t["external_id"]): {**t, "issue_id": ids[ext]}
@@ -135,6 +146,21 @@ class IssueStream(Stream):
             key=["issue_id", "external_id"],
         )
         return len(rows)
+
+    def finish(self, session: Session, *, complete: bool) -> dict[str, int]:
+        if not complete:
+            return {}
+        deleted = write.delete_absent(
+            session,
+            tables.Issue,
+            "external_id",
+            self.seen,
+            where={"source": SOURCE, "scope": self.scope},
+            children=[(tables.IssueTransition, "issue_id")],
+        )
+        if deleted:
+            log.warning("jira %s: %d issue(s) no longer in Jira were deleted", self.scope, deleted)
+        return {"issues_deleted": deleted}
 
 
 def records_fields(rules: records.Rules) -> list[str]:
@@ -176,3 +202,64 @@ def _later(a: str | None, b: str | None) -> str | None:
     if pa is None or pb is None:
         return b if pa is None else a
     return a if pa >= pb else b
+
+
+# --- the collector: scopes are projects ---------------------------------------------------
+
+
+class JiraCollector(Collector[JiraConfig]):
+    """Every project a team lists (``jira = ["PAY"]``; globs like ``"PAY*"`` are expanded
+    against the project list) is one scope with one stream, ``issues``. One connection
+    (``serverInfo`` and the field list, once) serves every scope of a run; a failure to connect
+    is remembered, so that every scope reports the same reason."""
+
+    def __init__(self, ctx: CollectContext, settings: JiraConfig) -> None:
+        super().__init__(ctx, settings)
+        self._api: JiraApi | None = None
+        self._rules: records.Rules | None = None
+        self._error: CollectorError | None = None
+
+    def connect(self) -> tuple[JiraApi, records.Rules]:
+        if self._error is not None:
+            raise self._error
+        cfg = self.settings
+        try:
+            if self._api is None:
+                self._api = JiraApi(cfg, progress=self.ctx.progress)
+            if self._rules is None:
+                api = self._api
+                self._rules = records.Rules.of(
+                    cfg,
+                    service_field=api.field_id(cfg.service_field) if cfg.service_field else None,
+                    deployment_field=api.field_id(cfg.deployment_field)
+                    if cfg.deployment_field
+                    else None,
+                )
+        except CollectorError as exc:
+            self._error = exc
+            raise
+        return self._api, self._rules
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+
+    def scopes(self) -> Scopes:
+        teams_ = [self.ctx.config.team(self.ctx.team)] if self.ctx.team else self.ctx.config.teams
+        patterns = sorted({p.strip() for t in teams_ for p in t.owns(SOURCE) if p.strip()})
+        keys = [p for p in patterns if not any(c in p for c in "*?[")]
+        globs = [p for p in patterns if p not in keys]
+        if globs:
+            try:
+                api, _ = self.connect()
+                visible = api.project_keys()
+            except CollectorError:
+                # The scopes are then the patterns themselves, each failing with the reason.
+                return Scopes(names=sorted({*keys, *globs}))
+            for glob in globs:
+                keys += [k for k in visible if fnmatch.fnmatchcase(k.casefold(), glob.casefold())]
+        return Scopes(names=sorted(set(keys)))
+
+    def streams(self, scope: str) -> list[Stream]:
+        api, rules = self.connect()
+        return [IssueStream(scope, api, rules)]
