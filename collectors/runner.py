@@ -284,7 +284,7 @@ def summary(results: Sequence[ScopeResult]) -> str | None:
     parts = []
     if failed:
         if len(failed) == len(results):
-            parts.append(f"all {len(results)} scope(s) failed; nothing was collected")
+            parts.append(f"all {len(results)} scope(s) failed")
         else:
             parts.append(
                 f"{len(failed)} of {len(results)} scope(s) failed; the others were collected"

@@ -314,12 +314,20 @@ def _write_export(chunks: Any, fmt: ExportFormat, target: Path | None, *, raw: b
                 if writer is None:
                     writer = csv.DictWriter(stream, fieldnames=list(row))
                     writer.writeheader()
+                row = {k: _json_text(v) for k, v in row.items()}
                 writer.writerow(row if raw else {k: csv_cell(v) for k, v in row.items()})
     finally:
         if tmp:
             stream.close()
     if tmp and target:
         tmp.replace(target)
+
+
+def _json_text(value: Any) -> Any:
+    """JSON columns (build parameters) as JSON text in a CSV cell, never a Python repr."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=_json_default, ensure_ascii=False, sort_keys=True)
+    return value
 
 
 def _json_default(value: Any) -> Any:

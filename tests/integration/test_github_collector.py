@@ -599,3 +599,198 @@ def test_empty_repository_has_no_commits_and_is_no_failure(
     results = collect(sessions, make_config(server, ["acme/api"]))
     assert results[0].status == "success", results[0].error
     assert count(sessions, tables.Commit) == 0 and count(sessions, tables.Build) == 2
+
+
+# --- issue 15: payloads and servers as they really are --------------------------------------
+
+
+def runs_of(sessions: sessionmaker[Session], scope: str) -> list[tables.CollectorRun]:
+    with session_scope(sessions) as s:
+        return list(
+            s.scalars(select(tables.CollectorRun).where(tables.CollectorRun.scope == scope))
+        )
+
+
+def test_graphql_refused_reads_pull_requests_over_rest_and_says_so_once(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server without GraphQL (an older Enterprise, a proxy that passes only REST): 404.
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with GitHubServer(token=TOKEN, graphql=False) as server:
+        server.add_repo("acme", "api").populate(pulls=3, runs=2)
+        server.add_repo("acme", "web").populate(pulls=4, runs=2)
+        notes = Notes()
+        results = collect(sessions, make_config(server, ["acme/api", "acme/web"]), notes)
+        assert [(r.scope, r.status) for r in results] == [
+            ("acme/api", "success"),
+            ("acme/web", "success"),
+        ], results
+        assert count(sessions, tables.PullRequest) == 7
+        assert count(sessions, tables.Review) == 7
+        said = [n for n in notes.notes if "GraphQL" in n]
+        assert len(said) == 1, notes.notes
+        assert "404" in said[0] and 'pull_requests_api = "rest"' in said[0]
+        assert by_path(server, "graphql") == 1  # the second repository does not ask again
+        assert by_path(server, "/pulls") == 2 + 7  # a list page each, one review list each
+
+
+def test_a_failing_stream_is_recorded_and_the_other_streams_are_collected(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    server.add_repo("acme", "api").populate(pulls=3, runs=5, deployments=2, issues=6, releases=2)
+    # One deployment's statuses are gone between the list and the statuses (404).
+    server.inject(Fault("/statuses", "404", times=1))
+    [result] = collect(sessions, make_config(server, ["acme/api"]))
+    assert result.status == "partial"
+    assert set(result.failed_streams) == {"deployments"}
+    error = result.error or ""
+    assert error.startswith("github acme/api: deployment statuses: 404")
+    assert "no such repository" not in error and "other streams are collected" in error
+    assert count(sessions, tables.PullRequest) == 3
+    assert count(sessions, tables.Build) == 5
+    assert count(sessions, tables.Tag) == 2
+    assert count(sessions, tables.Issue) == 6 - 6 // 7
+    [run] = runs_of(sessions, "acme/api")
+    assert (run.status, run.error) == ("partial", error)
+    # The failed stream kept its cursor: the next run reads the deployments again.
+    [again] = collect(sessions, make_config(server, ["acme/api"]))
+    assert again.status == "success" and count(sessions, tables.Deployment) == 2
+
+
+def cursors(sessions: sessionmaker[Session]) -> dict[tuple[str, str], tuple[str, Any]]:
+    with session_scope(sessions) as s:
+        rows = s.scalars(select(tables.Cursor)).all()
+        return {(c.scope, c.stream): (c.value, c.updated_at) for c in rows}
+
+
+def watermarks(sessions: sessionmaker[Session]) -> dict[tuple[str, str], Any]:
+    """Each cursor without its ETag (which a first re-run may renew: its query differs)."""
+    import json
+
+    out = {}
+    for key, (value, _) in cursors(sessions).items():
+        data = json.loads(value)
+        out[key] = (
+            {k: v for k, v in data.items() if k != "etag"} if isinstance(data, dict) else data
+        )
+    return out
+
+
+@pytest.mark.parametrize("etags", [True, False], ids=["etags", "no-etags"])
+def test_unchanged_rerun_writes_no_row_and_no_cursor_moves(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, etags: bool
+) -> None:
+    from collections import Counter
+
+    from tests.rowwrites import counting
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    # Without ETags (a proxy that strips them) every stream reads its first page again; the
+    # commits' look-back window then holds all 60 commits (they span 11 hours).
+    with GitHubServer(token=TOKEN, etags=etags) as server:
+        server.add_repo("acme", "api").populate(
+            pulls=30, runs=40, commits=60, deployments=3, issues=20, releases=2
+        )
+        cfg = make_config(server, ["acme/api"])
+        collect(sessions, cfg)
+        marks = watermarks(sessions)
+        newest = max(c["at"] for c in server.repos["acme/api"].commits)
+        assert marks[("acme/api", "commits")]["since"] == newest.strftime("%Y-%m-%dT%H:%M:%SZ")
+        with counting(sessions) as written:
+            [result] = collect(sessions, cfg)
+            assert result.status == "success", result.error
+            # The first re-run asks new questions (created>=, since=): their ETags are kept,
+            # nothing else is written.
+            first = written()
+            assert set(first) <= {("cursors", "UPDATE")}, first
+            assert first == Counter() or etags
+            assert watermarks(sessions) == marks
+            settled = cursors(sessions)
+            for _ in range(2):
+                [result] = collect(sessions, cfg)
+                assert result.status == "success", result.error
+                assert written() == first, written()
+                assert cursors(sessions) == settled
+
+
+def test_deployment_without_status_ends_as_unknown_after_the_configured_age(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    old = repo.add_deployment(at=now - dt.timedelta(hours=30), states=[])
+    fresh = repo.add_deployment(at=now - dt.timedelta(hours=1), states=[])
+
+    def status_of(spec: dict[str, Any]) -> tuple[str, Any]:
+        with session_scope(sessions) as s:
+            row = s.scalar(
+                select(tables.Deployment).where(tables.Deployment.external_id == str(spec["id"]))
+            )
+            assert row is not None
+            return row.status, row.finished_at
+
+    collect(sessions, make_config(server, ["acme/api"]))
+    assert status_of(old) == ("unknown", None)  # 30 h without a status: final, neither way
+    assert status_of(fresh) == ("running", None)  # may still get one: read again
+    fresh["statuses"].append({"id": 7, "state": "success", "at": now})
+    collect(sessions, make_config(server, ["acme/api"]))
+    assert status_of(fresh) == ("success", now)
+    # The age is configurable: with three days, the old one is still waiting for a status.
+    longer = make_config(server, ["acme/api"], extra="deployment_status_max_age_h = 72")
+    ctx = CollectContext(config=longer, sessions=sessions, progress=Notes(), full_refresh=True)
+    github_collector.collect(ctx)
+    assert status_of(old) == ("running", None)
+
+
+def test_workflow_runs_without_a_name_are_told_apart_by_their_workflow(
+    sessions: sessionmaker[Session], server: GitHubServer
+) -> None:
+    repo = server.add_repo("acme", "api")
+    # The recorded run (PyGithub's replay data) has neither name nor path, only workflow_id.
+    for n, workflow in enumerate([11, 11, 12]):
+        run = repo.add_run(at=T0 + dt.timedelta(minutes=n))
+        run["drop"] = ["name"]
+        run["override"] = {"workflow_id": workflow}
+    named_by_path = repo.add_run(at=T0 + dt.timedelta(minutes=5))
+    named_by_path["drop"] = ["name"]
+    named_by_path["override"] = {"path": ".github/workflows/deploy.yml", "workflow_id": 13}
+    collect(sessions, make_config(server, ["acme/api"]))
+    with session_scope(sessions) as s:
+        jobs = s.scalars(select(tables.Build.job).order_by(tables.Build.number)).all()
+    assert jobs == ["workflow 11", "workflow 11", "workflow 12", ".github/workflows/deploy.yml"]
+
+
+@pytest.mark.parametrize("api", ["graphql", "rest"])
+def test_hotfix_label_makes_the_pull_request_and_the_deployment_of_its_commit_hotfixes(
+    sessions: sessionmaker[Session], server: GitHubServer, api: str
+) -> None:
+    repo = server.add_repo("acme", "api")
+    fix = repo.add_pull(at=T0, labels=["bug", "HotFix"])
+    plain = repo.add_pull(at=T0 + dt.timedelta(hours=1), labels=["bug"])
+    later = repo.add_pull(at=T0 + dt.timedelta(hours=2))
+    for pull in (fix, plain, later):
+        dep = repo.add_deployment(at=T0 + dt.timedelta(days=1), ref="v1")
+        dep["sha"] = pull["merge_sha"]
+    cfg = make_config(server, ["acme/api"], extra=f'pull_requests_api = "{api}"')
+    collect(sessions, cfg)
+
+    def hotfixes() -> dict[int, tuple[Any, Any]]:
+        with session_scope(sessions) as s:
+            pulls = {
+                p.number: (p.is_hotfix, p.labels) for p in s.scalars(select(tables.PullRequest))
+            }
+            deps = {d.commit_sha: d.is_hotfix for d in s.scalars(select(tables.Deployment))}
+        return {
+            n: (flag, deps[spec["merge_sha"]])
+            for n, (flag, _), spec in [(n, pulls[n], repo.pulls[n - 1]) for n in pulls]
+        }
+
+    assert hotfixes() == {1: (True, True), 2: (False, False), 3: (False, False)}
+    with session_scope(sessions) as s:
+        labels = s.scalar(select(tables.PullRequest.labels).where(tables.PullRequest.number == 1))
+    assert labels == '["HotFix", "bug"]'
+    # Labelled after its deployment was collected: the deployment becomes a hotfix too.
+    later["labels"] = ["hotfix"]
+    repo.touch_pull(3, T0 + dt.timedelta(days=3))
+    collect(sessions, cfg)
+    assert hotfixes()[3] == (True, True)

@@ -621,3 +621,150 @@ def test_collect_process_killed_mid_run_resumes_without_gaps_or_duplicates(
     assert rerun.returncode == 0, rerun.stderr
     assert [b.number for b in builds(sessions)] == list(range(1, 601))
     assert server.count("/job/payments/job/api/") == 4  # page 0, then the three not yet read
+
+
+# --- issue 15: payloads and servers as they really are --------------------------------------
+
+LIBRARY = "https://github.com/acme/jenkins-pipeline-library.git"
+
+
+class Notes(NoProgress):
+    """Keeps what the collector said."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+PROJECT = "git@github.com:acme/payments-api.git"
+
+
+@pytest.mark.parametrize(
+    "team_repositories",
+    [
+        'github = ["acme/payments-api"]',
+        'repositories = ["https://github.com/acme/payments-api.git"]',
+        "",
+    ],
+    ids=["github-repository", "cloned-repository", "no-repository-but-a-known-library"],
+)
+def test_pipeline_that_loads_a_shared_library_stores_the_projects_commit(
+    server: JenkinsServer, sessions: sessionmaker[Session], tmp_path: Path, team_repositories: str
+) -> None:
+    server.add_folder("payments")
+    server.add_job("payments/deploy-api")
+    project, library = "ab" * 20, "11" * 20
+    server.add_build(
+        "payments/deploy-api",
+        sha=project,
+        branch="refs/remotes/origin/main",
+        remote=PROJECT,
+        library=(LIBRARY, library),
+        parameters=[("ENVIRONMENT", "production", "String")],
+    )
+    cfg = make_config(server, tmp_path)
+    text = (
+        (tmp_path / "maturity.toml")
+        .read_text()
+        .replace('name = "payments"\n', f'name = "payments"\n{team_repositories}\n')
+    )
+    cfg = config_mod.parse(text, source=tmp_path / "maturity.toml")
+
+    [result] = [r for r in collect(sessions, cfg) if r.scope == "payments/deploy-api"]
+
+    assert result.status == "success", result.error
+    [build] = builds(sessions)
+    assert (build.commit_sha, build.branch) == (project, "main")
+    # The library's checkout stays visible, and no URL keeps credentials.
+    assert build.revisions == [
+        {"remote": LIBRARY, "sha": library, "branch": "master"},
+        {"remote": PROJECT, "sha": project, "branch": "main"},
+    ]
+    with session_scope(sessions) as session:
+        dep = session.scalar(select(tables.Deployment))
+    assert dep is not None and dep.commit_sha == project and dep.version == project
+    asked = [r.query.get("tree", "") for r in server.requests if "/job/payments/" in r.path]
+    assert all("remoteUrls" in tree for tree in asked)
+
+
+def test_job_answer_without_all_builds_is_read_from_builds_and_said(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JENKINS_USER", USER)
+    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
+    with JenkinsServer(user=USER, token=TOKEN, all_builds=False) as server:  # an older Jenkins
+        server.add_folder("payments")
+        server.add_job("payments/api")
+        server.add_builds("payments/api", 130)
+        notes = Notes()
+        [result] = collect(sessions, make_config(server, tmp_path), progress=notes)
+        assert (result.status, result.records) == ("success", 130), result.error
+        assert [b.number for b in builds(sessions)] == list(range(1, 131))
+        assert [n for n in notes.notes if "allBuilds" in n] == [
+            "jenkins payments/api: this Jenkins answers no allBuilds; reading builds instead"
+        ]
+        server.add_builds("payments/api", 3)
+        [again] = collect(sessions, make_config(server, tmp_path))
+        assert again.records == 3 and len(builds(sessions)) == 133
+
+
+def test_proxy_that_drops_tree_gets_each_build_read_on_its_own(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JENKINS_USER", USER)
+    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
+    with JenkinsServer(user=USER, token=TOKEN, ignore_tree=True) as server:
+        server.add_job("api")
+        server.add_builds("api", 4)
+        cfg = make_config(server, tmp_path, jobs=["api"])
+        [result] = collect(sessions, cfg)
+        assert (result.status, result.records) == ("success", 4), result.error
+        stored = builds(sessions)
+        assert [b.commit_sha for b in stored] == [f"{n:040x}" for n in range(1, 5)]
+        assert all(b.tests_total == 100 for b in stored)
+
+
+def test_folders_are_known_by_their_class_and_missing_jobs_are_reported(
+    server: JenkinsServer, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    server.add_folder("payments")
+    server.add_job("payments/api")
+    server.add_builds("payments/api", 2)
+    # Listed without its jobs: only its _class says it is a folder, not a job to read.
+    hidden = server.add_folder("payments/archive", cls="jenkins.branch.OrganizationFolder")
+    hidden.lists_jobs = False
+    cfg = make_config(server, tmp_path, jobs=["payments/gone", "ops/*"])
+    notes = Notes()
+    results = collect(sessions, cfg, progress=notes)
+    assert [r.scope for r in results] == ["payments/api"]
+    assert any("no job named 'payments/gone'" in n for n in notes.notes), notes.notes
+    assert any("no job matches 'ops/*'" in n for n in notes.notes), notes.notes
+    assert not any("payments/*" in n and "no job" in n for n in notes.notes)
+
+
+def test_export_writes_json_columns_as_json(
+    server: JenkinsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import csv
+
+    from tests.clirun import run_maturity
+
+    server.add_folder("payments")
+    server.add_job("payments/api")
+    server.add_build(
+        "payments/api",
+        sha="ab" * 20,
+        parameters=[("TARGET", "eu", "String"), ("DRY_RUN", True, "Boolean")],
+    )
+    make_config(server, tmp_path)
+    monkeypatch.setenv("MATURITY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    config = tmp_path / "maturity.toml"
+    collected = run_maturity(config, "collect", "--source", "jenkins")
+    assert collected.returncode == 0, collected.stderr
+    out = tmp_path / "builds.csv"
+    exported = run_maturity(config, "export", "builds", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    [row] = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert json.loads(row["parameters"]) == {"TARGET": "eu", "DRY_RUN": True}

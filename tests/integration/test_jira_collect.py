@@ -567,3 +567,52 @@ def test_cursor_never_moves_back_when_the_lookback_holds_more_than_a_page(
         second = session.scalar(select(tables.Cursor.value))
     assert result.status == "failed"
     assert first is not None and second == first
+
+
+# --- issue 15: what a re-run writes, what a full refresh removes -----------------------------
+
+
+def test_unchanged_rerun_writes_no_row_though_the_lookback_reads_issues_again(
+    jira: JiraServer, sessions: sessionmaker[Session]
+) -> None:
+    from tests.rowwrites import counting
+
+    jira.add_project("PAY")
+    jira.generate("PAY", 25, histories=3)
+    cfg = make_config(jira)
+    collect(sessions, cfg)
+    searches = jira.count(SEARCH)
+    with counting(sessions) as written:
+        [result] = collect(sessions, cfg)
+        assert result.status == "success", result.error
+        assert jira.count(SEARCH) == searches + 1  # the look-back re-reads the newest issues
+        assert result.records > 0
+        assert written() == {}, written()
+
+
+def test_full_refresh_removes_issues_deleted_in_jira_and_counts_them(
+    jira: JiraServer, sessions: sessionmaker[Session]
+) -> None:
+    jira.add_project("PAY")
+    jira.add_project("OPS")
+    made = jira.generate("PAY", 12, histories=2)
+    jira.generate("OPS", 3)
+    cfg = make_config(jira, ["PAY", "OPS"])
+    collect(sessions, cfg)
+    assert len(issues(sessions)) == 15
+    for issue in made[:3]:
+        jira.delete_issue(issue.key)
+    collect(sessions, cfg)  # incremental: a deletion is not seen
+    assert len(issues(sessions)) == 15
+    results = {r.scope: r for r in collect(sessions, cfg, full_refresh=True)}
+    assert results["PAY"].status == "success"
+    assert results["PAY"].counts["issues_deleted"] == 3
+    assert results["OPS"].counts["issues_deleted"] == 0
+    kept = issues(sessions)
+    assert sorted(kept) == sorted([i.key for i in made[3:]] + ["OPS-1", "OPS-2", "OPS-3"])
+    assert {key for key, *_ in transitions(sessions)} == set(kept)
+    with session_scope(sessions) as session:
+        run = session.scalars(
+            select(tables.CollectorRun).where(tables.CollectorRun.scope == "PAY")
+        ).all()[-1]
+    assert run.counts is not None and run.counts["issues_deleted"] == 3

@@ -83,6 +83,7 @@ class FakeRepo:
         reviews: list[tuple[str, str]] | None = None,
         author: str = "dev-a",
         title: str | None = None,
+        labels: list[str] | None = None,
     ) -> dict[str, Any]:
         number = len(self.pulls) + 1
         reviews = [("reviewer-b", "APPROVED")] if reviews is None else reviews
@@ -98,6 +99,7 @@ class FakeRepo:
             "head_sha": sha_of(self.full_name, "head", number),
             "merge_sha": sha_of(self.full_name, "merge", number),
             "first_commit": at - dt.timedelta(hours=2),
+            "labels": labels or [],
             "reviews": [
                 {
                     "id": self.id * 1_000_000 + number * 10 + i,
@@ -330,7 +332,17 @@ class Renderer:
         p["head"]["sha"] = s["head_sha"]
         p["head"]["ref"] = f"feature-{s['number']}"
         p["base"]["ref"] = self.repo.default_branch
+        p["labels"] = [self.label(name) for name in s.get("labels", [])]
         return p
+
+    def label(self, name: str) -> dict[str, Any]:
+        """A label object as the recorded issues list carries them, renamed."""
+        template = (self.t["issue"]["labels"] or [{"name": "x", "color": "000000"}])[0]
+        return {
+            **template,
+            "name": name,
+            "url": f"{self.api}/repos/{self.repo.full_name}/labels/{name}",
+        }
 
     def review(self, pull: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(self.t["review"])
@@ -354,6 +366,7 @@ class Renderer:
             "headRefName": f"feature-{s['number']}",
             "headRefOid": s["head_sha"],
             "mergeCommit": {"oid": s["merge_sha"]} if s["merged"] else None,
+            "labels": {"nodes": [{"name": name} for name in s.get("labels", [])]},
             "createdAt": iso(s["created"]),
             "updatedAt": iso(s["updated"]),
             "mergedAt": iso(s["merged"]) if s["merged"] else None,
@@ -395,6 +408,8 @@ class Renderer:
         r["url"] = f"{self.api}/repos/{self.repo.full_name}/actions/runs/{s['id']}"
         r["html_url"] = f"https://github.com/{self.repo.full_name}/actions/runs/{s['id']}"
         r.update(s.get("override", {}))
+        for key in s.get("drop", ()):  # fields some servers do not send
+            r.pop(key, None)
         return r
 
     def commit(self, s: dict[str, Any]) -> dict[str, Any]:
@@ -454,15 +469,7 @@ class Renderer:
                 "diff_url": html + ".diff",
                 "html_url": html,
             }
-        template_label = (self.t["issue"]["labels"] or [{"name": "x", "color": "000000"}])[0]
-        i["labels"] = [
-            {
-                **template_label,
-                "name": name,
-                "url": f"{self.api}/repos/{self.repo.full_name}/labels/{name}",
-            }
-            for name in s["labels"]
-        ]
+        i["labels"] = [self.label(name) for name in s["labels"]]
         if not s["is_pull"]:
             i["html_url"] = f"https://github.com/{self.repo.full_name}/issues/{s['number']}"
         i.update(s.get("override", {}))
@@ -526,9 +533,13 @@ class RateLimit:
 class GitHubServer:
     """``with GitHubServer(token="t") as gh: gh.add_repo("acme", "api").populate(pulls=5)``."""
 
-    def __init__(self, token: str | None = "test-token", *, graphql: bool = True) -> None:
+    def __init__(
+        self, token: str | None = "test-token", *, graphql: bool = True, etags: bool = True
+    ) -> None:
         self.token = token
         self.graphql_enabled = graphql
+        #: False: like a proxy that strips conditional requests, no ETag and never a 304
+        self.etags = etags
         self.repos: dict[str, FakeRepo] = {}
         self.orgs: dict[str, list[str]] = {}
         self.users: dict[str, list[str]] = {}
@@ -756,7 +767,7 @@ class _GitHubHandler(BaseHTTPRequestHandler):
     ) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
         etag = 'W/"' + hashlib.sha256(data).hexdigest()[:40] + '"'
-        if status == 200 and method == "GET":
+        if status == 200 and method == "GET" and self.gh.etags:
             if self.headers.get("If-None-Match") == etag:
                 # A 304 does not count against the budget (as on github.com).
                 self._write(304, None, {**self._rate_headers(), "ETag": etag})

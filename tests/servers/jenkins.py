@@ -158,6 +158,8 @@ class Item:
     children: dict[str, Item] = field(default_factory=dict)
     builds: list[dict[str, Any]] = field(default_factory=list)  # ascending by number
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: False: the folder is listed without its ``jobs`` (only its ``_class`` says what it is)
+    lists_jobs: bool = True
 
     @property
     def is_folder(self) -> bool:
@@ -203,8 +205,19 @@ class Request:
 class JenkinsServer:
     """A Jenkins on 127.0.0.1 at a random port; see the module docstring."""
 
-    def __init__(self, user: str | None = "ci", token: str | None = "s3cret") -> None:
+    def __init__(
+        self,
+        user: str | None = "ci",
+        token: str | None = "s3cret",
+        *,
+        all_builds: bool = True,
+        ignore_tree: bool = False,
+    ) -> None:
         self.user, self.token = user, token
+        #: False: an older Jenkins, whose jobs export every build as ``builds``, no ``allBuilds``
+        self.all_builds = all_builds
+        #: True: a proxy in front drops ``tree=``; every answer is the default one
+        self.ignore_tree = ignore_tree
         self.root = Item("", "hudson.model.Hudson")
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
@@ -222,6 +235,10 @@ class JenkinsServer:
         self._changeset = git_build["changeSets"][0]
         legacy = self._templates["legacy"]["actions"]
         self._build_data = next(a for a in legacy if "lastBuiltRevision" in a)
+        # A current Jenkins' git BuildData (with _class) and the LibrariesAction beside it.
+        recorded = load_fixture("GET_job_Cassandra-3.11_501_api_json")["actions"]
+        self._current_build_data = next(a for a in recorded if "lastBuiltRevision" in a)
+        self._libraries_action = next(a for a in recorded if "LibrariesAction" in a["_class"])
         self._test_action = next(a for a in legacy if a.get("urlName") == "testReport")
         self._user_cause = self._templates["workflow"]["actions"][0]["causes"][0]
         self._report = load_fixture("GET_job_folder_job_pipeline_52_testReport_api_json")
@@ -293,8 +310,10 @@ class JenkinsServer:
             parent.children[name] = item
         return item
 
-    def add_folder(self, full_name: str, *, multibranch: bool = False) -> Item:
-        return self._add(full_name, MULTIBRANCH if multibranch else FOLDER)
+    def add_folder(
+        self, full_name: str, *, multibranch: bool = False, cls: str | None = None
+    ) -> Item:
+        return self._add(full_name, cls or (MULTIBRANCH if multibranch else FOLDER))
 
     def add_job(self, full_name: str, *, freestyle: bool = False) -> Item:
         return self._add(full_name, FREESTYLE_JOB if freestyle else WORKFLOW_JOB)
@@ -316,6 +335,8 @@ class JenkinsServer:
         cause: str = "user",
         lint: bool = False,
         legacy: bool = False,
+        remote: str | None = None,
+        library: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """Add one build made from a recorded template.
 
@@ -325,6 +346,9 @@ class JenkinsServer:
             tests: (total, failed, skipped) published by the JUnit action, or None.
             cause: ``user``, ``upstream``, ``scm`` or ``timer``.
             legacy: the old-Jenkins shape without ``_class`` keys.
+            remote: the project's remote URL in its BuildData (default: the recorded one).
+            library: (remote URL, sha) of a shared library the pipeline loads: its checkout's
+                BuildData comes first, after the LibrariesAction, as Jenkins lists them.
         """
         item = self.item(job)
         kind = "legacy" if legacy else "freestyle" if item.cls == FREESTYLE_JOB else "workflow"
@@ -365,8 +389,14 @@ class JenkinsServer:
                         ],
                     }
                 )
+            if library is not None:
+                actions.append(copy.deepcopy(self._libraries_action))
+                actions.append(self._library_checkout(number, *library))
+                actions.append({"_class": "org.jenkinsci.plugins.workflow.cps.EnvActionImpl"})
             if sha and scm == "builddata":
                 data = copy.deepcopy(self._build_data)
+                if remote is not None:
+                    data["remoteUrls"] = [remote]
                 rev = {"SHA1": sha, "branch": [{"SHA1": sha, "name": branch}]}
                 data["buildsByBranchName"] = {
                     branch: {
@@ -410,6 +440,23 @@ class JenkinsServer:
             if len(item.builds) > 1 and item.builds[-2]["number"] > number:
                 item.builds.sort(key=lambda b: b["number"])
         return build
+
+    def _library_checkout(self, number: int, remote: str, sha: str) -> dict[str, Any]:
+        """The BuildData of a shared library's checkout, shaped as the recorded one."""
+        data = copy.deepcopy(self._current_build_data)
+        rev = {"SHA1": sha, "branch": [{"SHA1": sha, "name": "master"}]}
+        data["buildsByBranchName"] = {
+            "master": {
+                "_class": "hudson.plugins.git.util.Build",
+                "buildNumber": number,
+                "buildResult": None,
+                "marked": rev,
+                "revision": rev,
+            }
+        }
+        data["lastBuiltRevision"] = rev
+        data["remoteUrls"] = [remote]
+        return data
 
     def add_builds(self, job: str, count: int, **kwargs: Any) -> None:
         """Add ``count`` builds; every seventh fails, and each carries a sha and tests."""
@@ -466,6 +513,8 @@ class JenkinsServer:
                 url=url,
                 jobs=[self.model(c) for c in item.children.values()],
             )
+            if not item.lists_jobs:
+                del body["jobs"]
             body["primaryView"]["url"] = url
             for view in body["views"]:
                 view["url"] = url
@@ -483,7 +532,7 @@ class JenkinsServer:
             fullDisplayName=item.full_name.replace("/", " » "),
             url=url,
             allBuilds=newest,
-            builds=newest[:100],
+            builds=newest[:100] if self.all_builds else newest,
             color=_color(newest[0] if newest else None),
             firstBuild=item.builds[0] if item.builds else None,
             lastBuild=newest[0] if newest else None,
@@ -495,6 +544,8 @@ class JenkinsServer:
             lastUnstableBuild=None,
             nextBuildNumber=(newest[0]["number"] + 1) if newest else 1,
         )
+        if not self.all_builds:
+            del body["allBuilds"]
         return body
 
     def render_default(self, item: Item) -> dict[str, Any]:
@@ -505,8 +556,8 @@ class JenkinsServer:
                 {k: j[k] for k in ("_class", "name", "url", "color") if k in j}
                 for j in body["jobs"]
             ]
-        if "allBuilds" in body:
-            del body["allBuilds"]
+        if "builds" in body:
+            body.pop("allBuilds", None)
             body["builds"] = [self._summary(b) for b in body["builds"]]
             for key in (
                 "firstBuild",
@@ -562,8 +613,9 @@ class JenkinsServer:
             elif report:
                 return 404, "Not Found"
             else:
-                value = self.model(item) if "tree" in query else self.render_default(item)
-            if "tree" in query:
+                tree = "tree" in query and not self.ignore_tree
+                value = self.model(item) if tree else self.render_default(item)
+            if "tree" in query and not self.ignore_tree:
                 try:
                     value = prune(value, parse_tree(query["tree"]))
                 except ValueError as exc:

@@ -342,6 +342,13 @@ class JiraServer:
             )
         return made
 
+    def delete_issue(self, key: str) -> None:
+        """Delete an issue, as Jira does: it is no longer found, searched or listed."""
+        with self._lock:
+            for ident, issue in list(self.issues.items()):
+                if issue.key == key:
+                    del self.issues[ident]
+
     def update_issue(
         self,
         key: str,

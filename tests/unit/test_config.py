@@ -78,3 +78,47 @@ def test_unknown_team_lists_the_known_ones(tmp_path: Path) -> None:
     path.write_text(MINIMAL)
     with pytest.raises(config.ConfigError, match=r"no team named 'ops' \(teams: payments\)"):
         config.load(path).team("ops")
+
+
+@pytest.mark.parametrize(
+    ("section", "old", "new", "expected"),
+    [
+        ("[sources.github]\n", "per_page = 50", "page_size", 50),
+        ('[sources.jira]\nurl = "https://jira.example.com"\n', "retry_attempts = 3", "retries", 2),
+        (
+            '[sources.jira]\nurl = "https://jira.example.com"\n',
+            "retry_base_s = 2.5",
+            "retry_backoff_s",
+            2.5,
+        ),
+    ],
+)
+def test_old_option_names_still_work_with_a_deprecation_warning(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    section: str,
+    old: str,
+    new: str,
+    expected: object,
+) -> None:
+    cfg = config.parse(section + old + "\n", source=tmp_path / "maturity.toml")
+    name = section.split("]")[0].removeprefix("[sources.")
+    assert getattr(cfg.source(name), new) == expected
+    assert f"{old.split()[0]} is deprecated; write {new} = {expected!r} instead" in caplog.text
+
+
+def test_an_old_and_a_new_name_of_one_option_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as info:
+        config.parse(
+            "[sources.github]\nper_page = 50\npage_size = 20\n", source=tmp_path / "maturity.toml"
+        )
+    assert "per_page and page_size are the same option; keep only page_size" in str(info.value)
+
+
+def test_every_collector_names_paging_and_retries_alike() -> None:
+    import collectors
+
+    for source in collectors.SOURCES.values():
+        fields = set(source.settings.model_fields) if source.settings else set()
+        if {"page_size", "retries"} & fields or "timeout_s" in fields:
+            assert {"page_size", "retries", "retry_backoff_s", "timeout_s"} <= fields, source.name
