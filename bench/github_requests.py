@@ -99,7 +99,7 @@ def main() -> None:
             f"""
 [sources.github]
 base_url = "{server_url}/api/v3"
-per_page = {PAGE}
+page_size = {PAGE}
 pull_requests_api = "{api}"
 min_request_interval_s = 0
 [[teams]]

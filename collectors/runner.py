@@ -8,8 +8,9 @@ failure, pages written with their cursor in one transaction.
   with its error and the next stream runs.
 - :func:`run_pages` is the loop of a page-reading stream: cursor, fetch, normalize, upsert, and
   the new cursor in the same transaction as the page it points past.
-- :func:`collect_source`, :func:`collect_one` and :func:`collect` are the entry points: one
-  source, one scope of a source (a task per scope), every source.
+- :func:`collect_source`, :func:`list_scopes`, :func:`collect_one` and :func:`collect` are the
+  entry points: one source, the scopes of a source and one of them alone (a task per scope),
+  every source.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collectors.base import (
     NoProgress,
     Progress,
     ScopeResult,
+    Scopes,
     Source,
     Stream,
     StreamResult,
@@ -236,6 +238,17 @@ def collect_source(ctx: CollectContext, source: Source[Any]) -> list[ScopeResult
     finally:
         collector.close()
     return results
+
+
+def list_scopes(ctx: CollectContext, source: Source[Any]) -> Scopes:
+    """The scopes of one source the (selected) teams own, without collecting any."""
+    collector = source.open(ctx)
+    if collector is None:
+        return Scopes()
+    try:
+        return collector.scopes()
+    finally:
+        collector.close()
 
 
 def collect_one(ctx: CollectContext, source: Source[Any], scope: str) -> ScopeResult:

@@ -2,7 +2,9 @@
 
 Cursors are JSON: ``{"since": watermark, "etag": first-page ETag, "resume": {...}}``.
 Lists that GitHub returns newest first (pull requests by update, runs, deployments, releases,
-commits) are read down to the watermark; the watermark only moves once the walk is complete,
+commits) are read down to the watermark; the watermark is the newest record read (kept or not:
+one read last time proves nothing newer was missed), never moves back, and only moves once
+the walk is complete,
 and meanwhile each page stores a resume point (the next page), so that a run killed between
 pages continues where it stopped and never leaves a gap. Issues are read oldest update first
 with ``since``, so their cursor moves with every page. Records that may still change (a run in
