@@ -70,15 +70,23 @@ def sync(session: Session, config: Config) -> dict[str, int]:
             session.add(team)
             session.flush()
         ids[team_cfg.name] = team.id
-    session.execute(delete(tables.Ownership))
-    rows = []
-    for team_cfg in config.teams:
-        for source, team_key in scoped_sources():
-            rows += [
-                {"team_id": ids[team_cfg.name], "source": source, "pattern": p}
-                for p in team_cfg.owns(team_key)
-            ]
-    write.upsert(session, tables.Ownership, rows, key=["team_id", "source", "pattern"], update=[])
+    wanted = {
+        (ids[team_cfg.name], source, p)
+        for team_cfg in config.teams
+        for source, team_key in scoped_sources()
+        for p in team_cfg.owns(team_key)
+    }
+    own = tables.Ownership
+    stored = {
+        (r[1], r[2], r[3]): r[0]
+        for r in session.execute(select(own.id, own.team_id, own.source, own.pattern))
+    }
+    # Only what changed is written: a configuration that did not change writes nothing.
+    gone = [row_id for rule, row_id in stored.items() if rule not in wanted]
+    if gone:
+        session.execute(delete(own).where(own.id.in_(gone)))
+    rows = [{"team_id": t, "source": s, "pattern": p} for t, s, p in sorted(wanted - set(stored))]
+    write.upsert(session, own, rows, key=["team_id", "source", "pattern"], update=[])
     for team_cfg in config.teams:
         for spec in team_cfg.repositories:
             spec = spec if isinstance(spec, RepositorySpec) else RepositorySpec(location=spec)

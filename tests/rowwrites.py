@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maturity.store.engine import session_scope
 
-#: every table a collector writes, besides its run rows
+#: every table a collection writes (``teams.sync``, the collectors, ``teams.reattribute``),
+#: besides its run rows
 TABLES = (
+    "teams",
+    "ownership",
     "repositories",
     "commits",
     "tags",

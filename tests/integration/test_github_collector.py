@@ -707,8 +707,10 @@ def test_unchanged_rerun_writes_no_row_and_no_cursor_moves(
             assert watermarks(sessions) == marks
             settled = cursors(sessions)
             for _ in range(2):
-                [result] = collect(sessions, cfg)
+                [result] = collect(sessions, cfg)  # with teams.sync, as `maturity collect`
                 assert result.status == "success", result.error
+                with session_scope(sessions) as s:
+                    teams.reattribute(s)
                 assert written() == first, written()
                 assert cursors(sessions) == settled
 
