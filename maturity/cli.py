@@ -890,7 +890,8 @@ def survey_links(base_url: str, opened: Any) -> list[str]:
 def survey_close(
     ctx: typer.Context, round_id: Annotated[str, typer.Argument(help="The round's id.")]
 ) -> None:
-    """Close a round: its unused links stop working."""
+    """Close a round: its unused links stop working; a running server writes the answers it
+    holds for it as a last batch if at least k, else discards them."""
     from maturity import surveys
     from maturity.store.engine import session_scope
 
@@ -899,7 +900,11 @@ def survey_close(
             surveys.close_round(session, round_id)
     except surveys.SurveyError as exc:
         raise UserError(str(exc)) from None
-    out.print(f"round {round_id} closed", markup=False)
+    out.print(
+        f"round {round_id} closed; answers a running 'maturity serve' still holds for it are "
+        "written within a minute if there are at least k of them, else discarded",
+        markup=False,
+    )
 
 
 @survey_app.command("list")
@@ -956,6 +961,10 @@ def survey_results(
     for col in ("question", "mean", *map(str, surveys.SCALE), "don't know"):
         table.add_column(col)
     for q in result.questions:
+        if q.counts is None:
+            hidden = f"hidden: fewer than {result.k} ratings"
+            table.add_row(escape(q.question.text), hidden, *([""] * (len(surveys.SCALE) + 1)))
+            continue
         table.add_row(
             escape(q.question.text),
             f"{q.mean:.2f}" if q.mean is not None else "-",

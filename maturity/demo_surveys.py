@@ -3,7 +3,7 @@
 Answers follow how the team works (the payments team agrees with most good-practice
 statements, the mobile team with few) and improve a little from round to round, so that the
 survey criteria of the model, the perception gaps and the trends of the demo have data. They go
-through the same anonymous submission path as real answers.
+through the same checks and shuffled batch writing as real answers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from maturity import surveys
+from maturity import survey_batches, surveys
 from maturity.model import Model
 from maturity.store import tables
 from maturity.store.engine import session_scope
@@ -57,6 +57,7 @@ def answer_rounds(sessions: sessionmaker[Session], model: Model, *, end: dt.date
                     k=5,
                     today=opened_on,
                 )
+            sheets = []
             for token in opened.tokens:
                 answers: dict[str, int | None] = {}
                 for q in questions:
@@ -65,14 +66,10 @@ def answer_rounds(sessions: sessionmaker[Session], model: Model, *, end: dt.date
                         continue
                     value = outlook + 0.25 * step + rng.gauss(0, 0.6)
                     answers[q.id] = min(5, max(1, round(value)))
-                with session_scope(sessions) as session:
-                    surveys.submit(
-                        session,
-                        public_id=opened.public_id,
-                        token=token,
-                        answers=answers,
-                        today=opened_on + dt.timedelta(days=2),
-                    )
+                sheets.append((token, answers, None))
+            survey_batches.write_answers(
+                sessions, opened.public_id, sheets, today=opened_on + dt.timedelta(days=2)
+            )
             with session_scope(sessions) as session:
                 surveys.close_round(session, opened.public_id)
             made += 1

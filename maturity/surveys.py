@@ -1,20 +1,22 @@
 """Anonymous self-assessment surveys: rounds, one-time tokens, answers, and the k-anonymity rule.
 
-Anonymity is built into what is stored, not promised by who reads it:
+Anonymity is built into what is stored and how it is written, not promised by who reads it:
 
 * a response row holds its round, its answers and an optional comment, under a random id;
   no token, account, address, user agent or time is kept with it;
-* a token is kept only as a SHA-256 hash, and spending it flips ``spent`` in another table that
+* a token is kept only as a SHA-256 hash; spending it flips ``spent`` in another table that
   nothing in the response points to;
-* every submission rewrites all responses of its round in a fresh random order and touches all
-  of the round's tokens in the same transaction, so neither physical row order nor transaction
-  ids (PostgreSQL's ``xmin``) tell which response came with which token or in which order;
+* an accepted answer is not written at once: :mod:`maturity.survey_batches` holds it in the
+  server's memory and writes answers only in shuffled batches of at least ``k``, together with
+  spending exactly their tokens (:func:`check_offer` is the read-only check before holding);
 * no result of a round (mean, count per option, comment) leaves this module until the round has
-  at least ``k`` responses, and comments leave it shuffled.
+  at least ``k`` responses, no question's figures until it has ``k`` ratings, and comments leave
+  it shuffled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import random
@@ -22,14 +24,13 @@ import secrets
 import threading
 import time
 import unicodedata
-import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from maturity.store import tables
@@ -65,6 +66,10 @@ class RoundClosed(SurveyError):
 
 class InvalidToken(SurveyError):
     """The token is unknown or already spent: one error for both, so probing learns nothing."""
+
+
+class AlreadyHeld(InvalidToken):
+    """This server process already holds an answer for the token, waiting for its batch."""
 
 
 class InvalidAnswers(SurveyError):
@@ -236,7 +241,22 @@ def validate_answers(
     return cleaned, comment
 
 
-def submit(
+@dataclass(frozen=True)
+class Held:
+    """An accepted answer sheet waiting for its batch: its token's hash, answers and comment.
+
+    It lives only in the memory of the server process that accepted it, never in the store.
+    """
+
+    token_hash: str
+    answers: dict[str, int | None]
+    comment: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # a log line or a traceback never shows an answer
+        return "Held(...)"
+
+
+def check_offer(
     session: Session,
     *,
     public_id: str,
@@ -244,63 +264,38 @@ def submit(
     answers: Mapping[str, Any],
     comment: str | None = None,
     today: dt.date | None = None,
-) -> None:
-    """Record one anonymous response and spend its token, unlinkably, in one transaction."""
+) -> tuple[tables.SurveyRound, Held]:
+    """Check one answer sheet against its round and token, reading only; returns it to hold.
+
+    Nothing is written: the token stays valid until the sheet is written in a batch.
+
+    Raises:
+        UnknownRound, RoundClosed, InvalidAnswers, or InvalidToken (unknown or already spent).
+    """
     survey = get_round(session, public_id)
     if not is_open(survey, today):
         raise RoundClosed("this survey is closed")
     cleaned, comment = validate_answers(survey, answers, comment)
-    if session.get_bind().dialect.name == "sqlite":
-        # Deleted rows leave their bytes in free pages unless SQLite overwrites them.
-        session.execute(text("PRAGMA secure_delete=ON"))
-    spent = session.execute(
-        update(tables.SurveyToken)
-        .where(
+    hashed = hash_token(token)
+    found = session.scalar(
+        select(tables.SurveyToken.id).where(
             tables.SurveyToken.round_id == survey.id,
-            tables.SurveyToken.token_hash == hash_token(token),
+            tables.SurveyToken.token_hash == hashed,
             tables.SurveyToken.spent.is_(False),
         )
-        .values(spent=True)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if found is None:
         raise InvalidToken("this link is unknown or was already used")
-    # Touch every token of the round, so the spent one is not the only row this transaction
-    # wrote in that table.
-    session.execute(
-        update(tables.SurveyToken)
-        .where(tables.SurveyToken.round_id == survey.id)
-        .values(spent=tables.SurveyToken.spent)
-    )
-    rows = [
-        {"id": r.id, "round_id": survey.id, "answers": r.answers, "comment": r.comment}
-        for r in session.scalars(
-            select(tables.SurveyResponse).where(tables.SurveyResponse.round_id == survey.id)
-        )
-    ]
-    rows.append(
-        {"id": uuid.uuid4().hex, "round_id": survey.id, "answers": cleaned, "comment": comment}
-    )
-    _rng.shuffle(rows)
-    session.execute(
-        delete(tables.SurveyResponse).where(tables.SurveyResponse.round_id == survey.id)
-    )
-    session.execute(insert(tables.SurveyResponse), rows)
+    return survey, Held(token_hash=hashed, answers=cleaned, comment=comment)
 
 
-def scrub(session: Session) -> None:
-    """After a submission commits: drop what the database keeps of earlier row versions.
-
-    PostgreSQL keeps dead row versions until VACUUM, SQLite keeps the write-ahead log until a
-    checkpoint; both would show the order of submissions to someone reading the files.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        with bind.connect() as conn:  # type: ignore[union-attr]
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(text("VACUUM survey_responses, survey_tokens"))
-    elif bind.dialect.name == "sqlite":
-        with bind.connect() as conn:  # type: ignore[union-attr]
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+def link_counts(session: Session, round_id: int) -> tuple[int, int]:
+    """How many links the round has, and how many of them are spent (answers written)."""
+    T = tables.SurveyToken
+    row = session.execute(
+        select(func.count(), func.count().filter(T.spent.is_(True))).where(T.round_id == round_id)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def response_count(session: Session, round_id: int) -> int:
@@ -316,16 +311,31 @@ def response_count(session: Session, round_id: int) -> int:
 
 @dataclass(frozen=True)
 class QuestionResult:
+    """One question's figures; all None when fewer than k people rated it (``hidden``).
+
+    "Don't know" is not a rating: a question that k people saw but fewer than k rated shows no
+    mean, no count per option and no split between ratings and "don't know".
+    """
+
     question: Question
-    counts: dict[int, int]
-    dont_know: int
+    counts: dict[int, int] | None
+    dont_know: int | None
     mean: float | None
-    answered: int
+    answered: int | None
+
+    @property
+    def hidden(self) -> bool:
+        return self.answered is None
 
 
 @dataclass(frozen=True)
 class RoundResults:
-    """What may be shown of a round. ``visible`` is False until ``responses >= k``."""
+    """What may be shown of a round. ``visible`` is False until ``responses >= k``.
+
+    ``responses`` counts the answers written, in batches of at least k, so it and every
+    figure here change only in steps of at least k: reading between two batches gives the same
+    numbers, and nothing tells one answer from the others of its batch.
+    """
 
     public_id: str
     team_id: int
@@ -343,7 +353,11 @@ class RoundResults:
 
 
 def results(session: Session, public_id: str) -> RoundResults:
-    """The round's results, or only its response count while it is below k."""
+    """The round's results, or only its response count while it is below k.
+
+    A question rated (1-5, not "don't know") by fewer than k people is hidden (see
+    :class:`QuestionResult`), here and so in every page, export, report and score built on it.
+    """
     survey = get_round(session, public_id)
     responses = list(
         session.scalars(
@@ -368,12 +382,15 @@ def results(session: Session, public_id: str) -> RoundResults:
     for question in questions_of(survey):
         values = [r.answers.get(question.id) for r in responses]
         rated = [v for v in values if v is not None]
+        if len(rated) < survey.k:
+            per_question.append(QuestionResult(question, None, None, None, None))
+            continue
         per_question.append(
             QuestionResult(
                 question=question,
                 counts={s: rated.count(s) for s in SCALE},
                 dont_know=len(values) - len(rated),
-                mean=(sum(rated) / len(rated)) if rated else None,
+                mean=sum(rated) / len(rated),
                 answered=len(rated),
             )
         )
@@ -387,7 +404,8 @@ def criterion_aggregates(session: Session, team_ids: Sequence[int] | None = None
 
     Returns:
         columns team_id, opened_on, public_id, criterion_id, mean, n (answers other than
-        "don't know"); only rounds with at least k responses appear.
+        "don't know"); only rounds with at least k responses, and of them only questions with
+        at least k ratings, appear.
     """
     stmt = select(tables.SurveyRound)
     if team_ids is not None:
@@ -398,8 +416,8 @@ def criterion_aggregates(session: Session, team_ids: Sequence[int] | None = None
         if not result.visible:
             continue
         for q in result.questions:
-            if q.question.criterion_id is None or q.mean is None:
-                continue
+            if q.question.criterion_id is None or q.mean is None or q.answered is None:
+                continue  # a hidden question (fewer than k ratings) scores nothing
             rows.append(
                 {
                     "team_id": survey.team_id,
@@ -415,23 +433,44 @@ def criterion_aggregates(session: Session, team_ids: Sequence[int] | None = None
 
 
 class SubmissionLimiter:
-    """At most ``limit`` submissions per round per ``window_s``: no address is ever looked at."""
+    """At most ``limit`` accepted answers per round per ``window_s``; no address is looked at.
+
+    Only answers that were accepted count: a slot is reserved before the attempt and released
+    when it fails (unknown or spent link, bad answers, closed round), so a flood of junk posts
+    cannot lock the people with real links out.
+    """
 
     def __init__(self, limit: int = 30, window_s: float = 60.0) -> None:
         self.limit, self.window_s = limit, window_s
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, public_id: str, now: float | None = None) -> bool:
+    def reserve(self, public_id: str, now: float | None = None) -> float | None:
+        """Take a slot for one attempt; None when the round is at its limit."""
         now = time.monotonic() if now is None else now
         with self._lock:
             seen = self._seen.setdefault(public_id, deque())
             while seen and now - seen[0] > self.window_s:
                 seen.popleft()
             if len(seen) >= self.limit:
-                return False
+                return None
             seen.append(now)
-            return True
+            return now
+
+    def release(self, public_id: str, slot: float) -> None:
+        """Give back the slot of an attempt that failed."""
+        with self._lock:
+            seen = self._seen.get(public_id)
+            if seen is None:
+                return
+            with contextlib.suppress(ValueError):  # already expired from the window
+                seen.remove(slot)
+            if not seen:
+                del self._seen[public_id]  # made-up round ids leave nothing behind
+
+    def allow(self, public_id: str, now: float | None = None) -> bool:
+        """Take a slot that is never given back."""
+        return self.reserve(public_id, now) is not None
 
 
 def questions_for_model(model: Any) -> list[Question]:

@@ -101,10 +101,13 @@ class DoraKey:
 
 @dataclass(frozen=True)
 class SurveyQuestion:
+    """One statement's mean; ``answered`` is None (and the mean too) when fewer than k people
+    rated it, which a report shows as hidden."""
+
     text: str
     criterion_id: str | None
     mean: float | None
-    answered: int
+    answered: int | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class SurveyRound:
     opened_on: dt.date
     responses: int
     questions: tuple[SurveyQuestion, ...]
+    k: int
 
 
 @dataclass(frozen=True)
@@ -441,6 +445,7 @@ def _surveys(session: Session, team_id: int, end: dt.date) -> tuple[tuple[Survey
                     )
                     for q in result.questions
                 ),
+                k=result.k,
             )
         )
     return tuple(shown), hidden
@@ -473,7 +478,9 @@ def _gaps(
     latest = rounds[-1]
     for q in latest.questions:
         cid = q.criterion_id
-        if cid is None or q.mean is None or cid not in metric_items or cid not in criteria:
+        if cid is None or q.mean is None or q.answered is None:
+            continue  # hidden: fewer than k ratings
+        if cid not in metric_items or cid not in criteria:
             continue
         crit = criteria[cid][1]
         if crit.survey is None:

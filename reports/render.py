@@ -220,6 +220,9 @@ def to_markdown(
                 "| --- | ---: | ---: |",
             ]
             for q in rnd.questions:
+                if q.answered is None:
+                    lines.append(f"| {e(q.text)} | hidden: fewer than {rnd.k} ratings | |")
+                    continue
                 mean = "—" if q.mean is None else f"{q.mean:.1f}"
                 lines.append(f"| {e(q.text)} | {mean} | {q.answered} |")
             lines.append("")

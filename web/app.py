@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -56,8 +57,11 @@ def create_app(
     settings = settings or WebSettings.from_env()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        held = getattr(app.state, "survey_holder", None)
+        if held is not None:  # writes the held survey answers that reach k; see survey_batches
+            await run_in_threadpool(held.stop)
         if owned:
             ctx.close()
 

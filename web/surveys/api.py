@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from maturity import listings, surveys
 from maturity import model as model_mod
@@ -98,42 +99,57 @@ def _open(context: Any, body: OpenRound) -> surveys.OpenedRound:
 
 
 @router.post("/surveys/{public_id}/close")
-def close_round(public_id: PublicId, context: ContextDep, _admin: AdminDep) -> Any:
-    """Close a round: its unused links stop working."""
+def close_round(
+    public_id: PublicId, request: Request, context: ContextDep, _admin: AdminDep
+) -> Any:
+    """Close a round: its unused links stop working, and the answers this server holds for it
+    are written as a last batch if there are at least k of them, else discarded."""
     try:
         with session_scope(context.sessions) as session:
             surveys.close_round(session, public_id)
     except surveys.UnknownRound:
         raise HTTPException(404, "no such survey round") from None
-    return {"id": public_id, "open": False}
+    settled = form.holder(request).finish(public_id)
+    return {
+        "id": public_id,
+        "open": False,
+        "written": settled.written,
+        "discarded": settled.discarded,
+        "held": settled.held,
+    }
 
 
-@router.post("/surveys/{public_id}/responses", status_code=201)
-def answer(public_id: PublicId, body: Answer, request: Request, context: ContextDep) -> Any:
-    """Answer a round with a one-time token (in the body, never in the URL)."""
-    problem = form.record(request, context, public_id, body.token, body.answers, body.comment)
-    if problem is not None:
+@router.post("/surveys/{public_id}/responses", status_code=202)
+def answer(public_id: PublicId, body: Answer, request: Request) -> Any:
+    """Answer a round with a one-time token (in the body, never in the URL).
+
+    202: the answer is held and will be written in a shuffled batch of at least k (the token
+    stays valid until then; if the server restarts first, send it again).
+    """
+    taken = form.record(request, public_id, body.token, body.answers, body.comment)
+    if isinstance(taken, Response):
         messages = {
             404: "no such survey round",
             409: "the token is unknown or was already used",
             410: "the survey is closed",
             429: "too many answers for this round right now; retry in a minute",
+            503: "the server is shutting down; send the answer again in a minute",
         }
-        detail = messages.get(problem.status_code, "the answers are not valid")
-        headers = {"retry-after": "60"} if problem.status_code == 429 else None
-        raise HTTPException(problem.status_code, detail, headers=headers)
-    return {"stored": True}
+        detail = messages.get(taken.status_code, "the answers are not valid")
+        headers = {"retry-after": "60"} if taken.status_code in (429, 503) else None
+        raise HTTPException(taken.status_code, detail, headers=headers)
+    return {"held": True, "k": taken.k}
 
 
 @router.get("/teams/{slug}/surveys", responses=CSV_RESPONSE)
 def team_surveys(
-    slug: Slug, session: SessionDep, _viewer: ViewerDep, format: Format = "json"
+    slug: Slug, request: Request, session: SessionDep, _viewer: ViewerDep, format: Format = "json"
 ) -> Any:
     """A team's rounds: response counts always, results only for rounds with at least k."""
     team_id = listings.team_id_of(session, slug)
     if team_id is None:
         raise HTTPException(404, f"no team {slug!r}")
-    views = view.team_rounds(session, team_id)
+    views = view.team_rounds(session, team_id, held=form.holder(request).held)
     if format == "csv":
         return csv_response(view.csv_rows(views), view.CSV_COLUMNS, filename=f"{slug}-surveys.csv")
     return {

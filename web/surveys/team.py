@@ -10,7 +10,7 @@ from maturity import listings
 from web import charts
 from web.deps import SessionDep, ViewerDep
 from web.pages import render
-from web.surveys import view
+from web.surveys import form, view
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,7 +50,7 @@ def team_surveys_page(
     team_id = listings.team_id_of(session, slug)
     if team is None or team_id is None:
         raise HTTPException(404, f"no team {slug!r}")
-    views = view.team_rounds(session, team_id)
+    views = view.team_rounds(session, team_id, held=form.holder(request).held)
     shown = [v for v in views if v.results is not None]
     groups = list(dict.fromkeys(g for v in shown for g in v.by_dimension))
     figure = _figure(views)
