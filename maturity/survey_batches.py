@@ -335,9 +335,9 @@ class Holder:
         outcome = self._settle(found[0].round_id)
         return outcome[1] if outcome is not None else Settled()
 
-    def stop(self) -> None:
-        """Shut down: write every round's held sheets that reach k; the rest are dropped (their
-        links stay valid, so people can answer again)."""
+    def stop(self, *, write: bool = True) -> None:
+        """Shut down: write every round's held sheets that reach k (unless ``write`` is False);
+        the rest are dropped, and their links stay valid, so people can answer again."""
         with self._lock:
             self._stopping = True
             thread = self._thread
@@ -345,12 +345,18 @@ class Holder:
         if thread is not None:
             thread.join(timeout=60)
         with self._lock:
-            rounds = list(self._rounds.values())
+            rounds = list(self._rounds.values()) if write else []
         for r in rounds:
             with self._lock:
                 sheets = list(r.sheets.values())
             if len(sheets) >= r.k:
-                self._write(r, sheets)
+                try:
+                    with self._writing:
+                        self._write(r, sheets)
+                except Exception as error:
+                    log.warning(
+                        "survey answers: a batch could not be written: %s", _describe(error)
+                    )
         with self._lock:
             dropped = sum(len(r.sheets) for r in self._rounds.values())
             self._rounds.clear()

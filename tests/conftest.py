@@ -116,6 +116,25 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
 
 
+@pytest.fixture(autouse=True)
+def _survey_holders_stopped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every survey holder a test made (a web application's, the demo's) ends with the test:
+    its thread stops and what it still holds is dropped, as when a server process ends."""
+    from maturity import survey_batches
+
+    made: list[survey_batches.Holder] = []
+    original = survey_batches.Holder.__init__
+
+    def init(self: survey_batches.Holder, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(survey_batches.Holder, "__init__", init)
+    yield
+    for holder in made:
+        holder.stop(write=False)
+
+
 @pytest.fixture
 def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
     """A configured store (two teams owning services) on SQLite and PostgreSQL; modules that
