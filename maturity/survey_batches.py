@@ -238,7 +238,9 @@ class Holder:
         self.scrub_timeout_s = scrub_timeout_s
         self._background = background
         self._lock = threading.Lock()  # guards the held sheets
-        self._writing = threading.Lock()  # one batch and one scrub at a time
+        self._writing = threading.RLock()  # one batch and one scrub at a time
+        # what happened to the held answers of rounds closed since, for :meth:`finish`
+        self._closed: dict[str, Settled] = {}
         self._rounds: dict[int, _Round] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -326,14 +328,15 @@ class Holder:
     def finish(self, public_id: str) -> Settled:
         """The round is closed: write what this process holds as its last batch if at least k,
         else discard it. Later attempts to answer it are refused."""
-        with self._lock:
-            found = [r for r in self._rounds.values() if r.public_id == public_id]
-            for r in found:
-                r.closing = True
-        if not found:
-            return Settled()
-        outcome = self._settle(found[0].round_id)
-        return outcome[1] if outcome is not None else Settled()
+        with self._writing:  # the thread may be settling the round: its outcome counts too
+            with self._lock:
+                found = [r for r in self._rounds.values() if r.public_id == public_id]
+                for r in found:
+                    r.closing = True
+            outcome = self._settle(found[0].round_id) if found else None
+            done = self._closed.pop(public_id, Settled())
+        held = outcome[1].held if outcome is not None else 0
+        return Settled(written=done.written, held=held, discarded=done.discarded)
 
     def stop(self, *, write: bool = True) -> None:
         """Shut down: write every round's held sheets that reach k (unless ``write`` is False);
@@ -402,6 +405,7 @@ class Holder:
             if held.closing and h < k:
                 with self._lock:
                     self._rounds.pop(round_id, None)
+                self._note_closed(held.public_id, Settled(discarded=h))
                 if h:
                     log.warning(
                         "survey round %s closed with %d held answer(s), fewer than k=%d: "
@@ -422,7 +426,16 @@ class Holder:
                 left = len(held.sheets)
                 if held.closing and not left:
                     self._rounds.pop(round_id, None)
+            if held.closing:
+                self._note_closed(held.public_id, Settled(written=written))
             return held.public_id, Settled(written=written, held=left)
+
+    def _note_closed(self, public_id: str, outcome: Settled) -> None:
+        before = self._closed.get(public_id, Settled())
+        self._closed[public_id] = Settled(
+            written=before.written + outcome.written,
+            discarded=before.discarded + outcome.discarded,
+        )
 
     def _write(self, held: _Round, batch: list[surveys.Held]) -> int:
         """Write one batch onto a scrubbed store and scrub after it; the number written."""

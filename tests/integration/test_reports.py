@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import config as config_mod
 from maturity import model as model_mod
-from maturity import snapshots, surveys
+from maturity import snapshots, survey_batches, surveys
 from maturity.context import AppContext
 from maturity.store import read
 from maturity.store.engine import session_scope
@@ -169,7 +169,17 @@ def test_first_scored_week_is_then_when_nothing_before_the_start(
     assert any("No week before 2026-10-01 was scored" in c for c in report.caveats)
 
 
-def _round(s: Session, team_id: int, responses: int, k: int, opened: dt.date, text: str) -> None:
+def _round(
+    s: Session,
+    team_id: int,
+    responses: int,
+    k: int,
+    opened: dt.date,
+    text: str,
+    rated: int | None = None,
+) -> None:
+    """A round with ``responses`` answers of 5 to one question (only ``rated`` of them rate it,
+    the others say "don't know"), written as one batch when they reach k."""
     questions = [
         surveys.Question(id="q1", text=text, criterion_id="sc.automated_tagging"),
     ]
@@ -182,10 +192,16 @@ def _round(s: Session, team_id: int, responses: int, k: int, opened: dt.date, te
         k=k,
         today=opened,
     )
-    for token in opened_round.tokens[:responses]:
-        surveys.submit(
-            s, public_id=opened_round.public_id, token=token, answers={"q1": 5}, today=opened
-        )
+    if responses < k:
+        return  # held answers below k are never written
+    rated = responses if rated is None else rated
+    sheets = [
+        surveys.Held(surveys.hash_token(t), {"q1": 5 if i < rated else None})
+        for i, t in enumerate(opened_round.tokens)
+    ]
+    survey_batches.write_batch(
+        s, round_id=surveys.get_round(s, opened_round.public_id).id, sheets=sheets, k=k
+    )
 
 
 def test_survey_rounds_below_k_are_absent_and_at_k_present_with_perception_gap(
@@ -207,6 +223,24 @@ def test_survey_rounds_below_k_are_absent_and_at_k_present_with_perception_gap(
     assert gap.criterion_id == "sc.automated_tagging"
     assert gap.data_says.startswith("unmet: automated_tag_share = 0.7")
     assert gap.engineers_say.startswith("met: mean 5.0 of 5")
+
+
+def test_a_question_rated_by_fewer_than_k_is_hidden_and_makes_no_perception_gap(
+    store: sessionmaker[Session],
+) -> None:
+    with session_scope(store) as s:
+        team_id = int(read.team_names(s).set_index("slug").loc["payments", "team_id"])
+        _round(s, team_id, 3, 3, dt.date(2026, 10, 20), "Tags are automated", rated=1)
+    report = report_of(store)
+    (shown,) = report.surveys
+    (question,) = shown.questions
+    assert (question.mean, question.answered) == (None, None)
+    assert report.gaps == ()  # one person's 5 of 5 would have made one against the data's 0.7
+    md, html = render.to_markdown(report), render.to_html(report)
+    for text in (md, html):
+        assert "Tags are automated" in text
+        assert "hidden: fewer than 3 ratings" in text
+        assert "mean 5.0" not in text
 
 
 def test_untrusted_team_criterion_and_survey_text_is_escaped_in_every_format(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from maturity import perception, surveys
+from maturity import perception, survey_batches, surveys
 from maturity.store import engine as engine_mod
 from maturity.store import tables
 from tests import history as h
@@ -63,14 +63,25 @@ def _open(cfg: Path, links: int = 6, k: int = 5) -> tuple[str, list[str], str]:
     return found[0][1], [f[2] for f in found], proc.stdout
 
 
-def _answer(store_url: str, public_id: str, tokens: list[str], value: int) -> None:
+def _answer(
+    store_url: str,
+    public_id: str,
+    tokens: list[str],
+    value: int,
+    answers_of: Any = None,
+) -> None:
+    """Answer through the holder and write what is held at once (nothing below k)."""
     eng = engine_mod.make_engine(store_url)
     sessions = engine_mod.make_sessionmaker(eng)
-    for token in tokens:
-        with engine_mod.session_scope(sessions) as s:
-            survey = surveys.get_round(s, public_id)
-            answers = {q.id: value for q in surveys.questions_of(survey)}
-            surveys.submit(s, public_id=public_id, token=token, answers=answers)
+    with engine_mod.session_scope(sessions) as s:
+        questions = surveys.questions_of(surveys.get_round(s, public_id))
+    sheets = []
+    for i, token in enumerate(tokens):
+        answers = {q.id: value for q in questions}
+        if answers_of is not None:
+            answers.update(answers_of(i))
+        sheets.append((token, answers, None))
+    survey_batches.write_answers(sessions, public_id, sheets)
     eng.dispose()
 
 
@@ -98,12 +109,12 @@ def test_results_and_list_show_nothing_below_k_then_everything_at_k(
     configured: Path, store_url: str
 ) -> None:
     public_id, tokens, _ = _open(configured)
-    _answer(store_url, public_id, tokens[:4], 2)
+    _answer(store_url, public_id, tokens[:4], 2)  # four are never a batch: nothing written
     below = run_maturity(configured, "survey", "results", public_id)
     assert below.returncode == 0, below.stderr
-    assert "4 response(s)" in below.stdout and "1 more needed" in below.stdout
+    assert "0 response(s)" in below.stdout and "5 more needed" in below.stdout
     assert "2.00" not in below.stdout and "We review all code" not in below.stdout
-    _answer(store_url, public_id, tokens[4:5], 2)
+    _answer(store_url, public_id, tokens[:5], 2)
     at_k = run_maturity(configured, "survey", "results", public_id)
     assert at_k.returncode == 0, at_k.stderr
     assert "We review all code before it is merged." in at_k.stdout
@@ -172,3 +183,36 @@ def test_score_ignores_a_round_below_k(configured: Path, store_url: str) -> None
     assert proc.returncode == 0, proc.stderr
     criteria = {c["id"]: c for c in _review_evidence(store_url)}
     assert criteria["sc.reviews_all_code"]["verdict"] == "unknown"
+
+
+def test_a_question_rated_by_fewer_than_k_is_hidden_in_results_and_unknown_in_scores(
+    configured: Path, store_url: str
+) -> None:
+    public_id, tokens, _ = _open(configured)
+    # Five answers; only the first rates "we review all code" (5), the others don't know.
+    _answer(
+        store_url,
+        public_id,
+        tokens[:5],
+        4,
+        answers_of=lambda i: {"q.sc.reviews_all_code": 5 if i == 0 else None},
+    )
+    shown = run_maturity(configured, "survey", "results", public_id)
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if "We review all code" in x)
+    assert "hidden: fewer than 5" in line and "5.00" not in line
+    assert "4.00" in shown.stdout  # the questions that five people rated
+    proc = run_maturity(configured, "score")
+    assert proc.returncode == 0, proc.stderr
+    criteria = {c["id"]: c for c in _review_evidence(store_url)}
+    belief = criteria["sc.reviews_all_code"]
+    assert belief["survey"]["mean"] is None and belief["survey"]["responses"] == 0
+    assert belief["verdict"] == "unknown"
+    eng = engine_mod.make_engine(store_url)
+    sessions = engine_mod.make_sessionmaker(eng)
+    with engine_mod.session_scope(sessions) as s:
+        team_id = s.scalar(select(tables.Team.id).where(tables.Team.name == "payments"))
+        assert team_id is not None
+        gaps = perception.team_gaps(s, team_id)
+    eng.dispose()
+    assert not [g for g in gaps if g.survey_criterion == "sc.reviews_all_code"]

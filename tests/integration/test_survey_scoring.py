@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import model as model_mod
-from maturity import surveys
+from maturity import survey_batches, surveys
 from maturity.store import tables
 from maturity.store.engine import session_scope
 
@@ -31,15 +31,9 @@ def _round(
             model_version="t",
             today=opened,
         )
-    for token in made.tokens[:answers]:
-        with session_scope(sessions) as s:
-            surveys.submit(
-                s,
-                public_id=made.public_id,
-                token=token,
-                answers={q.id: value for q in QUESTIONS},
-                today=opened,
-            )
+    sheets = [(t, {q.id: value for q in QUESTIONS}, None) for t in made.tokens[:answers]]
+    # Written as one batch when there are at least k of them, else never.
+    survey_batches.write_answers(sessions, made.public_id, sheets, today=opened)
 
 
 def test_questions_come_from_every_survey_criterion_of_the_model_and_cams() -> None:
