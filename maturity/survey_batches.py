@@ -17,11 +17,12 @@ link. Against them, an answer and the spending of its token never appear side by
   link used (spent + held = links) writes all H >= k; a closed round (flag or date) writes all
   H >= k as its last batch and discards fewer (nothing of them is written; their links, in a
   closed round, stay unused).
-* Before a batch, the store must be scrubbed since the previous one (:func:`scrub`): SQLite's
+* A batch is written only right after a scrub that worked (:func:`scrub`): SQLite's
   write-ahead log checkpointed and truncated to nothing, PostgreSQL's survey tables vacuumed
-  with no session holding a snapshot from before the previous batch. A scrub that fails (a
-  backup or a long report holds the store open) holds the batch back and says so in the log,
-  without any answer; it is tried again every ``sweep_s``.
+  with no session holding an older snapshot; and scrubbed again after it. A scrub that fails
+  (a backup or a long report holds the store open) holds the batch back and says so in the
+  log, without any answer; it is tried again every ``sweep_s``. A scrub after the batch that
+  fails is logged, and the next batch waits for one that works.
 
 Each server process holds its own sheets: with several processes a round's answers are batched
 per process (k each), and a process that ends drops what it holds below k.
@@ -245,9 +246,7 @@ class Holder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        # Until a scrub succeeds, the store may keep an earlier batch's history (this process
-        # may have been started right after another one wrote a batch and died).
-        self._dirty = True
+        # PostgreSQL: the transaction id from which a failed scrub waits for snapshots to end
         self._since: int | None = None
 
     # -- accepting ------------------------------------------------------------------------
@@ -438,54 +437,59 @@ class Holder:
         )
 
     def _write(self, held: _Round, batch: list[surveys.Held]) -> int:
-        """Write one batch onto a scrubbed store and scrub after it; the number written."""
+        """Write one batch onto a freshly scrubbed store and scrub after it; the number written.
+
+        The scrub before tells whether one can work now: a reader that would keep the batch in
+        the store's history (a backup, a long report) holds the batch back instead.
+        """
         engine = self._engine()
-        if self._dirty:
-            before = scrub(engine, since=self._since, timeout_s=self.scrub_timeout_s)
-            if not before.ok:
-                self._since = before.since
-                log.warning(
-                    "survey round %s: a batch of %d answer(s) is held back: %s; trying again "
-                    "in %g s",
-                    held.public_id,
-                    len(batch),
-                    before.reason,
-                    self.sweep_s,
-                )
-                return 0
-            self._dirty = False
+        before = scrub(engine, since=self._since, timeout_s=self.scrub_timeout_s)
+        if not before.ok:
+            self._since = before.since  # the next try waits for the same readers, not newer
+            log.warning(
+                "survey round %s: a batch of %d answer(s) is held back: %s; trying again in %g s",
+                held.public_id,
+                len(batch),
+                before.reason,
+                self.sweep_s,
+            )
+            return 0
+        self._since = None
         try:
             with session_scope(self._sessions) as session:
                 written = write_batch(session, round_id=held.round_id, sheets=batch, k=held.k)
         except TooFew as few:
-            gone = [s.token_hash for s in batch if s.token_hash not in few.spent]
-            with self._lock:
-                for token_hash in gone:
-                    held.sheets.pop(token_hash, None)
-            log.warning(
-                "survey round %s: %d held answer(s) dropped: their links were used through "
-                "another server process",
-                held.public_id,
-                len(gone),
-            )
+            self._drop(held, [s for s in batch if s.token_hash not in few.spent])
             return 0
+        self._drop(held, [s for s in batch if s.token_hash not in written.spent])
         with self._lock:
             for sheet in batch:
                 held.sheets.pop(sheet.token_hash, None)
-        self._dirty, self._since = True, written.xid
         log.info("survey round %s: wrote a batch of %d answers", held.public_id, len(written.spent))
-        after = scrub(engine, since=self._since, timeout_s=self.scrub_timeout_s)
-        if after.ok:
-            self._dirty = False
-        else:
-            self._since = after.since
+        after = scrub(engine, since=written.xid, timeout_s=self.scrub_timeout_s)
+        if not after.ok:
             log.warning(
-                "survey round %s: the batch is written but the store keeps its history: %s; "
-                "the next batch waits until a scrub succeeds",
+                "survey round %s: the batch is written but the store still keeps its history: "
+                "%s; the next batch waits until a scrub succeeds",
                 held.public_id,
                 after.reason,
             )
+            self._since = after.since
         return len(written.spent)
+
+    def _drop(self, held: _Round, gone: list[surveys.Held]) -> None:
+        """Forget sheets whose links were spent meanwhile by another server process."""
+        if not gone:
+            return
+        with self._lock:
+            for sheet in gone:
+                held.sheets.pop(sheet.token_hash, None)
+        log.warning(
+            "survey round %s: %d held answer(s) dropped: their links were used through "
+            "another server process",
+            held.public_id,
+            len(gone),
+        )
 
     def _engine(self) -> Engine:
         with self._sessions() as session:
