@@ -8,8 +8,9 @@ link. Against them, an answer and the spending of its token never appear side by
   process's memory, next to its token's hash, and never in the store. Its token stays valid
   until the sheet is written, so a restart loses nothing that cannot be sent again.
 * Sheets reach the store only in batches of at least the round's ``k``: one transaction spends
-  exactly their tokens, by one UPDATE in place in the order of the token hashes, then inserts
-  their answers in a fresh random order under random ids (:func:`write_batch`). The database's
+  exactly their tokens by one UPDATE (rows taken in the order the database finds them: by hash
+  through the unique index, or by their place in the table, which follows the link list), then
+  inserts their answers in a fresh random order under random ids (:func:`write_batch`). The database's
   log, pages and row versions then show which k links were used together and which k answers
   arrived together, never which answer came with which link.
 * When a batch is due (per round, H held sheets): H >= 2k writes a random H - k of them and
@@ -87,8 +88,9 @@ def write_batch(
 ) -> Written:
     """Spend the sheets' tokens and insert their answers, unlinkably, in the caller's transaction.
 
-    Tokens are spent by one UPDATE in place, in the order of their hashes (random with respect
-    to people and answers); answers are inserted in a fresh random order, independent of it.
+    Tokens are spent by one UPDATE of the sorted hashes (the database takes the rows by hash or
+    by place, neither related to answers or answering times); answers are then inserted in a
+    fresh random order, independent of it.
     A token already spent (by another server process) drops its sheet.
 
     Raises:
