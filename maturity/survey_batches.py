@@ -10,9 +10,9 @@ link. Against them, an answer and the spending of its token never appear side by
 * Sheets reach the store only in batches of at least the round's ``k``: one transaction spends
   exactly their tokens by one UPDATE (rows taken in the order the database finds them: by hash
   through the unique index, or by their place in the table, which follows the link list), then
-  inserts their answers in a fresh random order under random ids (:func:`write_batch`). The database's
-  log, pages and row versions then show which k links were used together and which k answers
-  arrived together, never which answer came with which link.
+  inserts their answers in a fresh random order under random ids (:func:`write_batch`). The
+  database's log, pages and row versions then show which k links were used together and which
+  k answers arrived together, never which answer came with which link.
 * When a batch is due (per round, H held sheets): H >= 2k writes a random H - k of them and
   keeps k, so that the round's last answers can always form a batch of k at its close; every
   link used (spent + held = links) writes all H >= k; a closed round (flag or date) writes all
@@ -144,7 +144,15 @@ def scrub(engine: Engine, *, since: int | None = None, timeout_s: float = 2.0) -
     busy reader and no frame left, and the ``-wal`` file is empty. PostgreSQL: VACUUM the survey
     tables; done when no session holds a snapshot from transaction ``since`` or before (one
     would keep the dead row versions). Waits at most about ``timeout_s`` for readers or locks.
+    A database error counts as a scrub that did not work.
     """
+    try:
+        return _scrub(engine, since=since, timeout_s=timeout_s)
+    except exc.SQLAlchemyError as error:
+        return Scrub(False, f"the scrub failed: {_describe(error)}", since)
+
+
+def _scrub(engine: Engine, *, since: int | None, timeout_s: float) -> Scrub:
     wait_ms = max(1, int(timeout_s * 1000))
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
@@ -462,6 +470,14 @@ class Holder:
                 written = write_batch(session, round_id=held.round_id, sheets=batch, k=held.k)
         except TooFew as few:
             self._drop(held, [s for s in batch if s.token_hash not in few.spent])
+            return 0
+        except exc.SQLAlchemyError as error:  # the store is busy or down: the batch stays held
+            log.warning(
+                "survey round %s: a batch of %d answer(s) could not be written, it stays held: %s",
+                held.public_id,
+                len(batch),
+                _describe(error),
+            )
             return 0
         self._drop(held, [s for s in batch if s.token_hash not in written.spent])
         with self._lock:
