@@ -17,17 +17,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from maturity import metrics
+from maturity import display, metrics
 from maturity import model as model_mod
 from maturity.store import read, tables
-
-LEVEL_NAMES = ("Base", "Beginner", "Intermediate", "Advanced", "Expert")
-DORA_LABELS = {
-    "deployment_frequency": "Deployment frequency",
-    "lead_time_hours": "Lead time for changes",
-    "change_failure_rate": "Change failure rate",
-    "time_to_restore_hours": "Time to restore service",
-}
 
 _model_lock = threading.Lock()
 _model_cache: dict[tuple[str, float], model_mod.Model] = {}
@@ -50,7 +42,7 @@ def current_model(path: Path | None) -> model_mod.Model:
 
 @dataclass(frozen=True)
 class Cell:
-    """One team's stored level of one dimension."""
+    """One team's stored level of one dimension (``level_name`` "no data" at coverage 0)."""
 
     dimension: str
     level: int
@@ -58,6 +50,10 @@ class Cell:
     score: float
     coverage: float
     period_end: dt.date
+
+    @property
+    def has_data(self) -> bool:
+        return self.coverage > 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,11 @@ class DoraTile:
     sample_size: int | None
     tier: str
     period_end: dt.date | None
+
+    @property
+    def text(self) -> str:
+        """The value in its unit as every page, the CLI and the reports show it."""
+        return display.value(self.value, self.unit)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ class DimensionLevel:
     criteria: list[CriterionView]
     next_steps: list[dict[str, Any]]
 
+    @property
+    def has_data(self) -> bool:
+        return self.coverage > 0
+
 
 @dataclass(frozen=True)
 class TeamView:
@@ -144,6 +149,8 @@ class DimensionView:
     teams: list[tuple[str, str, Cell]]
     distribution: list[tuple[int, str, int]]
     most_unmet: list[UnmetCount] = field(default_factory=list)
+    #: teams none of whose criteria of this dimension had data (not counted at any level)
+    no_data: int = 0
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -153,7 +160,7 @@ def _cell(row: Any) -> Cell:
     return Cell(
         dimension=row.dimension,
         level=int(row.level),
-        level_name=LEVEL_NAMES[int(row.level)],
+        level_name=display.level_name(int(row.level), float(row.coverage)),
         score=float(row.score),
         coverage=float(row.coverage),
         period_end=row.period_end,
@@ -188,7 +195,7 @@ def _tile(key: str, row: Any | None) -> DoraTile:
     value = None if row is None or row.value is None else float(row.value)
     return DoraTile(
         metric=key,
-        label=DORA_LABELS[key],
+        label=display.DORA_LABELS[key],
         unit=metrics.CATALOGUE[key].unit,
         value=value,
         sample_size=None if row is None else row.sample_size,
@@ -264,7 +271,7 @@ def team_levels(
                 dimension=row.dimension,
                 name=names.get(row.dimension, row.dimension),
                 level=int(row.level),
-                level_name=LEVEL_NAMES[int(row.level)],
+                level_name=display.level_name(int(row.level), float(row.coverage)),
                 score=float(row.score),
                 coverage=float(row.coverage),
                 period_end=row.period_end,
@@ -311,11 +318,15 @@ def dimension_view(
     """One dimension across teams: newest levels, teams per level, criteria most often unmet."""
     dim = model.dimension(dim_id)
     rows = read.latest_levels(session, dimension=dim_id, until=until, evidence=True)
-    counts = [0] * len(LEVEL_NAMES)
+    counts = [0] * len(display.LEVELS)
+    no_data = 0
     unmet: dict[str, int] = {}
     unknown: dict[str, int] = {}
     for row in rows:
-        counts[int(row.level)] += 1
+        if float(row.coverage) <= 0:
+            no_data += 1
+        else:
+            counts[int(row.level)] += 1
         for item in (row.evidence or {}).get("criteria", []):
             verdict = item.get("verdict")
             if verdict == "unmet":
@@ -332,8 +343,9 @@ def dimension_view(
         id=dim.id,
         name=dim.name,
         teams=[(r.name, r.slug, _cell(r)) for r in rows],
-        distribution=[(i, LEVEL_NAMES[i], n) for i, n in enumerate(counts)],
+        distribution=[(i, display.LEVELS[i], n) for i, n in enumerate(counts)],
         most_unmet=ranked,
+        no_data=no_data,
     )
 
 

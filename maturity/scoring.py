@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from maturity import display
 from maturity import metrics as metrics_mod
 from maturity.model import LEVELS, OPERATORS, Criterion, Model
 
@@ -342,9 +343,10 @@ def next_step_text(crit: Criterion, item: Mapping[str, Any]) -> str:
         if metric["value"] is None:
             notes.append(f"no data yet for {metric['name']}")
         elif metric["verdict"] == "unmet":
+            unit = metric["unit"]
             notes.append(
-                f"now {metric['value']:g} {metric['unit']}, needs {metric['op']} "
-                f"{metric['threshold']:g}"
+                f"now {display.value(metric['value'], unit)}, needs {metric['op']} "
+                f"{display.value(metric['threshold'], unit)}"
             )
     if survey is not None:
         if survey["mean"] is None:

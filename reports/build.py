@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from maturity import metrics, surveys
+from maturity import display, metrics, surveys
 from maturity.config import Config
 from maturity.model import LEVELS, Criterion, Model
 from maturity.snapshots import week_end
@@ -29,12 +29,6 @@ STALE_DAYS = 14
 #: values resting on fewer records than this are flagged as low volume
 LOW_SAMPLE = 5
 
-DORA_LABELS = {
-    "deployment_frequency": ("Deployment frequency", "per week"),
-    "lead_time_hours": ("Lead time for changes", "hours"),
-    "change_failure_rate": ("Change failure rate", "share"),
-    "time_to_restore_hours": ("Time to restore service", "hours"),
-}
 SOURCE_LABELS = {
     "freshness_git_days": "git",
     "freshness_ci_days": "CI",
@@ -67,18 +61,40 @@ class DimensionChange:
     coverage_now: float
     newly_met: tuple[CriterionChange, ...]
     newly_lost: tuple[CriterionChange, ...]
+    coverage_then: float | None = None
+
+    @property
+    def has_data(self) -> bool:
+        return self.coverage_now > 0
+
+    @property
+    def had_data(self) -> bool:
+        return self.level_then is not None and (self.coverage_then or 0) > 0
 
     @property
     def level_then_name(self) -> str:
-        return LEVELS[self.level_then] if self.level_then is not None else "not scored"
+        if self.level_then is None:
+            return "not scored"
+        return display.level_name(self.level_then, self.coverage_then)
 
     @property
     def level_now_name(self) -> str:
-        return LEVELS[self.level_now]
+        return display.level_name(self.level_now, self.coverage_now)
+
+    @property
+    def shown_score_then(self) -> float | None:
+        """The score then, or None where that week had no data (shown as such, not 0.00)."""
+        return self.score_then if self.had_data else None
+
+    @property
+    def shown_score_now(self) -> float | None:
+        return self.score_now if self.has_data else None
 
     @property
     def score_change(self) -> float | None:
-        return None if self.score_then is None else round(self.score_now - self.score_then, 4)
+        if not (self.has_data and self.had_data) or self.score_then is None:
+            return None
+        return round(self.score_now - self.score_then, 4)
 
 
 @dataclass(frozen=True)
@@ -194,21 +210,10 @@ def find_team(session: Session, team: str) -> tuple[int, str, str]:
 # --- formatting helpers shared by every format -------------------------------------------
 
 
-def fmt_value(value: float | None, unit: str) -> str:
-    """A metric value in words: shares as percentages, others with one decimal."""
-    if value is None:
-        return "unknown"
-    if unit == "share":
-        return f"{value:.0%}"
-    return f"{value:.1f} {unit}"
-
-
-def fmt_change(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    if unit == "share":
-        return f"{value * 100:+.0f} pp"
-    return f"{value:+.1f} {unit}"
+#: a metric value in its unit, as every page and the CLI show it
+fmt_value = display.value
+#: a change of a metric value (percentage points for shares)
+fmt_change = display.change
 
 
 def _evidence_text(item: dict[str, Any]) -> str:
@@ -218,9 +223,10 @@ def _evidence_text(item: dict[str, Any]) -> str:
         if m.get("value") is None:
             parts.append(f"{m['name']}: no data")
         else:
+            unit = m.get("unit") or _unit(m["name"])
             parts.append(
-                f"{m['name']} = {m['value']:g} (needs {m['op']} {m['threshold']:g}, "
-                f"{m.get('sample_size') or 0} records)"
+                f"{m['name']} = {fmt_value(m['value'], unit)} (needs {m['op']} "
+                f"{fmt_value(m['threshold'], unit)}, {m.get('sample_size') or 0} records)"
             )
     s = item.get("survey")
     if s:
@@ -232,6 +238,10 @@ def _evidence_text(item: dict[str, Any]) -> str:
                 f"{s.get('responses') or 0} answers)"
             )
     return "; ".join(parts) or "no evidence recorded"
+
+
+def _unit(metric: str) -> str:
+    return metrics.CATALOGUE[metric].unit if metric in metrics.CATALOGUE else ""
 
 
 # --- building ----------------------------------------------------------------------------
@@ -387,6 +397,7 @@ def _dimension(
         score_then=round(float(then.loc[dim_id]["score"]), 4) if dim_id in then.index else None,
         score_now=round(float(row["score"]), 4),
         coverage_now=float(row["coverage"]),
+        coverage_then=float(then.loc[dim_id]["coverage"]) if dim_id in then.index else None,
         newly_met=tuple(met),
         newly_lost=tuple(lost),
     )
@@ -407,7 +418,7 @@ def _value_at(series: pd.DataFrame, metric: str, week: dt.date) -> tuple[float |
 def _dora(series: pd.DataFrame, week_now: dt.date, week_then: dt.date) -> tuple[DoraKey, ...]:
     keys = []
     for key in metrics.DORA_KEYS:
-        label, unit = DORA_LABELS[key]
+        label, unit = display.DORA_LABELS[key], _unit(key)
         now, n = _value_at(series, key, week_now)
         prev, _ = _value_at(series, key, week_then) if week_then != week_now else (None, None)
         keys.append(
@@ -493,8 +504,9 @@ def _gaps(
             PerceptionGap(
                 criterion_id=cid,
                 description=crit.description,
-                data_says=f"{m['verdict']}: {m['name']} = {m['value']:g} "
-                f"(needs {m['op']} {m['threshold']:g})",
+                data_says=f"{m['verdict']}: {m['name']} = "
+                f"{fmt_value(m['value'], m.get('unit') or _unit(m['name']))} (needs {m['op']} "
+                f"{fmt_value(m['threshold'], m.get('unit') or _unit(m['name']))})",
                 engineers_say=f"{'met' if survey_met else 'unmet'}: mean {q.mean:.1f} of 5 "
                 f"(needs {crit.survey.min_mean:g}, {q.answered} answers, round of "
                 f"{latest.opened_on})",
@@ -548,9 +560,12 @@ def _measure(crit: Criterion | None, item: dict[str, Any]) -> str:
     m = item.get("metric")
     if m:
         cat = metrics.CATALOGUE.get(m["name"])
-        now = "no data yet" if m.get("value") is None else f"now {m['value']:g}"
+        unit = m.get("unit") or _unit(m["name"])
+        now = "no data yet" if m.get("value") is None else f"now {fmt_value(m['value'], unit)}"
         desc = f" ({cat.description.rstrip('.')})" if cat else ""
-        parts.append(f"weekly {m['name']}{desc}: target {m['op']} {m['threshold']:g}, {now}")
+        parts.append(
+            f"weekly {m['name']}{desc}: target {m['op']} {fmt_value(m['threshold'], unit)}, {now}"
+        )
     if crit and crit.survey:
         parts.append(
             f'survey question "{crit.survey.question}": target mean >= {crit.survey.min_mean:g}'
@@ -610,13 +625,20 @@ def _summary(
             f"Only one week (ending {week_now}) is scored in this period, so nothing can be "
             "compared yet."
         )
-    moved = [d for d in dims if d.level_then is not None and d.level_then != d.level_now]
+    moved = [d for d in dims if d.had_data and d.has_data and d.level_then != d.level_now]
     for d in moved:
         verb = "rose" if d.level_now > (d.level_then or 0) else "fell"
         lines.append(
             f"{d.name} {verb}: it went from {d.level_then_name} to {d.level_now_name} "
             f"(score {d.score_then:.2f} to {d.score_now:.2f})."
         )
+    for d in dims:
+        if d.level_then is not None and d.had_data != d.has_data and week_then != week_now:
+            lines.append(
+                f"{d.name} has data now: {d.level_now_name} (score {d.score_now:.2f})."
+                if d.has_data
+                else f"{d.name} has no data any more (it was {d.level_then_name})."
+            )
     if not moved and week_then != week_now:
         levels = ", ".join(f"{d.name} {d.level_now_name}" for d in dims)
         lines.append(f"No dimension changed level between {week_then} and {week_now} ({levels}).")

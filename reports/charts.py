@@ -8,14 +8,15 @@ it escaped.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from maturity import metrics
+from maturity import display, metrics
 
-LEVEL_NAMES = ("Base", "Beginner", "Intermediate", "Advanced", "Expert")
+LEVEL_NAMES = display.LEVELS
 _LAYOUT = {
     "margin": {"l": 56, "r": 16, "t": 40, "b": 48},
     "height": 340,
@@ -23,7 +24,13 @@ _LAYOUT = {
     "paper_bgcolor": "rgba(0,0,0,0)",
     "plot_bgcolor": "rgba(0,0,0,0)",
 }
-_TIER_COLOURS = {"elite": "#1a7f37", "high": "#4c9a2a", "medium": "#bf8700"}
+_TIER_COLOURS = {"elite": "#1a7f37", "high": "#4c9a2a", "medium": "#bf8700", "low": "#b42318"}
+#: a metric whose largest value is this many times its smallest is drawn on a log axis
+LOG_RANGE = 20.0
+_HOURS = (0.25, 1.0, 4.0, 12.0, 24.0, 72.0, 168.0, 720.0, 2160.0, 4320.0, 8760.0)
+_DURATION_TICKS = {"hours": _HOURS, "days": tuple(h / 24 for h in _HOURS)}
+#: heat map: pixels per team row, and above the rows (the dimension names on top)
+_ROW_PX, _HEAT_TOP, _HEAT_BOTTOM = 30, 64, 8
 
 
 def label(text: object) -> str:
@@ -43,11 +50,26 @@ def level_heatmap(
     levels: Sequence[Sequence[int | None]],
     *,
     title: str = "Levels",
+    no_data: Sequence[Sequence[bool]] | None = None,
 ) -> go.Figure:
-    """Teams (rows) x dimensions (columns), cells coloured and labelled by level."""
+    """Teams (rows) x dimensions (columns), cells coloured and labelled by level.
+
+    A cell of ``no_data`` (none of the dimension's criteria had data) is left blank and reads
+    "no data"; a cell without a snapshot reads "—". The figure is as tall as its rows.
+    """
     fig = _figure(title)
-    z = [[None if v is None else v for v in row] for row in levels]
-    text = [["—" if v is None else LEVEL_NAMES[v] for v in row] for row in levels]
+    blank = no_data or [[False] * len(row) for row in levels]
+    z = [
+        [None if v is None or b else v for v, b in zip(row, brow, strict=True)]
+        for row, brow in zip(levels, blank, strict=True)
+    ]
+    text = [
+        [
+            "—" if v is None else (display.NO_DATA if b else LEVEL_NAMES[v])
+            for v, b in zip(row, brow, strict=True)
+        ]
+        for row, brow in zip(levels, blank, strict=True)
+    ]
     fig.add_heatmap(
         z=z,
         x=[label(d) for d in dimensions],
@@ -62,9 +84,14 @@ def level_heatmap(
         xgap=2,
         ygap=2,
     )
-    fig.update_yaxes(autorange="reversed", automargin=True)
-    fig.update_xaxes(side="top", automargin=True)
-    fig.update_layout(height=max(240, 60 + 28 * len(teams)), margin={"t": 64})
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    fig.update_xaxes(side="top", automargin=True, showgrid=False)
+    rows = max(len(teams), 3)  # the colour bar's five labels need about three rows
+    fig.update_layout(
+        height=_HEAT_TOP + _ROW_PX * rows + _HEAT_BOTTOM,
+        margin={"t": _HEAT_TOP, "b": _HEAT_BOTTOM},
+        plot_bgcolor="#f3f5f8",  # what a blank (no data) cell shows
+    )
     return fig
 
 
@@ -73,15 +100,25 @@ def level_trend(
 ) -> go.Figure:
     """One line per dimension of the stored fractional score over period ends (one team).
 
-    ``names`` maps dimension ids to the names shown in the legend (default: the ids).
+    ``names`` maps dimension ids to the names shown in the legend (default: the ids). Weeks in
+    which none of a dimension's criteria had data (coverage 0) are gaps, not scores of 0.
     """
     names = names or {}
     fig = _figure(title)
     for dimension, rows in snapshots.groupby("dimension", sort=True):
         rows = rows.sort_values("period_end")
+        known = (
+            rows["coverage"].astype(float) > 0
+            if "coverage" in rows
+            else pd.Series(True, index=rows.index)
+        )
         fig.add_scatter(
             x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
-            y=rows["score"].astype(float).tolist(),
+            y=[
+                float(v) if ok else None
+                for v, ok in zip(rows["score"].astype(float), known, strict=True)
+            ],
+            connectgaps=False,
             mode="lines+markers",
             name=label(names.get(str(dimension), dimension)),
             hovertemplate="%{x}: %{y:.2f}<extra>%{fullData.name}</extra>",
@@ -97,32 +134,110 @@ def level_trend(
 
 
 def metric_trend(series: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
-    """A stored metric over period ends (one team), with DORA tier bounds as reference lines."""
+    """A stored metric over period ends (one team), scaled to its values, over its DORA tiers.
+
+    The axis spans the data, not the tier bounds: a 5-hour lead time is not drawn as a flat line
+    under a 720-hour bound. Durations read in hours or days by size, shares as percentages, and
+    values that span more than :data:`LOG_RANGE` times go on a log axis. The DORA tiers are
+    shaded bands behind the line, each named where it is visible.
+    """
     fig = _figure(title)
     rows = series[series["metric"] == metric].sort_values("period_end")
     unit = metrics.CATALOGUE[metric].unit if metric in metrics.CATALOGUE else ""
+    raw = [None if pd.isna(v) else float(v) for v in rows["value"]]
+    known = [v for v in raw if v is not None]
+    factor, axis_title = display.axis_unit(unit, known)
     fig.add_scatter(
         x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
-        y=[None if pd.isna(v) else float(v) for v in rows["value"]],
+        y=[None if v is None else v * factor for v in raw],
+        customdata=[display.value(v, unit) for v in raw],
         mode="lines+markers",
         name=label(metric),
         connectgaps=False,
-        hovertemplate="%{x}: %{y:.3g} " + label(unit) + "<extra></extra>",
+        hovertemplate="%{x}: %{customdata}<extra></extra>",
     )
-    if metric in metrics.DORA_TIERS:
-        _direction, bounds = metrics.DORA_TIERS[metric]
-        for tier, bound in bounds:
-            fig.add_hline(
-                y=bound,
-                line={"dash": "dot", "width": 1, "color": _TIER_COLOURS.get(tier, "#888")},
-                annotation_text=f"{tier} {'≥' if _direction == 'higher' else '≤'} {bound:.3g}",
-                annotation_position="top left",
-                annotation_font_size=10,
+    low, high = (min(known), max(known)) if known else (0.0, 1.0)
+    log = unit != "share" and low > 0 and high / low >= LOG_RANGE
+    if unit == "share":
+        bottom, top = 0.0, min(1.0, max(high * 1.2, 0.05))
+        fig.update_yaxes(tickformat=".0%", range=[bottom, top])
+        axis_title = "share"
+    elif log:
+        bottom, top = low / 1.6, high * 1.6
+        fig.update_yaxes(type="log", range=[math.log10(bottom * factor), math.log10(top * factor)])
+        if unit in _DURATION_TICKS:
+            # Durations on a log axis read best at round durations: 1 h, 24 h, 7 days, ...
+            ticks = [t for t in _DURATION_TICKS[unit] if bottom <= t <= top]
+            fig.update_yaxes(
+                tickvals=[t * factor for t in ticks],
+                ticktext=[display.value(t, unit) for t in ticks],
             )
-    fig.update_yaxes(title_text=label(unit), rangemode="tozero")
+            axis_title = "log scale"
+    else:
+        bottom, top = 0.0, (high * 1.2 if high > 0 else 1.0)
+        fig.update_yaxes(range=[0, top * factor])
+    if metric in metrics.DORA_TIERS:
+        _tier_bands(fig, metric, unit, factor, bottom, top, log=log)
+    fig.update_yaxes(title_text=label(axis_title))
     fig.update_xaxes(type="date", title_text="week ending")
     fig.update_layout(showlegend=False)
     return fig
+
+
+def _tier_bands(
+    fig: go.Figure,
+    metric: str,
+    unit: str,
+    factor: float,
+    bottom: float,
+    top: float,
+    *,
+    log: bool,
+) -> None:
+    """Shade each DORA tier's span of the axis ``[bottom, top]`` (catalogue units), labelled."""
+    direction, bounds = metrics.DORA_TIERS[metric]
+    edges = [b for _, b in bounds]
+    names = [t for t, _ in bounds] + ["low"]
+    spans = []  # (tier, lower, upper, label) in catalogue units
+    if direction == "lower":  # elite from 0 up to its bound, then high, medium, low
+        lows = [0.0, *edges]
+        highs = [*edges, math.inf]
+        for tier, lo, hi in zip(names, lows, highs, strict=True):
+            text = (
+                f"≤ {display.value(hi, unit)}" if hi != math.inf else f"> {display.value(lo, unit)}"
+            )
+            spans.append((tier, lo, hi, f"{tier} {text}"))
+    else:  # higher is better: elite from its bound up, then high, medium, low below
+        highs = [math.inf, *edges]
+        lows = [*edges, 0.0]
+        for tier, lo, hi in zip(names, lows, highs, strict=True):
+            text = f"≥ {display.value(lo, unit)}" if lo > 0 else f"< {display.value(hi, unit)}"
+            spans.append((tier, lo, hi, f"{tier} {text}"))
+    for tier, lo, hi, text in spans:
+        lo_v, hi_v = max(lo, bottom), min(hi, top)
+        if lo_v >= hi_v:
+            continue  # this tier lies outside what the data spans
+        colour = _TIER_COLOURS.get(tier, "#888")
+        fig.add_hrect(
+            y0=lo_v * factor,
+            y1=hi_v * factor,
+            fillcolor=colour,
+            opacity=0.09,
+            line_width=0,
+            layer="below",
+        )
+        middle = math.sqrt(lo_v * hi_v) if log and lo_v > 0 else (lo_v + hi_v) / 2
+        fig.add_annotation(
+            xref="paper",
+            x=1,
+            xanchor="right",
+            y=math.log10(middle * factor) if log else middle * factor,
+            yanchor="middle",
+            text=label(text),
+            showarrow=False,
+            font={"size": 10, "color": colour},
+            bgcolor="rgba(255,255,255,0.7)",
+        )
 
 
 def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str) -> go.Figure:

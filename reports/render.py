@@ -179,8 +179,8 @@ def to_markdown(
         for d in r.dimensions:
             lines.append(
                 f"| {e(d.name)} | {d.level_then_name} | {d.level_now_name} | "
-                f"{_fmt_score(d.score_then)} | {_fmt_score(d.score_now)} | "
-                f"{_fmt_delta(d.score_change)} | {d.coverage_now:.0%} |"
+                f"{_fmt_score(d.shown_score_then)} | {_fmt_score(d.shown_score_now)} | "
+                f"{_fmt_delta(d.score_change)} | {fmt_value(d.coverage_now, 'share')} |"
             )
         lines.append("")
         lines += _chart_md("levels", "Maturity score per dimension", images, r)

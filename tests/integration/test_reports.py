@@ -99,8 +99,8 @@ def test_level_rise_is_stated_with_numbers_in_markdown_and_html(
         "sc.ci_builds_trunk",
         "sc.one_artifact_per_repository",
     ]
-    assert "ci_coverage = 0.8 (needs &gt;= 0.8, 12 records)" in html
-    assert "ci\\_coverage = 0.8 (needs &gt;= 0.8, 12 records)" in md
+    assert "ci_coverage = 80% (needs &gt;= 80%, 12 records)" in html
+    assert "ci\\_coverage = 80% (needs &gt;= 80%, 12 records)" in md
 
 
 def test_dora_keys_show_now_previous_change_and_tier(store: sessionmaker[Session]) -> None:
@@ -108,7 +108,7 @@ def test_dora_keys_show_now_previous_change_and_tier(store: sessionmaker[Session
     df = next(k for k in report.dora if k.metric == "deployment_frequency")
     assert (df.now, df.previous, df.change, df.tier) == (5.5, 1.5, 4.0, "high")
     md = render.to_markdown(report)
-    assert "| Deployment frequency | 5.5 per week | 1.5 per week | +4.0 per week | high |" in md
+    assert "| Deployment frequency | 5.5 per week | 1.5 per week | +4 per week | high |" in md
     assert "| Change failure rate | 18% | 10% | +8 pp | high |" in md
     assert "| Time to restore service | unknown | unknown | n/a | unknown |" in md
     # the figures are the stored metric values, exactly as read.metric_series returns them
@@ -221,7 +221,7 @@ def test_survey_rounds_below_k_are_absent_and_at_k_present_with_perception_gap(
     # the data says unmet (0.7 < 0.8) while the engineers rate it 5 of 5: a perception gap
     (gap,) = report.gaps
     assert gap.criterion_id == "sc.automated_tagging"
-    assert gap.data_says.startswith("unmet: automated_tag_share = 0.7")
+    assert gap.data_says.startswith("unmet: automated_tag_share = 70% (needs >= 80%)")
     assert gap.engineers_say.startswith("met: mean 5.0 of 5")
 
 

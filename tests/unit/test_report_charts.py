@@ -30,20 +30,63 @@ def test_level_trend_draws_one_line_per_dimension_with_shown_names() -> None:
     assert "<img" not in fig.layout.title.text and "&lt;img" in fig.layout.title.text
 
 
-def test_metric_trend_has_a_reference_line_per_dora_tier_bound() -> None:
-    series = pd.DataFrame(
+def _lead_times(*values: float | None) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "metric": ["lead_time_hours"] * 3,
-            "period_end": [dt.date(2026, 11, d) for d in (1, 8, 15)],
-            "value": [30.0, None, 12.0],
+            "metric": ["lead_time_hours"] * len(values),
+            "period_end": [
+                dt.date(2026, 11, 1) + dt.timedelta(weeks=i) for i in range(len(values))
+            ],
+            "value": list(values),
         }
     )
-    fig = charts.metric_trend(series, metric="lead_time_hours", title="Lead time")
-    bounds = sorted(s.y0 for s in fig.layout.shapes)
-    assert bounds == sorted(b for _, b in metrics.DORA_TIERS["lead_time_hours"][1])
+
+
+def test_metric_trend_scales_to_its_data_and_shades_the_tiers_it_spans() -> None:
+    fig = charts.metric_trend(_lead_times(30.0, None, 12.0), metric="lead_time_hours", title="L")
     assert list(fig.data[0].y) == [30.0, None, 12.0]  # unknown stays a gap, not zero
-    plain = charts.metric_trend(series.assign(metric="commits"), metric="commits", title="c")
+    bottom, top = fig.layout.yaxis.range
+    assert bottom == 0 and 30.0 < top < 50  # the data's span, not the 720-hour bound
+    assert fig.layout.yaxis.type != "log"
+    bands = sorted((s.y0, s.y1) for s in fig.layout.shapes)
+    assert bands == [(0.0, 24.0), (24.0, top)]  # elite up to a day, high above it
+    assert [a.text for a in fig.layout.annotations] == ["elite ≤ 24 h", "high ≤ 7 days"]
+    assert list(fig.data[0].customdata) == ["30 h", "unknown", "12 h"]
+    plain = charts.metric_trend(
+        _lead_times(1.0).assign(metric="commits"), metric="commits", title="c"
+    )
     assert len(plain.layout.shapes) == 0
+
+
+def test_metric_trend_of_a_wide_range_is_a_log_axis_in_days() -> None:
+    fig = charts.metric_trend(_lead_times(2.0, 900.0), metric="lead_time_hours", title="L")
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.data[0].y) == [2.0 / 24, 900.0 / 24]  # shown in days
+    assert "30 days" in fig.layout.yaxis.ticktext and "4 h" in fig.layout.yaxis.ticktext
+    tiers = {a.text.split()[0] for a in fig.layout.annotations}
+    assert tiers == {"elite", "high", "medium", "low"}
+
+
+def test_share_trend_reads_in_percent() -> None:
+    series = _lead_times(0.03, 0.1).assign(metric="change_failure_rate")
+    fig = charts.metric_trend(series, metric="change_failure_rate", title="CFR")
+    assert fig.layout.yaxis.tickformat == ".0%"
+    assert list(fig.data[0].customdata) == ["3%", "10%"]
+
+
+def test_weeks_without_data_are_gaps_in_the_level_trend_and_blank_in_the_heat_map() -> None:
+    snaps = _snapshots().assign(coverage=[0.0, 0.5, 1.0, 1.0])
+    fig = charts.level_trend(snaps, title="t")
+    assert list(fig.data[0].y) == [None, 2.0]
+    heat = charts.level_heatmap(["a", "b"], ["D"], [[0], [0]], no_data=[[True], [False]])
+    assert [list(r) for r in heat.data[0].text] == [["no data"], ["Base"]]
+    assert [list(r) for r in heat.data[0].z] == [[None], [0]]
+
+
+def test_heat_map_is_as_tall_as_its_rows() -> None:
+    small = charts.level_heatmap(["a"] * 4, ["D"], [[1]] * 4)
+    large = charts.level_heatmap(["a"] * 40, ["D"], [[1]] * 40)
+    assert large.layout.height - small.layout.height == 36 * 30
 
 
 def test_heat_map_labels_are_escaped() -> None:

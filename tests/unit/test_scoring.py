@@ -245,7 +245,7 @@ def test_next_steps_are_the_unmet_and_unknown_criteria_of_the_next_level_in_word
         ("d.green", "unmet", "Intermediate"),
         ("d.review", "unknown", "Intermediate"),
     ]
-    assert steps[0]["text"] == "builds are green (now 0.5 share, needs >= 0.8)"
+    assert steps[0]["text"] == "builds are green (now 50%, needs >= 80%)"
     assert steps[1]["text"] == (
         "changes are reviewed (no data yet for review_rate; ask the team in a survey)"
     )

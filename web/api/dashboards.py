@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from maturity import dashboards, metrics
+from maturity import dashboards, display, metrics
 from maturity.store import read
 from web.api.environments import TeamSlug, team_filter
 from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT, Problem
@@ -38,6 +38,13 @@ MetricFilter = Annotated[
     Name | None, BLANK_IS_NONE, Query(description="Only this metric of the catalogue.")
 ]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
+LevelName = Annotated[
+    str,
+    Field(
+        description="The level's name in the model, or 'no data' when none of the dimension's "
+        "criteria had data (coverage 0; the stored level is then 0)."
+    ),
+]
 
 
 class LevelPublic(BaseModel):
@@ -47,7 +54,7 @@ class LevelPublic(BaseModel):
     slug: str
     dimension: str
     level: int
-    level_name: str
+    level_name: LevelName
     score: float
     coverage: float
     period_end: dt.date
@@ -72,7 +79,7 @@ class DimensionLevelPublic(BaseModel):
     dimension: str
     name: str
     level: int
-    level_name: str
+    level_name: LevelName
     score: float
     coverage: float
     period_end: dt.date
@@ -109,7 +116,15 @@ class MetricValuePublic(BaseModel):
     metric: str
     period_end: dt.date
     window_days: int
-    value: float | None
+    value: float | None = Field(
+        description="The stored value in `unit`, null when unknown: shares as 0-1, durations "
+        "in hours or days, frequencies per week (docs/scoring.md)."
+    )
+    unit: str = Field(description="The metric's unit in the catalogue ('share', 'hours', ...).")
+    text: str = Field(
+        description="The value as the pages, the CLI and the reports show it: shares as "
+        "percentages, durations in minutes, hours or days by size, frequencies per week."
+    )
     sample_size: int | None
     tier: str | None
 
@@ -158,7 +173,7 @@ class DimensionTeamPublic(BaseModel):
     team: str
     slug: str
     level: int
-    level_name: str
+    level_name: LevelName
     score: float
     coverage: float
     period_end: dt.date
@@ -170,7 +185,9 @@ class DimensionPublic(BaseModel):
     id: str
     name: str
     teams: list[DimensionTeamPublic]
-    distribution: dict[str, int]
+    distribution: dict[str, int] = Field(
+        description="Teams per level name, and under 'no data' those without data."
+    )
     most_unmet: list[UnmetPublic]
 
 
@@ -293,6 +310,7 @@ def metric_values(
     found = []
     for row in frame.itertuples(index=False):
         value = None if row.value is None or row.value != row.value else float(row.value)
+        unit = metrics.CATALOGUE[row.metric].unit if row.metric in metrics.CATALOGUE else ""
         found.append(
             {
                 "team": row.team,
@@ -300,6 +318,8 @@ def metric_values(
                 "period_end": row.period_end,
                 "window_days": int(row.window_days),
                 "value": value,
+                "unit": unit,
+                "text": display.value(value, unit),
                 "sample_size": None if row.sample_size is None else int(row.sample_size),
                 "tier": metrics.tier(row.metric, value)
                 if row.metric in metrics.DORA_TIERS
@@ -352,6 +372,9 @@ def get_dimension(
         "id": view.id,
         "name": view.name,
         "teams": teams,
-        "distribution": {name: n for _, name, n in view.distribution},
+        "distribution": {
+            **{name: n for _, name, n in view.distribution},
+            display.NO_DATA: view.no_data,
+        },
         "most_unmet": [u.__dict__ for u in view.most_unmet],
     }

@@ -17,6 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from maturity import display
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -57,6 +59,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["when"] = _when
     env.filters["short_sha"] = _short_sha
+    # One formatter for every unit: the same text as the API's 'text', the CLI and the reports.
+    env.filters["unit"] = display.value
+    env.globals["dora_labels"] = display.DORA_LABELS
     env.globals["nav"] = NAV
     return env
 

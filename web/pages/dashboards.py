@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from maturity import dashboards, listings
+from maturity import dashboards, display, listings
 from reports import charts
 from web import charts as embed_charts
 from web.api.dashboards import DimensionId, Since, Slug, Until, check_period
@@ -37,6 +37,10 @@ def _overview_parts(
             for t in view.teams
         ],
         title="Level per team and dimension",
+        no_data=[
+            [d in t.cells and not t.cells[d].has_data for d, _ in view.dimensions]
+            for t in view.teams
+        ],
     )
     trend = charts.organisation_trend(
         view.trend, dict(view.dimensions), title="Mean score of the teams per dimension"
@@ -155,7 +159,12 @@ def dimension_page(
     figure = None
     if view.teams:
         figure = embed_charts.embed(
-            charts.level_distribution(view.distribution, title="Teams per level")
+            charts.level_distribution(
+                [*view.distribution, (-1, display.NO_DATA, view.no_data)]
+                if view.no_data
+                else view.distribution,
+                title="Teams per level",
+            )
         )
     return render(
         request,

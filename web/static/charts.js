@@ -11,6 +11,12 @@
         return;
       }
       var figure = JSON.parse(block.textContent);
+      // The box reserves a default height before drawing; a figure that knows its own height
+      // (the heat map, sized to its rows) gets exactly that, with no empty band under it.
+      if (figure.layout && figure.layout.height) {
+        target.style.minHeight = figure.layout.height + "px";
+        target.style.height = figure.layout.height + "px";
+      }
       Plotly.newPlot(target, figure.data || [], figure.layout || {}, {
         responsive: true,
         displaylogo: false,
