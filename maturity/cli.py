@@ -141,13 +141,26 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 # --- collect ------------------------------------------------------------------------------
 
+#: the sources 'maturity collect' pulls from (events are pushed: 'maturity ingest'); named here
+#: because importing collectors costs a second that every command would pay;
+#: tests/unit/test_cli_help.py keeps it equal to the registered sources that collect
+COLLECT_SOURCES = ("git", "github", "jenkins", "jira")
+
 
 @app.command()
 def collect(
     ctx: typer.Context,
     source: Annotated[
         list[str] | None,
-        typer.Option("--source", "-s", help="Collect only this source (repeatable)."),
+        typer.Option(
+            "--source",
+            "-s",
+            metavar="[" + "|".join(COLLECT_SOURCES) + "]",
+            help=f"Collect only this source (repeatable): {', '.join(COLLECT_SOURCES)}; "
+            "default: every source the configuration names. Builds, deployments and incidents "
+            "from other systems come in through 'maturity ingest'.",
+            show_default=False,
+        ),
     ] = None,
     team: Annotated[str | None, typer.Option("--team", "-t", help="Only this team.")] = None,
     full_refresh: Annotated[
@@ -162,14 +175,14 @@ def collect(
     from maturity.progress import BarProgress
     from maturity.store.engine import session_scope
 
+    unknown = [s for s in source or () if s not in COLLECT_SOURCES]
+    if unknown:
+        raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(COLLECT_SOURCES)}")
+    wanted = source or list(collectors.SOURCES)
     context = _ctx(ctx)
     cfg = context.config
     if team is not None:
         cfg.team(team)
-    wanted = source or list(collectors.SOURCES)
-    unknown = [s for s in wanted if s not in collectors.SOURCES]
-    if unknown:
-        raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(collectors.SOURCES)}")
     with session_scope(context.sessions) as session:
         teams.sync(session, cfg)
     with BarProgress(err) as progress:
@@ -242,6 +255,26 @@ def _when(value: Any) -> str:
 # --- export -------------------------------------------------------------------------------
 
 
+#: what 'maturity export' offers (tests/unit/test_cli_help.py keeps it equal to
+#: read.EXPORTABLE, which the CLI does not import to start: it needs pandas)
+EXPORT_TABLES = (
+    "teams",
+    "repositories",
+    "commits",
+    "tags",
+    "branches",
+    "pull_requests",
+    "reviews",
+    "builds",
+    "deployments",
+    "issues",
+    "issue_transitions",
+    "collector_runs",
+    "snapshots",
+    "metric_values",
+)
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
@@ -262,7 +295,13 @@ def csv_cell(value: Any) -> Any:
 @app.command()
 def export(
     ctx: typer.Context,
-    table: Annotated[str, typer.Argument(help="A table name, or 'all'.")],
+    table: Annotated[
+        str,
+        typer.Argument(
+            metavar="TABLE",
+            help=f"One of {', '.join(EXPORT_TABLES)}; or 'all' (one file each, with --out).",
+        ),
+    ],
     fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = (
         ExportFormat.csv
     ),
@@ -591,22 +630,24 @@ def score(
 
 
 def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
-    from maturity.model import LEVELS
+    from maturity import display
     from maturity.store import read
     from maturity.store.engine import session_scope
 
     with session_scope(context.sessions) as session:
         names = read.team_names(session).set_index("team_id")["name"]
-    try:  # the model's order; dimensions it does not know (an older model) at the end
-        order = [d.id for d in _load_model(context).dimensions]
+    try:  # the model's order and names; dimensions it does not know (an older model) at the end
+        dimensions = _load_model(context).dimensions
     except UserError:
-        order = []
+        dimensions = []
+    order = [d.id for d in dimensions]
+    titles = {d.id: d.name for d in dimensions}
     found = list(dict.fromkeys(snaps["dimension"]))
     dims = [d for d in order if d in found] + [d for d in found if d not in order]
     table = Table(title=title)
     table.add_column("team")
     for d in dims:
-        table.add_column(d)
+        table.add_column(escape(titles.get(d, d)))
     for team_id, rows in snaps.groupby("team_id", sort=False):
         cells = rows.set_index("dimension")
         row = [escape(str(names.get(team_id, team_id)))]
@@ -615,9 +656,13 @@ def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
                 row.append("-")
                 continue
             c = cells.loc[d]
+            coverage = float(c["coverage"])
+            if coverage <= 0:
+                row.append(display.NO_DATA)
+                continue
             row.append(
-                f"{LEVELS[int(c['level'])]} {float(c['score']):.2f} "
-                f"({float(c['coverage']):.0%} data)"
+                f"{display.level_name(int(c['level']), coverage)} {float(c['score']):.2f} "
+                f"({display.value(coverage, 'share')} data)"
             )
         table.add_row(*row)
     out.print(table)
@@ -625,6 +670,7 @@ def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
 
 def _print_maturity(context: AppContext) -> None:
     """Each team's latest level per dimension and the DORA four keys with their tiers."""
+    from maturity import display
     from maturity import metrics as metrics_mod
     from maturity.store import read
     from maturity.store.engine import session_scope
@@ -639,14 +685,8 @@ def _print_maturity(context: AppContext) -> None:
     table = Table(title="DORA four keys (tiers: DORA 2024)")
     table.add_column("team")
     table.add_column("week")
-    units = {
-        "deployment_frequency": "/week",
-        "lead_time_hours": " h",
-        "change_failure_rate": "",
-        "time_to_restore_hours": " h",
-    }
     for k in metrics_mod.DORA_KEYS:
-        table.add_column(k)
+        table.add_column(display.DORA_LABELS[k])
     if not keys.empty:
         newest = keys.groupby("team_id")["period_end"].transform("max")
         keys = keys[keys["period_end"] == newest]
@@ -655,13 +695,10 @@ def _print_maturity(context: AppContext) -> None:
             row = [escape(str(team_name)), str(period)]
             for k in metrics_mod.DORA_KEYS:
                 v = vals.get(k)
+                v = None if v is None or v != v else float(v)
                 t = metrics_mod.tier(k, v)
-                if t == "unknown":
-                    row.append("unknown")
-                elif k == "change_failure_rate":
-                    row.append(f"{float(v):.0%} {t}")
-                else:
-                    row.append(f"{float(v):.1f}{units[k]} {t}")
+                text = display.value(v, metrics_mod.CATALOGUE[k].unit)
+                row.append(text if t == "unknown" else f"{text} {t}")
             table.add_row(*row)
     out.print(table)
 

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import os
 import re
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -289,14 +290,34 @@ def _chart_md(name: str, title: str, images: dict[str, str], r: Report) -> list[
 # --- headless Chromium: chart images and PDF -----------------------------------------------
 
 
+#: names the system's Chromium goes by on PATH (Debian: chromium; Ubuntu's snap and others)
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+#: the one sentence that says what to install, for the CLI (an error line) and the web (503)
+INSTALL_CHROMIUM = (
+    "install Chromium (Debian/Ubuntu: apt-get install chromium) or set MATURITY_CHROMIUM "
+    "to its path"
+)
+
+
 def chromium_path() -> str:
-    """The Chromium binary: ``MATURITY_CHROMIUM``, else /usr/bin/chromium."""
-    path = os.environ.get("MATURITY_CHROMIUM", "/usr/bin/chromium")
-    if not Path(path).is_file():
+    """The Chromium binary: ``MATURITY_CHROMIUM``, else the first of :data:`CHROMIUM_NAMES` on
+    PATH, else /usr/bin/chromium; :class:`ChromiumMissing` says what to install."""
+    path = os.environ.get("MATURITY_CHROMIUM")
+    if path:
+        if not Path(path).is_file():
+            raise ChromiumMissing(
+                f"headless Chromium not found at {path} (MATURITY_CHROMIUM; PDF and chart "
+                f"images need it): {INSTALL_CHROMIUM}"
+            )
+        return path
+    found = next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+    if found is None and Path("/usr/bin/chromium").is_file():
+        found = "/usr/bin/chromium"
+    if found is None:
         raise ChromiumMissing(
-            f"headless Chromium not found at {path}: install chromium or set MATURITY_CHROMIUM"
+            f"headless Chromium not found (PDF and chart images need it): {INSTALL_CHROMIUM}"
         )
-    return path
+    return found
 
 
 def with_browser(work: Callable[[Any], T]) -> T:
@@ -307,6 +328,13 @@ def with_browser(work: Callable[[Any], T]) -> T:
     always gets a fresh thread.
     """
     path = chromium_path()
+    try:
+        import playwright.sync_api  # noqa: F401 (a dependency; missing only in a broken install)
+    except ImportError:
+        raise ChromiumMissing(
+            "PDF and chart images need the Python package playwright: pip install playwright "
+            "(it drives the system's Chromium; no browser download)"
+        ) from None
 
     def run() -> T:
         from playwright.sync_api import Error, sync_playwright

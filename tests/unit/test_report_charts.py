@@ -6,7 +6,6 @@ import datetime as dt
 
 import pandas as pd
 
-from maturity import metrics
 from reports import charts
 
 HOSTILE = "<img src=x onerror=alert(1)>"

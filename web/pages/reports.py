@@ -46,7 +46,8 @@ def team_report(
     try:
         body = render.render_bytes(report, format)
     except render.ChromiumMissing as exc:
-        raise HTTPException(503, f"PDF needs headless Chromium: {exc}") from None
+        # The same one sentence as 'maturity report' prints: what to install.
+        raise HTTPException(503, str(exc)) from None
     with session_scope(context.sessions) as writer:
         flows.record(writer, report, format)
     # The file name comes from the slug and dates only, never from a team's display name.
