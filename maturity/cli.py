@@ -776,20 +776,27 @@ def demo(
     from maturity import demo_surveys, snapshots, surveys
 
     demo_surveys.answer_rounds(context.sessions, model, end=demo_mod.END.date(), seed=demo_mod.SEED)
-    # The demo's history ends on a fixed day: score the two years up to it.
-    weeks = snapshots.period_ends(demo_mod.END.date(), demo_mod.WEEKS - 1, today=dt.date.today())
-    with session_scope(context.sessions) as session:
-        answered = surveys.survey_input(session, weeks)
-    with BarProgress(err) as progress:
-        snapshots.score_and_store(
-            context.sessions,
-            cfg,
-            model,
-            week=demo_mod.END.date(),
-            backfill=demo_mod.WEEKS - 1,
-            survey=answered,
-            progress=progress,
-        )
+    # The demo's history ends on a fixed day: score its teams on the two years up to it, and
+    # this checkout's team on its own (real, later) dates, where it has data.
+    plans = [([p.team for p in demo_mod.PROFILES], demo_mod.END.date(), demo_mod.WEEKS - 1)]
+    own_weeks = demo_mod.checkout_weeks(own, today=dt.date.today()) if own else None
+    if own_weeks is not None:
+        plans.append(([demo_mod.CHECKOUT_TEAM], *own_weeks))
+    for names, last, back in plans:
+        weeks = snapshots.period_ends(last, back, today=dt.date.today())
+        with session_scope(context.sessions) as session:
+            answered = surveys.survey_input(session, weeks)
+        with BarProgress(err) as progress:
+            snapshots.score_and_store(
+                context.sessions,
+                cfg,
+                model,
+                team=names,
+                week=last,
+                backfill=back,
+                survey=answered,
+                progress=progress,
+            )
     status(ctx)
     from reports import flows
 

@@ -436,6 +436,28 @@ def project_checkout() -> Path | None:
     return Path(proc.stdout.strip())
 
 
+#: the team that owns this project's own checkout in the demo
+CHECKOUT_TEAM = "devops-maturity"
+
+
+def checkout_weeks(checkout: Path, *, today: dt.date) -> tuple[dt.date, int] | None:
+    """The weeks to score the checkout's team on: its own dates, not the demo's.
+
+    The demo's clock stops at :data:`END`, but this checkout's commits are real and may all be
+    later; scored on the demo's weeks its team would show no data anywhere. Returns the day of
+    its newest commit and how many weeks before it to score (back to its first commit, at most
+    the demo's two years), or None for a checkout without commits.
+    """
+    line = _git(checkout, "log", "--all", "--format=%cI", "--no-merges").split()
+    if not line:
+        return None
+    days = [dt.datetime.fromisoformat(d).astimezone(dt.UTC).date() for d in line]
+    newest, oldest = min(max(days), today), min(days)
+    last_week = newest + dt.timedelta(days=6 - newest.weekday())
+    first_week = oldest + dt.timedelta(days=6 - oldest.weekday())
+    return newest, min(WEEKS - 1, max(0, (last_week - first_week).days // 7))
+
+
 def generate(root: Path, seed: int = SEED) -> tuple[list[Path], bool]:
     """Create the demo repositories under ``root/repos`` unless they exist for this seed.
 
@@ -549,7 +571,12 @@ def write_config(root: Path, own_checkout: Path | None) -> Path:
         branches = _git(own_checkout, "for-each-ref", "--format=%(refname:strip=2)", "refs/heads")
         if "main" in branches.split():
             spec += ', default_branch = "main"'
-        lines += ["[[teams]]", 'name = "devops-maturity"', f"repositories = [{{ {spec} }}]", ""]
+        lines += [
+            "[[teams]]",
+            f"name = {json.dumps(CHECKOUT_TEAM)}",
+            f"repositories = [{{ {spec} }}]",
+            "",
+        ]
     path = root / "maturity.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

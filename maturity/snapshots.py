@@ -119,7 +119,7 @@ def score_and_store(
     config: Config,
     model: Model,
     *,
-    team: str | None = None,
+    team: str | Sequence[str] | None = None,
     week: dt.date | None = None,
     backfill: int | None = None,
     today: dt.date | None = None,
@@ -127,7 +127,8 @@ def score_and_store(
     progress: Progress | None = None,
     chunk_weeks: int = 104,
 ) -> ScoreRun:
-    """Score the requested weeks for every team (or one) and store the snapshots.
+    """Score the requested weeks for every team (or the one or several named) and store the
+    snapshots.
 
     Weeks are scored in chunks so that a long backfill keeps memory flat; each chunk is one
     transaction, so an interrupted backfill keeps what it finished.
@@ -137,10 +138,12 @@ def score_and_store(
     ends = period_ends(week, backfill, today=today)
     with session_scope(sessions) as session:
         teams = read.team_names(session)
+        for name in [team] if isinstance(team, str) else team or ():
+            if not (teams["name"].str.casefold() == name.casefold()).any():
+                raise LookupError(f"no team named {name!r} in the store (run 'maturity collect')")
         if team is not None:
-            teams = teams[teams["name"].str.casefold() == team.casefold()]
-            if teams.empty:
-                raise LookupError(f"no team named {team!r} in the store (run 'maturity collect')")
+            wanted = {n.casefold() for n in ([team] if isinstance(team, str) else team)}
+            teams = teams[teams["name"].str.casefold().isin(wanted)]
     team_ids = [int(t) for t in teams["team_id"]]
     chunks = [ends[i : i + chunk_weeks] for i in range(0, len(ends), chunk_weeks)]
     if progress:

@@ -62,13 +62,24 @@ def _team_figures(db: Path) -> dict[str, dict[str, float]]:
 
 
 def _latest_scores(db: Path) -> dict[str, float]:
-    """Each team's summed fractional score over the dimensions in the newest scored week."""
+    """Each team's summed fractional score over the dimensions in its newest scored week."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT t.name, SUM(s.score) FROM snapshots s JOIN teams t ON t.id = s.team_id "
-            "WHERE s.period_end = (SELECT MAX(period_end) FROM snapshots) GROUP BY t.name"
+            "WHERE s.period_end = (SELECT MAX(period_end) FROM snapshots WHERE team_id = t.id) "
+            "GROUP BY t.name"
         ).fetchall()
     return {name: float(total) for name, total in rows}
+
+
+def _checkout_weeks(db: Path) -> list[tuple[str, float]]:
+    """The weeks the checkout's team was scored on, with its source-control coverage."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT s.period_end, s.coverage FROM snapshots s JOIN teams t ON t.id = s.team_id "
+            "WHERE t.name = 'devops-maturity' AND s.dimension = 'source_control' "
+            "ORDER BY s.period_end"
+        ).fetchall()
 
 
 def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path) -> None:
@@ -92,6 +103,18 @@ def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path)
     # Scored from git, delivery events and survey rounds: the teams land at different levels.
     scores = _latest_scores(db)
     assert scores["payments"] > scores["search"] > scores["data"] > scores["mobile"]
+    # This checkout's team is scored on its own dates, where its commits are, not on the demo's
+    # pinned weeks before them: every week it was scored on has source-control data.
+    dates = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--all", "--no-merges", "--format=%cs"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    own = _checkout_weeks(db)
+    assert own and all(coverage > 0 for _, coverage in own)
+    assert own[0][0] >= min(dates)  # no week before its first commit
+    assert own[-1][0] >= max(dates) > demo.END.date().isoformat()
     report = (tmp_path / "demo" / "report-payments.html").read_text()
     assert "payments" in report and 'type="application/json"' in report  # charts inline
 
