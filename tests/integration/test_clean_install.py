@@ -23,7 +23,13 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.browser]
+# pip installs every dependency (from its cache when it can), then about 30 commands run: minutes
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.timeout(1800),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("MATURITY_TEST_CHROMIUM", "/usr/bin/chromium")
