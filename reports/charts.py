@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -36,6 +37,23 @@ _ROW_PX, _HEAT_TOP, _HEAT_BOTTOM = 30, 64, 8
 def label(text: object) -> str:
     """Text as plotly shows it literally."""
     return html.escape(str(text), quote=True)
+
+
+def _weekly(dates: Sequence[Any], *columns: Sequence[Any]) -> tuple[list[Any], ...]:
+    """Dates as ISO text and their columns, with a gap (None) put in each run of weeks that was
+    not scored, so that a line never draws a trend across months without data."""
+    days = [pd.Timestamp(d).date() for d in dates]
+    xs: list[str] = []
+    ys: list[list[Any]] = [[] for _ in columns]
+    for i, day in enumerate(days):
+        if i and (day - days[i - 1]).days > 7:
+            xs.append((days[i - 1] + (day - days[i - 1]) / 2).isoformat())
+            for col in ys:
+                col.append(None)
+        xs.append(day.isoformat())
+        for col, values in zip(ys, columns, strict=True):
+            col.append(values[i])
+    return (xs, *ys)
 
 
 def _figure(title: str) -> go.Figure:
@@ -86,7 +104,7 @@ def level_heatmap(
     )
     fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
     fig.update_xaxes(side="top", automargin=True, showgrid=False)
-    rows = max(len(teams), 3)  # the colour bar's five labels need about three rows
+    rows = max(len(teams), 4)  # the colour bar's five labels need about four rows
     fig.update_layout(
         height=_HEAT_TOP + _ROW_PX * rows + _HEAT_BOTTOM,
         margin={"t": _HEAT_TOP, "b": _HEAT_BOTTOM},
@@ -112,12 +130,16 @@ def level_trend(
             if "coverage" in rows
             else pd.Series(True, index=rows.index)
         )
-        fig.add_scatter(
-            x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
-            y=[
+        x, y = _weekly(
+            list(rows["period_end"]),
+            [
                 float(v) if ok else None
                 for v, ok in zip(rows["score"].astype(float), known, strict=True)
             ],
+        )
+        fig.add_scatter(
+            x=x,
+            y=y,
             connectgaps=False,
             mode="lines+markers",
             name=label(names.get(str(dimension), dimension)),
@@ -147,10 +169,15 @@ def metric_trend(series: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
     raw = [None if pd.isna(v) else float(v) for v in rows["value"]]
     known = [v for v in raw if v is not None]
     factor, axis_title = display.axis_unit(unit, known)
+    x, y, text = _weekly(
+        list(rows["period_end"]),
+        [None if v is None else v * factor for v in raw],
+        [display.value(v, unit) for v in raw],
+    )
     fig.add_scatter(
-        x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
-        y=[None if v is None else v * factor for v in raw],
-        customdata=[display.value(v, unit) for v in raw],
+        x=x,
+        y=y,
+        customdata=text,
         mode="lines+markers",
         name=label(metric),
         connectgaps=False,
@@ -244,10 +271,14 @@ def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str
     """Mean stored score of the teams per dimension and week."""
     fig = _figure(title)
     for dimension, rows in trend.groupby("dimension", sort=True):
+        x, y, teams = _weekly(
+            list(rows["period_end"]), rows["score"].astype(float).tolist(), rows["teams"].tolist()
+        )
         fig.add_scatter(
-            x=[pd.Timestamp(d).date().isoformat() for d in rows["period_end"]],
-            y=rows["score"].astype(float).tolist(),
-            customdata=rows["teams"].tolist(),
+            x=x,
+            y=y,
+            customdata=teams,
+            connectgaps=False,
             mode="lines",
             name=label(names.get(str(dimension), dimension)),
             hovertemplate="%{x}: %{y:.2f} (%{customdata} teams)<extra>%{fullData.name}</extra>",

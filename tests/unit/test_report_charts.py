@@ -92,3 +92,17 @@ def test_heat_map_labels_are_escaped() -> None:
     fig = charts.level_heatmap([HOSTILE], ["Deployment"], [[2]])
     assert fig.data[0].y == ("&lt;img src=x onerror=alert(1)&gt;",)
     assert [list(row) for row in fig.data[0].text] == [["Intermediate"]]
+
+
+def test_trend_lines_break_over_weeks_that_were_not_scored() -> None:
+    weeks = [dt.date(2025, 6, 1), dt.date(2025, 6, 8), dt.date(2026, 6, 7)]
+    snaps = pd.DataFrame(
+        {"dimension": "d", "period_end": weeks, "score": [1.0, 1.0, 0.0], "coverage": 1.0}
+    )
+    level = charts.level_trend(snaps, title="t")
+    assert list(level.data[0].y) == [1.0, 1.0, None, 0.0]  # no line across the empty year
+    series = pd.DataFrame({"metric": "lead_time_hours", "period_end": weeks, "value": [5, 6, 7]})
+    lead = charts.metric_trend(series, metric="lead_time_hours", title="l")
+    assert list(lead.data[0].y) == [5, 6, None, 7]
+    trend = charts.organisation_trend(snaps.assign(teams=2), {"d": "D"}, title="o")
+    assert list(trend.data[0].y) == [1.0, 1.0, None, 0.0]
