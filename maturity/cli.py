@@ -207,6 +207,7 @@ def collect(
         err.print(said, markup=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+    err.print("next: 'maturity score --backfill 26' scores this week and the 26 before it")
 
 
 # --- status -------------------------------------------------------------------------------
@@ -214,8 +215,7 @@ def collect(
 
 @app.command()
 def status(ctx: typer.Context) -> None:
-    """Show teams, repositories, counts, the last run of every source, and each team's levels
-    and DORA keys."""
+    """Show teams, repositories, counts, sources, and each team's levels and DORA keys."""
     from maturity.store import read
     from maturity.store.engine import session_scope
 
@@ -627,6 +627,31 @@ def score(
         markup=False,
     )
     _print_levels(context, snaps[snaps["period_end"] == last], title=f"week ending {last}")
+    _note_quiet_history(context, last, team)
+
+
+def _note_quiet_history(context: AppContext, last: dt.date, team: str | None) -> None:
+    """Point at the right weeks when a team's history ends long before the weeks scored (an
+    archived or quiet repository): there, its git metrics are unknown or 0."""
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    with session_scope(context.sessions) as session:
+        repos = read.repository_summary(session)
+    window = context.config.settings.window_days
+    repos = repos[repos["team"].notna() & repos["last_commit"].notna()]
+    if team is not None:
+        repos = repos[repos["team"].str.casefold() == team.casefold()]
+    for name, newest in repos.groupby("team")["last_commit"].max().items():
+        day = newest.date()
+        if (last - day).days > window:
+            err.print(
+                f"note: the newest commit of {name} is from {day}, more than the {window}-day "
+                f"window before the week ending {last}: its git metrics are unknown or 0 in the "
+                f"weeks scored. To score the weeks of its history: maturity score --week {day} "
+                "--backfill 26 (pages show the latest week scored; pick earlier ones with To)",
+                markup=False,
+            )
 
 
 def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:

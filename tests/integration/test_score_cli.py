@@ -46,16 +46,30 @@ def test_score_backfill_stores_weeks_and_status_shows_levels_and_dora_tiers(
     out = status.stdout
     # the team name is shown as text, never interpreted as markup
     assert "[bold]pay[/bold]" in out
-    pay = next(line for line in out.splitlines() if "[bold]pay[/bold]" in line and "/week" in line)
+    pay = next(
+        line for line in out.splitlines() if "[bold]pay[/bold]" in line and "per week" in line
+    )
     # 20 production deployments in 90 days: 1.6 a week is DORA "high"; no incidents: unknown
-    assert "1.6/week high" in pay and "unknown" in pay
+    assert "1.6 per week high" in pay and "unknown" in pay
     # without survey answers the survey criteria of Intermediate are unknown: Beginner
     levels = next(
         line for line in out.splitlines() if "[bold]pay[/bold]" in line and "Beginner" in line
     )
     assert "Beginner 1.00 (71% data)" in levels
+    # a team without any record reads "no data", never "Base 0.00"
     quiet = [line for line in out.splitlines() if "quiet" in line]
-    assert quiet and all("Base" in line or "unknown" in line for line in quiet)
+    assert quiet and all("no data" in line or "unknown" in line for line in quiet)
+    assert not any("Base" in line for line in quiet)
+
+
+def test_scoring_weeks_long_after_a_history_says_which_weeks_to_score(configured: Path) -> None:
+    proc = run_maturity(configured, "score", "--week", "2027-06-01")
+    assert proc.returncode == 0, proc.stderr
+    (note,) = [line for line in proc.stderr.splitlines() if line.startswith("note:")]
+    assert "the newest commit of [bold]pay[/bold] is from 2026-" in note
+    assert "maturity score --week 2026-" in note
+    near = run_maturity(configured, "score", "--week", "2026-03-04")
+    assert "note:" not in near.stderr
 
 
 def test_score_rejects_a_bad_week_in_one_line(configured: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,44 @@ def test_error_is_one_line_with_nonzero_exit(tmp_path: Path) -> None:
         "(run 'maturity init' to write one)"
     ]
     assert "Traceback" not in proc.stderr
+
+
+def test_export_help_lists_exactly_the_exportable_tables() -> None:
+    from maturity import cli
+    from maturity.store import read
+
+    assert tuple(read.EXPORTABLE) == cli.EXPORT_TABLES
+
+
+def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
+    import collectors
+
+    def maturity(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "maturity", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+
+    helps = {
+        ("collect",): list(collectors.SOURCES),
+        ("export",): ["commits", "metric_values", "csv", "jsonl"],
+        ("report",): ["html", "md", "pdf"],
+    }
+    for command, choices in helps.items():
+        text = maturity(*command, "--help").stdout
+        for choice in choices:
+            assert choice in text, (command, choice)
+    # checked before anything else is read (here: no configuration file at all)
+    wrong = maturity("collect", "--source", "svn")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == (
+        f"error: unknown source 'svn'; sources: {', '.join(collectors.SOURCES)}"
+    )
+    assert (
+        "'docx' is not one of 'html', 'md', 'pdf'"
+        in maturity("report", "--team", "x", "--format", "docx").stderr
+    )
