@@ -91,6 +91,13 @@ class DimensionChange:
         return self.score_now if self.has_data else None
 
     @property
+    def heading(self) -> str:
+        """How the level moved, for the section of its newly met and lost criteria."""
+        if self.level_then_name == self.level_now_name:
+            return f"{self.name}: still {self.level_now_name}"
+        return f"{self.name}: {self.level_then_name} to {self.level_now_name}"
+
+    @property
     def score_change(self) -> float | None:
         if not (self.has_data and self.had_data) or self.score_then is None:
             return None
@@ -226,7 +233,7 @@ def _evidence_text(item: dict[str, Any]) -> str:
             unit = m.get("unit") or _unit(m["name"])
             parts.append(
                 f"{m['name']} = {fmt_value(m['value'], unit)} (needs {m['op']} "
-                f"{fmt_value(m['threshold'], unit)}, {m.get('sample_size') or 0} records)"
+                f"{fmt_value(m['threshold'], unit)}, {_records(m.get('sample_size') or 0)})"
             )
     s = item.get("survey")
     if s:
@@ -238,6 +245,10 @@ def _evidence_text(item: dict[str, Any]) -> str:
                 f"{s.get('responses') or 0} answers)"
             )
     return "; ".join(parts) or "no evidence recorded"
+
+
+def _records(n: int) -> str:
+    return "1 record" if n == 1 else f"{n} records"
 
 
 def _unit(metric: str) -> str:
@@ -589,7 +600,10 @@ def _caveats(
         elif days > STALE_DAYS:
             stale.append(f"{label} ({days:.0f} days old)")
     if missing:
-        out.append(f"Sources without any data: {', '.join(missing)}.")
+        out.append(
+            f"Sources without any data: {', '.join(missing)} (collect them, or send them with "
+            "'maturity ingest': docs/events.md)."
+        )
     if stale:
         out.append(f"Stale sources at the week ending {week_now}: {', '.join(stale)}.")
     unknown = [
@@ -639,6 +653,12 @@ def _summary(
                 if d.has_data
                 else f"{d.name} has no data any more (it was {d.level_then_name})."
             )
+    if not any(d.has_data or d.had_data for d in dims):
+        lines.append(
+            f"No dimension of {team} had data in the weeks compared: none of the model's "
+            "criteria could be checked (see the caveats for the sources missing)."
+        )
+        return tuple(lines)
     if not moved and week_then != week_now:
         levels = ", ".join(f"{d.name} {d.level_now_name}" for d in dims)
         lines.append(f"No dimension changed level between {week_then} and {week_now} ({levels}).")

@@ -100,7 +100,7 @@ def _plotly_js() -> str:
 
 
 def _fmt_score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    return "—" if value is None or value != value else f"{value:.2f}"
 
 
 def _fmt_delta(value: float | None) -> str:
@@ -187,7 +187,7 @@ def to_markdown(
         lines += _chart_md("levels", "Maturity score per dimension", images, r)
         changed = [d for d in r.dimensions if d.newly_met or d.newly_lost]
         for d in changed:
-            lines += [f"### {e(d.name)}: {d.level_then_name} to {d.level_now_name}", ""]
+            lines += [f"### {e(d.heading)}", ""]
             for label, items in (("Newly met", d.newly_met), ("Newly lost", d.newly_lost)):
                 for c in items:
                     lines.append(
@@ -265,7 +265,11 @@ def _chart_md(name: str, title: str, images: dict[str, str], r: Report) -> list[
         frame = r.level_history
         if frame.empty:
             return []
-        pivot = frame.pivot_table(index="period_end", columns="dimension", values="score")
+        if "coverage" in frame:  # a week without any data in a dimension is shown as such
+            frame = frame.assign(score=frame["score"].where(frame["coverage"] > 0))
+        pivot = frame.pivot_table(
+            index="period_end", columns="dimension", values="score", dropna=False
+        )
         names = {d.id: d.name for d in r.dimensions}
         cols = [d.id for d in r.dimensions if d.id in pivot.columns]
         out = [

@@ -416,3 +416,25 @@ def test_web_download_is_an_attachment_named_by_slug(context: AppContext) -> Non
     assert web.get("/teams/nobody/report").status_code == 404
     assert web.get("/teams/payments/report?from=2026-11-02&to=2026-11-01").status_code == 422
     assert web.get("/teams/payments/report?from=yesterday").status_code == 422
+
+
+def test_a_team_without_data_reads_no_data_not_base_zero(
+    store: sessionmaker[Session],
+) -> None:
+    unknown = {c.id.replace(".", "_"): "unknown" for _, _, c in MODEL.criteria()}
+    with session_scope(store) as s:
+        team_id = int(read.team_names(s).set_index("slug").loc["quiet", "team_id"])
+        for week in WEEKS:
+            levels = {d.id: (0, 0) for d in MODEL.dimensions}
+            rh.add_week(s, MODEL, team_id, week, levels, **unknown)
+    report = report_of(store, team="quiet")
+    assert {(d.level_then_name, d.level_now_name) for d in report.dimensions} == {
+        ("no data", "no data")
+    }
+    md, html = render.to_markdown(report), render.to_html(report)
+    assert "| Source control | no data | no data | — | — | — | 0% |" in md
+    assert "No dimension of Quiet had data in the weeks compared" in report.summary[0]
+    table = html.split('<section id="dimensions">')[1].split("</table>")[0]
+    for text in (md.split("## DORA four keys")[0], table):
+        assert "Base" not in text and "0.00" not in text
+        assert text.count("no data") >= 2 * len(MODEL.dimensions)
