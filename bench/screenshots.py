@@ -1,4 +1,4 @@
-"""Screenshots of the main pages (docs/screenshots/*.png) from a store of generated data.
+"""Screenshots of the main pages and a report (docs/screenshots/*.png) from generated data.
 
 Twelve teams with services deployed through four environments (events, as ``maturity ingest``
 writes them), collector runs, and half a year of weekly snapshots and metric values; served by
@@ -82,6 +82,17 @@ def main() -> None:
                     for chart in charts:
                         page.locator(f"{chart} svg.main-svg").first.wait_for(timeout=20_000)
                     page.screenshot(path=str(args.out / f"{name}.png"), full_page=False)
+                # The team's DORA keys: tiles in the units every page uses, and their charts.
+                page.goto(base + "/teams/payments", wait_until="networkidle")
+                page.locator("#chart-lead_time_hours svg.main-svg").first.wait_for(timeout=20_000)
+                page.evaluate("document.querySelector('.tiles').scrollIntoView()")
+                page.screenshot(path=str(args.out / "team-dora.png"), full_page=False)
+                # The retrospective report is a download: open the file as a person would.
+                report = page.request.get(base + "/teams/payments/report?format=html")
+                file_page = browser.new_page(viewport={"width": 1280, "height": 900})
+                file_page.set_content(report.text(), wait_until="load")
+                file_page.wait_for_function("window.__chartsDone === true", timeout=20_000)
+                file_page.screenshot(path=str(args.out / "report.png"), full_page=False)
                 browser.close()
         finally:
             server.should_exit = True

@@ -32,14 +32,14 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select
 
-from maturity import metrics
+from maturity import display, metrics
 from maturity import model as model_mod
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
 
 CLIENTS = 16
-LEVEL_NAMES = ("Base", "Beginner", "Intermediate", "Advanced", "Expert")
+LEVEL_NAMES = display.LEVELS
 STORED_METRICS = [*metrics.DORA_KEYS, "commits", "builds", "review_rate", "ci_coverage"]
 
 
@@ -133,13 +133,16 @@ def generate(
                     }
                 )
             for m in STORED_METRICS:
+                value = None if rng.random() < 0.05 else rng.lognormvariate(1, 1)
+                if value is not None and metrics.CATALOGUE[m].unit == "share":
+                    value = min(1.0, value / 10)  # a share lies in [0, 1]
                 values.append(
                     {
                         "team_id": team_id,
                         "metric": m,
                         "period_end": end,
                         "window_days": 90,
-                        "value": None if rng.random() < 0.05 else rng.lognormvariate(1, 1),
+                        "value": value,
                         "sample_size": rng.randrange(1, 300),
                     }
                 )

@@ -30,6 +30,7 @@ _TIER_COLOURS = {"elite": "#1a7f37", "high": "#4c9a2a", "medium": "#bf8700", "lo
 LOG_RANGE = 20.0
 _HOURS = (0.25, 1.0, 4.0, 12.0, 24.0, 72.0, 168.0, 720.0, 2160.0, 4320.0, 8760.0)
 _DURATION_TICKS = {"hours": _HOURS, "days": tuple(h / 24 for h in _HOURS)}
+_ROUND_TICKS = tuple(m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5))
 #: heat map: pixels per team row, and above the rows (the dimension names on top)
 _ROW_PX, _HEAT_TOP, _HEAT_BOTTOM = 30, 64, 8
 
@@ -192,14 +193,18 @@ def metric_trend(series: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
     elif log:
         bottom, top = low / 1.6, high * 1.6
         fig.update_yaxes(type="log", range=[math.log10(bottom * factor), math.log10(top * factor)])
-        if unit in _DURATION_TICKS:
-            # Durations on a log axis read best at round durations: 1 h, 24 h, 7 days, ...
-            ticks = [t for t in _DURATION_TICKS[unit] if bottom <= t <= top]
-            fig.update_yaxes(
-                tickvals=[t * factor for t in ticks],
-                ticktext=[display.value(t, unit) for t in ticks],
-            )
-            axis_title = "log scale"
+        # A log axis reads best at round values (1 h, 24 h, 7 days; 0.5, 1, 2, 5 a week)
+        # than at plotly's 2-3-4-5 minor ticks.
+        round_ticks = _DURATION_TICKS.get(unit, _ROUND_TICKS)
+        ticks = [t for t in round_ticks if bottom <= t <= top]
+        fig.update_yaxes(
+            tickvals=[t * factor for t in ticks],
+            ticktext=[
+                display.value(t, unit) if unit in _DURATION_TICKS else display.number(t)
+                for t in ticks
+            ],
+        )
+        axis_title = "log scale" if unit in _DURATION_TICKS else f"{axis_title}, log scale"
     else:
         bottom, top = 0.0, (high * 1.2 if high > 0 else 1.0)
         fig.update_yaxes(range=[0, top * factor])
