@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 from maturity import display, metrics
@@ -273,11 +274,24 @@ def _tier_bands(
 
 
 def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str) -> go.Figure:
-    """Mean stored score of the teams per dimension and week."""
+    """Mean stored score of the teams per dimension and week.
+
+    A week scored for only some of the teams (one team scored alone, a team with its own dates)
+    is not the organisation's mean: its points stand apart, as open markers that say how many
+    teams they hold, and the line does not run through them.
+    """
     fig = _figure(title)
-    for dimension, rows in trend.groupby("dimension", sort=True):
+    palette = plotly.colors.qualitative.Plotly
+    for i, (dimension, rows) in enumerate(trend.groupby("dimension", sort=True)):
+        colour = palette[i % len(palette)]
+        name = label(names.get(str(dimension), dimension))
+        everyone = int(rows["teams"].max())
+        full = rows["teams"] == everyone
+        scores = rows["score"].astype(float)
         x, y, teams = _weekly(
-            list(rows["period_end"]), rows["score"].astype(float).tolist(), rows["teams"].tolist()
+            list(rows["period_end"]),
+            [float(v) if ok else None for v, ok in zip(scores, full, strict=True)],
+            rows["teams"].tolist(),
         )
         fig.add_scatter(
             x=x,
@@ -285,9 +299,26 @@ def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str
             customdata=teams,
             connectgaps=False,
             mode="lines",
-            name=label(names.get(str(dimension), dimension)),
+            name=name,
+            legendgroup=name,
+            line={"color": colour},
             hovertemplate="%{x}: %{y:.2f} (%{customdata} teams)<extra>%{fullData.name}</extra>",
         )
+        partial = rows[~full]
+        if not partial.empty:
+            fig.add_scatter(
+                x=[pd.Timestamp(d).date().isoformat() for d in partial["period_end"]],
+                y=partial["score"].astype(float).tolist(),
+                customdata=partial["teams"].tolist(),
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                marker={"color": colour, "symbol": "circle-open", "size": 7},
+                hovertemplate="%{x}: %{y:.2f} (only %{customdata} of "
+                + str(everyone)
+                + " teams)<extra>%{fullData.name}</extra>",
+            )
     fig.update_yaxes(
         range=[0, 4.1], tickvals=[0, 1, 2, 3, 4], ticktext=list(LEVEL_NAMES), title_text="mean"
     )

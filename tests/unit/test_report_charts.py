@@ -106,3 +106,17 @@ def test_trend_lines_break_over_weeks_that_were_not_scored() -> None:
     assert list(lead.data[0].y) == [5, 6, None, 7]
     trend = charts.organisation_trend(snaps.assign(teams=2), {"d": "D"}, title="o")
     assert list(trend.data[0].y) == [1.0, 1.0, None, 0.0]
+
+
+def test_weeks_scored_for_only_some_teams_stand_apart_from_the_organisation_line() -> None:
+    weeks = [dt.date(2026, 11, 8), dt.date(2026, 11, 15), dt.date(2026, 11, 22)]
+    trend = pd.DataFrame(
+        {"dimension": "d", "period_end": weeks, "score": [2.0, 2.5, 0.5], "teams": [6, 6, 1]}
+    )
+    fig = charts.organisation_trend(trend, {"d": "D"}, title="o")
+    line, alone = fig.data
+    assert list(line.y) == [2.0, 2.5, None]  # the line is the mean of all the teams only
+    assert (
+        list(alone.y) == [0.5] and alone.mode == "markers" and "of 6 teams" in alone.hovertemplate
+    )
+    assert alone.showlegend is False and alone.marker.color == line.line.color
