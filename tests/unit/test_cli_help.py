@@ -52,15 +52,18 @@ def test_error_is_one_line_with_nonzero_exit(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_export_help_lists_exactly_the_exportable_tables() -> None:
+def test_help_lists_exactly_the_exportable_tables_and_the_sources_that_collect() -> None:
+    import collectors
     from maturity import cli
     from maturity.store import read
 
     assert tuple(read.EXPORTABLE) == cli.EXPORT_TABLES
+    collecting = tuple(name for name, s in collectors.SOURCES.items() if s.collector)
+    assert collecting == cli.COLLECT_SOURCES
 
 
 def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
-    import collectors
+    from maturity import cli
 
     def maturity(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -73,7 +76,7 @@ def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
         )
 
     helps = {
-        ("collect",): list(collectors.SOURCES),
+        ("collect",): list(cli.COLLECT_SOURCES),
         ("export",): ["commits", "metric_values", "csv", "jsonl"],
         ("report",): ["html", "md", "pdf"],
     }
@@ -85,7 +88,7 @@ def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
     wrong = maturity("collect", "--source", "svn")
     assert wrong.returncode == 2
     assert wrong.stderr.strip() == (
-        f"error: unknown source 'svn'; sources: {', '.join(collectors.SOURCES)}"
+        f"error: unknown source 'svn'; sources: {', '.join(cli.COLLECT_SOURCES)}"
     )
     assert (
         "'docx' is not one of 'html', 'md', 'pdf'"
