@@ -1,4 +1,4 @@
-"""Collectors: pull data from git, GitHub, Jenkins and Jira into the store, and take events.
+"""Collectors: pull data from git, GitHub, GitLab, Jenkins and Jira into the store, and take events.
 
 Each source declares itself once, in its own folder (``SOURCE = Source(...)``: its name, the
 model of its ``[sources.NAME]`` section, its team key, its collector). Registering it is one
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collectors import events, git, github, jenkins, jira
+from collectors import events, git, github, gitlab, jenkins, jira
 from collectors.base import CollectContext, ScopeResult, Source
 
 #: source name -> declaration; the order is the order ``maturity collect`` runs them in
@@ -18,6 +18,7 @@ SOURCES: dict[str, Source] = {
     for s in (
         git.SOURCE,
         github.SOURCE,
+        gitlab.SOURCE,
         jenkins.SOURCE,
         jira.SOURCE,
         events.DECLARATION,

@@ -46,7 +46,8 @@ class RetryPolicy:
 
 
 def wait_from_headers(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asks us to wait: ``Retry-After`` or a spent ``X-RateLimit`` budget."""
+    """Seconds the server asks us to wait: ``Retry-After``, or a spent ``X-RateLimit-*`` or
+    ``RateLimit-*`` budget until its reset."""
     lower = {k.lower(): v for k, v in headers.items()}
     now = time.time() if now is None else now
     retry_after = lower.get("retry-after")
@@ -59,11 +60,16 @@ def wait_from_headers(headers: Mapping[str, str], now: float | None = None) -> f
                 if parsed.tzinfo is None:
                     parsed = parsed.replace(tzinfo=dt.UTC)
                 return max(0.0, parsed.timestamp() - now)
-    if lower.get("x-ratelimit-remaining") == "0" and lower.get("x-ratelimit-reset"):
+    for prefix in ("x-ratelimit", "ratelimit"):  # GitHub's, and GitLab's (IETF draft) names
+        reset = lower.get(f"{prefix}-reset")
+        if lower.get(f"{prefix}-remaining") != "0" or not reset:
+            continue
         try:
-            return max(0.0, float(lower["x-ratelimit-reset"]) - now) + 1.0
+            at = float(reset)
         except ValueError:
             return None
+        # An epoch (GitHub, GitLab) or, as the IETF draft has it, seconds from now.
+        return (max(0.0, at - now) if at > 1e9 else at) + 1.0
     return None
 
 
