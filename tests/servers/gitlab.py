@@ -36,6 +36,8 @@ from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gitlab"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: GitLab's answer to keyset pagination an endpoint or ordering does not offer
+KEYSET_405 = {"error": "Keyset pagination is not yet available for this type of request"}
 
 
 def iso(value: dt.datetime) -> str:
@@ -882,12 +884,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
             ]
             if query.get("pagination") == "keyset":
                 if query.get("order_by", "id") != "id":
-                    raise _Reply(
-                        405,
-                        {
-                            "error": "Keyset pagination is not yet available for this type of request"
-                        },
-                    )
+                    raise _Reply(405, KEYSET_405)
                 return self._keyset(
                     projects, query, f"{api}/projects", lambda p: p.id,
                     lambda p: Renderer(t, p, web).project(), param="id_after",
@@ -898,12 +895,14 @@ class _GitLabHandler(BaseHTTPRequestHandler):
             )
         if len(parts) == 3 and parts[0] == "groups" and parts[2] == "projects":
             group = urllib.parse.unquote(parts[1]).lower()
+            subgroups = query.get("include_subgroups") == "true"
+            depth = group.count("/") + 1
             members = [
                 p
                 for p in self.gl.projects.values()
                 if p.path.lower().startswith(group + "/")
-                and (query.get("include_subgroups") == "true" or p.path.lower().count("/") == group.count("/") + 1)
-            ]  # fmt: skip
+                and (subgroups or p.path.count("/") == depth)
+            ]
             if not members:
                 raise _message(404, "404 Group Not Found")
             if query.get("archived") == "false":
@@ -964,12 +963,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
         if rest == ["jobs"]:
             if query.get("pagination") == "keyset":
                 if query.get("order_by") != "id" or query.get("sort") != "desc":
-                    raise _Reply(
-                        405,
-                        {
-                            "error": "Keyset pagination is not yet available for this type of request"
-                        },
-                    )
+                    raise _Reply(405, KEYSET_405)
                 return self._keyset(
                     project.jobs, query, f"{base}/jobs", lambda j: j["id"], r.job, param="cursor"
                 )  # fmt: skip
