@@ -179,7 +179,8 @@ class GitLabClient:
                     retry_transient_errors=False,
                     max_retries=0,
                 )
-            except gl_exc.GitlabHttpError as exc:  # GitlabAuthenticationError is one too
+            except (gl_exc.GitlabHttpError, gl_exc.GitlabAuthenticationError) as exc:
+                # python-gitlab raises the second (not a subclass of the first) for a 401
                 raise _Failed(
                     exc.response_code or 0, str(exc.error_message), self._last_headers
                 ) from None

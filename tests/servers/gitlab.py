@@ -592,7 +592,7 @@ class GitLabServer:
         self.rate = RateLimit()
         self.faults: list[Fault] = []
         self.counts: Counter[str] = Counter()
-        #: (method, path as requested, status)
+        #: (method, path and query as requested, status)
         self.log: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -692,7 +692,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
             self.gl.counts[logical] += 1
         fault = self.gl._take_fault(logical)
         if fault is not None and self._fault(fault):
-            self._record(raw.path, 0)
+            self._record(self.path, 0)
             return
         web = f"http://{self.headers.get('Host')}"
         try:
@@ -702,7 +702,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
             status, body, headers = self._route(parts[2:], query, web)
         except _Reply as reply:
             status, body, headers = reply.status, reply.body, reply.headers
-        self._send(status, body, headers, raw.path)
+        self._send(status, body, headers, self.path)
 
     # --- plumbing ---------------------------------------------------------------------------
 
