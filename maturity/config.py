@@ -392,6 +392,11 @@ cache_dir = ".maturity/cache"  # where repositories given by URL are cloned
 # token_env = "GITHUB_TOKEN"
 # incident_labels = ["incident"]
 
+# [sources.gitlab]
+# url = "https://gitlab.com"            # or your self-managed GitLab, without /api/v4
+# token_env = "GITLAB_TOKEN"            # a token with the read_api scope
+# incident_labels = ["incident"]        # besides GitLab's own incident issue type
+
 # [sources.jenkins]
 # url = "https://jenkins.example.com"
 # user_env = "JENKINS_USER"
@@ -410,6 +415,7 @@ cache_dir = ".maturity/cache"  # where repositories given by URL are cloned
 name = "payments"
 repositories = ["../payments-api"]
 # github = ["acme/payments-api"]
+# gitlab = ["acme/payments/*"]          # projects by full path; globs take a group's projects
 # jenkins = ["payments/*"]
 # jira = ["PAY"]
 """
