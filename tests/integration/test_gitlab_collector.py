@@ -563,3 +563,41 @@ def test_cursors_are_json_and_hold_no_secret(
         cursors = {c.stream: json.loads(c.value) for c in s.scalars(select(tables.Cursor))}
     assert set(cursors) >= {"merge_requests", "pipelines", "jobs", "issues", "commits"}
     assert TOKEN not in json.dumps(cursors)
+
+
+class Killed(BaseException):
+    """Stands for the process dying: nothing in the collector may catch it."""
+
+
+class DieInJobs(Notes):
+    """Dies after ``pages`` pages of the jobs stream were written."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+        self.label = ""
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self.label = label
+
+    def advance(self, amount: int = 1) -> None:
+        if self.label.endswith(" jobs"):
+            self.pages -= 1
+            if self.pages == 0:
+                raise Killed
+
+
+def test_jobs_walk_stopped_between_pages_resumes_from_its_saved_link(
+    sessions: sessionmaker[Session], server: GitLabServer
+) -> None:
+    server.add_project("acme/api").populate(pipelines=120)  # 300 jobs: three keyset pages
+    cfg = make_config(server, ["acme/api"], extra="test_reports = false")
+    with pytest.raises(Killed):
+        collect(sessions, cfg, progress=DieInJobs(pages=1))
+    assert 0 < count(sessions, tables.Build, has_lint=None) < 120
+    server.reset_counts()
+    [result] = collect(sessions, cfg)
+    assert result.status == "success", result.error
+    jobs = [path for _, path, _ in server.log if path.split("?")[0].endswith("/jobs")]
+    assert len(jobs) == 2 and all("cursor=" in p for p in jobs), jobs  # pages 2 and 3 only
+    assert count(sessions, tables.Build, has_lint=None) == 0
