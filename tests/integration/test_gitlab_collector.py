@@ -601,3 +601,38 @@ def test_jobs_walk_stopped_between_pages_resumes_from_its_saved_link(
     jobs = [path for _, path, _ in server.log if path.split("?")[0].endswith("/jobs")]
     assert len(jobs) == 2 and all("cursor=" in p for p in jobs), jobs  # pages 2 and 3 only
     assert count(sessions, tables.Build, has_lint=None) == 0
+
+
+def test_cli_collects_gitlab_and_reports_a_failed_scope_without_the_token(
+    server: GitLabServer, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    server.add_project("acme/api").populate(merge_requests=2, pipelines=3, issues=2)
+    config = tmp_path / "maturity.toml"
+    config.write_text(
+        f"""
+[store]
+url = "sqlite:///{tmp_path / "m.db"}"
+[sources.gitlab]
+url = "{server.url}"
+[[teams]]
+name = "payments"
+gitlab = ["acme/api", "acme/gone"]
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "GITLAB_TOKEN": TOKEN, "MATURITY_CONFIG": str(config)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "maturity", "collect", "--source", "gitlab"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr  # one scope failed, the other was collected
+    assert "acme/api" in proc.stdout and "success" in proc.stdout
+    assert "acme/gone" in proc.stdout and "404" in proc.stdout
+    assert TOKEN not in proc.stdout + proc.stderr
