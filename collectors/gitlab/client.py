@@ -116,6 +116,8 @@ class GitLabClient:
             max_wait_s=source.max_rate_limit_wait_s,
         )
         self.requests = 0
+        #: set on the first 403/404 of a merge request's approvals (a GitLab without them)
+        self.approvals_unavailable = False
         #: the budget GitLab reported last: (remaining, reset epoch)
         self._budget: tuple[int | None, float | None] = (None, None)
         self._last_headers: dict[str, str] = {}

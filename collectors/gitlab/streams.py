@@ -56,6 +56,10 @@ SOURCE = "gitlab"
 BUILD_SOURCE = "gitlab_ci"
 #: a job still unfinished after this long is taken as abandoned, not pending
 PENDING_HORIZON = dt.timedelta(days=3)
+#: a job whose pipeline is not stored holds the mark back this long: the pipelines stream, read
+#: just before, misses only pipelines created meanwhile, and child pipelines, which GitLab's
+#: pipeline list leaves out (their jobs are then not waited for)
+MISSING_HORIZON = dt.timedelta(hours=1)
 #: the look-back of every ``updated_after`` query (see the module docstring)
 OVERLAP = dt.timedelta(seconds=1)
 _GLOB = set("*?[")
@@ -207,9 +211,7 @@ class MergeRequests(UpdatedAfterStream):
                 out.append(raw)
                 continue
             base = f"{self.project.api}/merge_requests/{raw['iid']}"
-            approvals = self.client.get(
-                f"{base}/approvals", scope=self.scope, what="merge request approvals"
-            ).data
+            approvals = self._approvals(base)
             commits: list[Any] | None = None
             if raw.get("merged_at"):
                 commits = []
@@ -222,6 +224,29 @@ class MergeRequests(UpdatedAfterStream):
                     commits += items
             out.append({**raw, "_approvals": approvals, "_commits": commits})
         return out
+
+    def _approvals(self, base: str) -> Any:
+        """The approvals of one merge request; None where the token may not read them (the
+        first 403 is said once and the rest of the run does without) or the merge request is
+        gone."""
+        if self.client.approvals_unavailable:
+            return None
+        try:
+            return self.client.get(
+                f"{base}/approvals", scope=self.scope, what="merge request approvals"
+            ).data
+        except GitLabError as exc:
+            if exc.status == 404:  # gone between the list and this request
+                log.debug("gitlab %s: %s has no approvals to read", self.scope, base)
+                return None
+            if exc.status != 403:
+                raise
+            self.client.approvals_unavailable = True
+            self.client.progress.note(
+                f"gitlab: merge request approvals are not available ({exc.status}); merge "
+                "requests are stored without reviews in this run"
+            )
+            return None
 
     def normalize(self, raw: Any) -> Any:
         approvals = raw.get("_approvals") if isinstance(raw, dict) else None
@@ -341,7 +366,9 @@ class Jobs(GitLabStream):
             pages = self.client.paginate(
                 f"{self.project.api}/jobs", params, scope=self.scope, what=self.name
             )
-        horizon = records.iso_key((dt.datetime.now(dt.UTC) - PENDING_HORIZON).isoformat())
+        now = dt.datetime.now(dt.UTC)
+        horizon = records.iso_key((now - PENDING_HORIZON).isoformat())
+        missing_horizon = records.iso_key((now - MISSING_HORIZON).isoformat())
         for items, following in pages:
             parsed: list[dict[str, Any]] = []
             bad: list[Any] = []
@@ -359,6 +386,9 @@ class Jobs(GitLabStream):
                 created = records.iso_key(raw.get("created_at"))
                 # A job unfinished for longer than the horizon is abandoned, not pending.
                 job["recent"] = created is None or horizon is None or created >= horizon
+                job["new"] = (
+                    created is None or missing_horizon is None or created >= missing_horizon
+                )
                 if not job["finished"] and job["recent"]:
                     hold = min(hold or job["id"], job["id"])
                 parsed.append(job)
@@ -382,7 +412,7 @@ class Jobs(GitLabStream):
     def _facts(self, jobs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, int]]:
         """Per pipeline of these jobs: lint or not, and its test counts when it has a JUnit
         report not stored yet (one request each); and the pipelines not stored yet (with the
-        lowest recent job id of each: it holds the mark back)."""
+        lowest job id of each created within ``MISSING_HORIZON``: it holds the mark back)."""
         by_pipeline: dict[int, dict[str, Any]] = {}
         lowest: dict[int, int] = {}
         junit: set[int] = set()
@@ -392,7 +422,7 @@ class Jobs(GitLabStream):
             fact["lint"] = fact["lint"] or job["lint"]
             if job["junit"] and job["finished"]:
                 junit.add(pid)
-            if job["recent"]:
+            if job["new"]:
                 lowest[pid] = min(lowest.get(pid, job["id"]), job["id"])
         if not by_pipeline:
             return [], {}
@@ -408,7 +438,7 @@ class Jobs(GitLabStream):
                 )
                 if str(external_id).isdigit() and int(external_id) in by_pipeline
             }
-        # A child pipeline is not in the pipelines list: its jobs older than the horizon go.
+        # A child pipeline is not in the pipelines list: its jobs hold the mark an hour at most.
         missing = {p: lowest[p] for p in by_pipeline if p not in stored and p in lowest}
         facts = []
         for pid, fact in by_pipeline.items():

@@ -636,3 +636,47 @@ gitlab = ["acme/api", "acme/gone"]
     assert "acme/api" in proc.stdout and "success" in proc.stdout
     assert "acme/gone" in proc.stdout and "404" in proc.stdout
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_approvals_refused_are_said_once_and_merge_requests_are_stored_without_reviews(
+    sessions: sessionmaker[Session], server: GitLabServer
+) -> None:
+    server.add_project("acme/api").populate(merge_requests=4)
+    server.inject(Fault("/approvals", "403", times=100))
+    notes = Notes()
+    [result] = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    assert result.status == "success", result.error
+    assert count(sessions, tables.PullRequest) == 4 and count(sessions, tables.Review) == 0
+    assert len([n for n in notes.notes if "approvals are not available (403)" in n]) == 1
+    assert by_path(server, "/approvals") == 1  # not asked again in this run
+
+
+def test_jobs_of_a_pipeline_the_list_leaves_out_do_not_hold_the_mark_for_long(
+    sessions: sessionmaker[Session], server: GitLabServer
+) -> None:
+    project = server.add_project("acme/api").populate(pipelines=2)
+    # a child pipeline: GitLab's pipeline list leaves it out, its jobs are listed
+    child = {"id": 999_999, "ref": "main", "sha": "c" * 40, "status": "running"}
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    project.jobs.append(
+        {"id": 2 * 10**9, "pipeline": child, "name": "child-lint", "stage": "test",
+         "status": "success", "junit": False, "created": old}
+    )  # fmt: skip
+    cfg = make_config(server, ["acme/api"])
+    collect(sessions, cfg)
+    server.reset_counts()
+    [result] = collect(sessions, cfg)
+    assert result.status == "success", result.error
+    assert server.counts["/projects/acme/api/jobs"] == 1
+    # a job of a pipeline created just now (not listed yet) holds it: read again next time
+    project.jobs.append(
+        {**project.jobs[-1], "id": 2 * 10**9 + 1, "created": dt.datetime.now(dt.UTC)}
+    )
+    collect(sessions, cfg)
+    server.reset_counts()
+    collect(sessions, cfg)
+    jobs = [p for _, p, _ in server.log if p.split("?")[0].endswith("/jobs")]
+    assert len(jobs) == 1
+    with session_scope(sessions) as s:
+        [mark] = s.scalars(select(tables.Cursor.value).where(tables.Cursor.stream == "jobs"))
+    assert json.loads(mark)["done"] == 2 * 10**9  # held below the new job
