@@ -144,7 +144,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 #: the sources 'maturity collect' pulls from (events are pushed: 'maturity ingest'); named here
 #: because importing collectors costs a second that every command would pay;
 #: tests/unit/test_cli_help.py keeps it equal to the registered sources that collect
-COLLECT_SOURCES = ("git", "github", "jenkins", "jira")
+COLLECT_SOURCES = ("git", "github", "gitlab", "jenkins", "jira")
 
 
 @app.command()
