@@ -28,6 +28,8 @@ from pydantic import (
     field_validator,
 )
 
+from maturity import paths as paths_mod
+
 log = logging.getLogger("maturity.config")
 
 CONFIG_ENV = "MATURITY_CONFIG"
@@ -73,11 +75,24 @@ class RulesConfig(_Strict):
 
 
 class RepositorySpec(_Strict):
-    """A git repository a team owns: a local path or a URL, optionally with its default branch."""
+    """A git repository a team owns: a local path or a URL, optionally with its default branch
+    and, for a repository shared by several teams (a monorepo), the paths that are the team's
+    (globs relative to the repository's root, see :mod:`maturity.paths`)."""
 
     location: str
     default_branch: str | None = None
     name: str | None = None
+    paths: list[str] = []
+
+    @field_validator("paths")
+    @classmethod
+    def _paths_are_globs(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                paths_mod.check(pattern)
+            except paths_mod.GlobError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class SourcesConfig(_Strict):
@@ -165,6 +180,13 @@ class Config(_Strict):
     def source(self, name: str) -> BaseModel | None:
         """The ``[sources.NAME]`` section of a source, or None when it is not configured."""
         return self.sources.get(name)
+
+    def repository_specs(self, team: TeamConfig) -> list[RepositorySpec]:
+        """The team's git repositories as specs (a bare string is a location)."""
+        return [
+            s if isinstance(s, RepositorySpec) else RepositorySpec(location=s)
+            for s in team.repositories
+        ]
 
     def team(self, name: str) -> TeamConfig:
         for team in self.teams:
@@ -326,7 +348,10 @@ def parse(text: str, *, source: Path) -> Config:
 
 
 def _describe(exc: ValidationError, text: str, source: Path) -> str:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # Of a union (a repository as a string or a table), the member the input was meant for
+    # went deepest: its error names the key that is wrong.
+    err = max(errors, key=lambda e: (len(e["loc"]), -errors.index(e)))
     loc = [part for part in err["loc"] if not (isinstance(part, str) and "[" in part)]
     # pydantic adds the union member's name (e.g. 'str') to the location; drop it.
     loc = [p for p in loc if p not in ("str", "RepositorySpec", "function-after")]
@@ -364,6 +389,10 @@ def _line_of(text: str, loc: list[Any]) -> int | None:
     pattern = re.compile(rf"^\s*\"?{re.escape(last)}\"?\s*=")
     for i in range(start, len(lines)):
         if pattern.match(lines[i]):
+            return i + 1
+    inline = re.compile(rf"[{{,]\s*\"?{re.escape(last)}\"?\s*=")  # in an inline table
+    for i in range(start, len(lines)):
+        if inline.search(lines[i]):
             return i + 1
     header = re.compile(rf"^\s*\[+\s*{re.escape('.'.join(names))}\s*\]+")
     for i, line in enumerate(lines):

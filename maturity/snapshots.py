@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from maturity import attribution, scoring
 from maturity import metrics as metrics_mod
-from maturity import scoring
 from maturity.config import Config
 from maturity.model import Model
 from maturity.store import read, tables, write
@@ -57,10 +57,15 @@ def load_frames(
     window_days: int,
     tz: str,
     team_ids: Sequence[int],
+    rules: attribution.Rules | None = None,
 ) -> metrics_mod.Frames:
-    """The store's rows for ``ends`` as :class:`maturity.metrics.Frames` (the benchmark floor)."""
+    """The store's rows for ``ends`` as :class:`maturity.metrics.Frames` (the benchmark floor),
+    shared repositories split between teams by their path ``rules``."""
     since, until = read_range(ends, window_days, tz)
-    f = read.scoring_frames(session, since=since, until=until, team_ids=team_ids)
+    shared = list(rules or {})
+    f = read.scoring_frames(session, since=since, until=until, team_ids=team_ids, shared=shared)
+    if rules:
+        f = attribution.apply(session, f, rules, since=since, until=until, team_ids=team_ids)
     return metrics_mod.Frames(team_ids=list(team_ids), **f)
 
 
@@ -86,7 +91,8 @@ def compute(
     """Metrics and snapshots for ``ends`` without writing anything."""
     window = config.settings.window_days
     tz = config.settings.timezone
-    frames = load_frames(session, ends, window_days=window, tz=tz, team_ids=team_ids)
+    rules = attribution.split_repositories(session, config)
+    frames = load_frames(session, ends, window_days=window, tz=tz, team_ids=team_ids, rules=rules)
     values = metrics_mod.compute(
         frames,
         list(ends),

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from maturity import config as config_mod
-from maturity.config import Config, RepositorySpec, TeamConfig
+from maturity.config import Config, TeamConfig
 from maturity.store import tables, write
 
 #: the source whose ownership globs are the team's ``services`` (events pushed from any CI)
@@ -87,9 +87,16 @@ def sync(session: Session, config: Config) -> dict[str, int]:
         session.execute(delete(own).where(own.id.in_(gone)))
     rows = [{"team_id": t, "source": s, "pattern": p} for t, s, p in sorted(wanted - set(stored))]
     write.upsert(session, own, rows, key=["team_id", "source", "pattern"], update=[])
+    # a repository that a team lists with paths is shared: no one team owns it whole, its
+    # commits go to teams by path when scored (maturity.attribution)
+    shared = {
+        config.resolve(spec.location)
+        for team_cfg in config.teams
+        for spec in config.repository_specs(team_cfg)
+        if spec.paths
+    }
     for team_cfg in config.teams:
-        for spec in team_cfg.repositories:
-            spec = spec if isinstance(spec, RepositorySpec) else RepositorySpec(location=spec)
+        for spec in config.repository_specs(team_cfg):
             location = config.resolve(spec.location)
             upsert_repository(
                 session,
@@ -98,7 +105,7 @@ def sync(session: Session, config: Config) -> dict[str, int]:
                 name=spec.name or repository_name(location),
                 location=location,
                 default_branch=spec.default_branch,
-                team_id=ids[team_cfg.name],
+                team_id=None if location in shared else ids[team_cfg.name],
             )
     reattribute(session)
     return ids

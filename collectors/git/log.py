@@ -3,8 +3,10 @@
 git prints, with ``-z``, one NUL-terminated header per commit (our ``--format``, starting with
 a 0x1E byte) followed by its numstat entries, each NUL-terminated: ``added\\tdeleted\\tpath``,
 or for a rename ``added\\tdeleted\\t`` then the old and the new path as two more entries.
-Binary files show ``-`` for both counts. Merges come without a diff (git's default), so their
-line and file counts are zero. Nothing is kept per commit beyond the row being built.
+Binary files show ``-`` for both counts. A merge shows its difference from its first parent
+(what it brought in): its files are kept in the row's ``files`` for path rules, but its line and
+file counts stay zero (the merged commits have them already). Nothing is kept per commit beyond
+the row being built.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ LOG_ARGS = [
     "--numstat",
     "--root",
     "--find-renames",
+    "--diff-merges=first-parent",
     "--no-ext-diff",
     "--no-textconv",
     "--date=raw",
@@ -159,15 +162,29 @@ def parse(
     author_hash: Callable[[str], str],
     on_default: Callable[[str], bool | None],
 ) -> Iterator[dict[str, Any]]:
-    """Rows of ``commits`` (without ``repository_id``) from ``git log`` output, as they arrive."""
+    """Rows of ``commits`` (without ``repository_id``) from ``git log`` output, as they arrive.
+
+    Each row has ``files`` besides the columns of ``commits``: (path, added, deleted) of every
+    file the commit changed (binary: 0 and 0; a rename: the new path, then the old with 0).
+    """
     row: dict[str, Any] | None = None
     hashes: dict[bytes, str] = {}
     adds = dels = files = binary = tests = ci = infra = docs = 0
+    changed: list[tuple[str, int, int]] = []
     rename_left = 0  # path entries still expected after an empty-path (rename) numstat entry
+    rename_old = b""
+    lines = (0, 0)
+    merge = False
     for tok in tokens(chunks):
         if rename_left:
             rename_left -= 1
-            if rename_left == 0:
+            if rename_left == 1:
+                rename_old = tok
+                continue
+            changed.append((_path(tok), *lines))
+            if rename_old != tok:
+                changed.append((_path(rename_old), 0, 0))
+            if rename_left == 0 and not merge:
                 kinds = _kinds(tok)
                 if kinds is not classify_mod.NONE:
                     tests += kinds.test
@@ -186,10 +203,13 @@ def parse(
                     ci_files=ci,
                     infra_files=infra,
                     docs_files=docs,
+                    files=changed,
                 )
                 yield row
             adds = dels = files = binary = tests = ci = infra = docs = 0
+            changed = []
             row = _header(tok, hashes, author_hash, on_default)
+            merge = row["is_merge"]
             continue
         tok = tok.lstrip(b"\n")
         if not tok:
@@ -197,15 +217,21 @@ def parse(
         if row is None:
             raise CollectorError("git log printed a file before any commit")
         added, deleted, path = tok.split(b"\t", 2)
+        lines = (0, 0) if added == b"-" else (int(added), int(deleted))
+        if not path:
+            # A rename: the old and the new path follow; it is one file, judged by the new.
+            rename_left = 2
+        else:
+            changed.append((_path(path), *lines))
+        if merge:
+            continue
         files += 1
         if added == b"-":
             binary += 1
         else:
-            adds += int(added)
-            dels += int(deleted)
+            adds += lines[0]
+            dels += lines[1]
         if not path:
-            # A rename: the old and the new path follow; it is one file, judged by the new.
-            rename_left = 2
             continue
         kinds = _kinds(path)
         if kinds is not classify_mod.NONE:
@@ -223,8 +249,14 @@ def parse(
             ci_files=ci,
             infra_files=infra,
             docs_files=docs,
+            files=changed,
         )
         yield row
+
+
+@lru_cache(maxsize=65_536)
+def _path(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _header(

@@ -49,6 +49,7 @@ STREAM = "refs"
 #: commits a transaction; MATURITY_GIT_BATCH_SIZE overrides it (tests make batches small)
 BATCH_SIZE = 5_000
 _COMMIT_KEY = ["repository_id", "sha"]
+_FILE_KEY = ["repository_id", "sha", "path"]
 _IN_CHUNK = 500  # shas a ``WHERE sha IN (...)``
 
 
@@ -213,7 +214,7 @@ def _stream_commits(
         batch.append(row)
         if len(batch) >= size:
             with session_scope(sessions) as session:
-                write.upsert(session, tables.Commit, batch, _COMMIT_KEY)
+                _write_commits(session, batch)
             written += len(batch)
             progress.advance(len(batch))
             batch = []
@@ -242,7 +243,7 @@ def _finish(
         for name, ref in sorted(state.heads.items())
     ]
     with session_scope(sessions) as session:
-        write.upsert(session, tables.Commit, last, _COMMIT_KEY)
+        _write_commits(session, last)
         # On a first or full run (or after an empty repository) every reachable commit was
         # just written with its flag; otherwise commits stored earlier may have changed sides.
         if previous is not None and previous.refs:
@@ -263,6 +264,29 @@ def _finish(
             session, source=SOURCE, scope=target.key, stream=STREAM, value=state.cursor.dump()
         )
     return {"tags": len(tag_rows), "branches": len(branch_rows)}
+
+
+def _write_commits(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Upsert commits and the files they changed (rows as :func:`log_mod.parse` yields them)."""
+    files: list[dict[str, Any]] = []
+    for row in rows:
+        lines: dict[str, list[int]] = {}
+        for path, added, deleted in row.pop("files", ()):
+            counts = lines.setdefault(path, [0, 0])
+            counts[0] += added
+            counts[1] += deleted
+        files.extend(
+            {
+                "repository_id": row["repository_id"],
+                "sha": row["sha"],
+                "path": path,
+                "additions": added,
+                "deletions": deleted,
+            }
+            for path, (added, deleted) in lines.items()
+        )
+    write.upsert(session, tables.Commit, rows, _COMMIT_KEY)
+    write.upsert(session, tables.CommitFile, files, _FILE_KEY)
 
 
 def _mark_default(

@@ -245,6 +245,10 @@ def _prepare_builds(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: the team id of commits of shared repositories before they are attributed
+SHARED = -1
+
+
 def _teams_filter(col: Any, team_ids: Sequence[int] | None) -> Any:
     return col.in_(list(team_ids)) if team_ids is not None else col.is_not(None)
 
@@ -255,8 +259,13 @@ def scoring_frames(
     since: dt.datetime,
     until: dt.datetime,
     team_ids: Sequence[int] | None = None,
+    shared: Sequence[int] = (),
 ) -> dict[str, pd.DataFrame]:
     """The columns metrics need, for records in ``[since, until)`` of the given teams.
+
+    The commits, tags and pull requests of the ``shared`` repositories (split between teams by
+    path rules) are read whatever their team, with team id :data:`SHARED` on commits, for
+    ``maturity.attribution`` to give them to the teams they belong to.
 
     Returns:
         name to frame: commits, tags, pull_requests, builds, deployments, issues, and bounds
@@ -278,6 +287,7 @@ def scoring_frames(
     repo_team = dict(
         session.execute(select(R.id, R.team_id).where(_teams_filter(R.team_id, team_ids))).all()
     )
+    repo_team.update({int(r): SHARED for r in shared})
 
     def prepare_commits(frame: pd.DataFrame) -> pd.DataFrame:
         frame["repository_id"] = pd.to_numeric(frame["repository_id"]).astype(np.int64)
@@ -335,7 +345,7 @@ def scoring_frames(
             tagged_commit,
             (tagged_commit.c.repository_id == T.repository_id) & (tagged_commit.c.sha == T.sha),
         )
-        .where(_teams_filter(R.team_id, team_ids)),
+        .where(or_(_teams_filter(R.team_id, team_ids), R.id.in_(list(shared)))),
         ["repository_id", "team_id", "sha", "on_default_branch", "at"],
     )
     _utc(tags, "at")
@@ -359,7 +369,11 @@ def scoring_frames(
             _raw(P.merge_commit_sha),
         )
         .join(R, R.id == P.repository_id)
-        .where(_teams_filter(R.team_id, team_ids), P.merged_at >= since, P.merged_at < until),
+        .where(
+            or_(_teams_filter(R.team_id, team_ids), R.id.in_(list(shared))),
+            P.merged_at >= since,
+            P.merged_at < until,
+        ),
         [
             "repository_id",
             "team_id",
@@ -480,7 +494,9 @@ def scoring_frames(
         "builds": builds,
         "deployments": deps,
         "issues": issues,
-        "bounds": source_bounds(session, since=since, until=until, team_ids=team_ids),
+        "bounds": source_bounds(
+            session, since=since, until=until, team_ids=team_ids, shared=shared
+        ),
     }
 
 
@@ -490,8 +506,10 @@ def source_bounds(
     since: dt.datetime,
     until: dt.datetime,
     team_ids: Sequence[int] | None = None,
+    shared: Sequence[int] = (),
 ) -> pd.DataFrame:
-    """Per team and kind of source: the first record ever and the newest before ``since``."""
+    """Per team and kind of source: the first record ever and the newest before ``since``
+    (git: of the repositories not ``shared`` by path rules)."""
     R, C = tables.Repository, tables.Commit
     specs: list[tuple[str, Any, Any, Any]] = [
         ("ci", tables.Build.team_id, tables.Build.started_at, None),
@@ -516,7 +534,7 @@ def source_bounds(
             type_coerce(func.max(per_repo.c.last_before), NullType()),
         )
         .join(per_repo, per_repo.c.repository_id == R.id)
-        .where(_teams_filter(R.team_id, team_ids))
+        .where(_teams_filter(R.team_id, team_ids), R.id.not_in(list(shared)))
     )
     frames.append(
         ("git", _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]))

@@ -121,6 +121,22 @@ class Commit(Base):
     on_default_branch: Mapped[bool | None] = mapped_column(Boolean)
 
 
+class CommitFile(Base):
+    """A file a commit changed, with its lines (0 for a binary file): what attributes the commit
+    to the teams whose paths it touches in a shared repository. A merge's files are what it
+    brought in (its difference from its first parent); a rename lists both paths, the old one
+    with no lines."""
+
+    __tablename__ = "commit_files"
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    additions: Mapped[int] = mapped_column(Integer, default=0)
+    deletions: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (UniqueConstraint("repository_id", "name"),)
