@@ -188,7 +188,10 @@ def apply(
     out["pull_requests"] = _pull_requests(
         session, frames["pull_requests"], rules, since, until, keep
     )
-    deps = frames["deployments"]
+    owner = _one_owner(session, rules, since, until)
+    out["builds"] = _owned(frames["builds"], owner, keep)
+    deps = _owned(frames["deployments"], owner, keep)
+    out["deployments"] = deps
     shared = deps["repository_id"].isin([float(r) for r in rules]).to_numpy(dtype=bool)
     if shared.any():
         # several teams deploy the repository: a change ships with its own team's deployment
@@ -199,6 +202,55 @@ def apply(
         [frames["bounds"], _git_bounds(session, rules, since, until, keep)], ignore_index=True
     )
     return out
+
+
+def _one_owner(
+    session: Session, rules: Rules, since: dt.datetime, until: dt.datetime
+) -> dict[int, int]:
+    """sha hash -> the one team of a commit of a shared repository that unowned builds or
+    deployments in ``[since, until)`` name: the team with the largest share of its lines (the
+    team listed first in the file among equal shares)."""
+    C = tables.Commit
+    pairs: list[tuple[int, str]] = []
+    for model in (tables.Build, tables.Deployment):
+        named = select(model.commit_sha).where(
+            model.team_id.is_(None), model.started_at >= since, model.started_at < until
+        )
+        pairs.extend(
+            (int(r), str(s))
+            for r, s in session.execute(
+                select(C.repository_id, C.sha).where(
+                    C.repository_id.in_(list(rules)), C.sha.in_(named.scalar_subquery())
+                )
+            ).all()
+        )
+    found = commit_teams(session, rules, commits=pairs)
+    if found.empty:
+        return {}
+    order = {team: i for listed in rules.values() for i, (team, _) in enumerate(listed)}
+    found = found.assign(order=found["team_id"].map(order))
+    best = found.sort_values(["share", "order"], ascending=[False, True], kind="stable")
+    best = best.drop_duplicates(subset="sha")
+    return dict(
+        zip(
+            read.sha_hash(best["sha"]).tolist(),
+            best["team_id"].astype(np.int64).tolist(),
+            strict=True,
+        )
+    )
+
+
+def _owned(frame: pd.DataFrame, owner: dict[int, int], keep: Any) -> pd.DataFrame:
+    """Rows read without a team (team SHARED) given to the one team of their commit, or left
+    out when their commit is no team's."""
+    unowned = (frame["team_id"] == read.SHARED).to_numpy(dtype=bool)
+    if not unowned.any():
+        return frame
+    frame = frame.copy()
+    team = frame.loc[unowned, "sha_hash"].map(owner).fillna(read.SHARED).astype(np.int64)
+    frame.loc[unowned, "team_id"] = team.to_numpy()
+    gone = unowned & ~keep(frame["team_id"]).to_numpy(dtype=bool)
+    return frame[~gone].reset_index(drop=True)
 
 
 def _explode(

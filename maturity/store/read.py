@@ -253,6 +253,22 @@ def _teams_filter(col: Any, team_ids: Sequence[int] | None) -> Any:
     return col.in_(list(team_ids)) if team_ids is not None else col.is_not(None)
 
 
+def _unowned(col: Any, shared: Sequence[int]) -> Any:
+    """The team column, SHARED for rows without a team (only read with ``shared``)."""
+    if not shared:
+        return _raw(col)
+    return type_coerce(func.coalesce(col, SHARED), NullType()).label(col.key)
+
+
+def _or_unowned(
+    model: Any, team_ids: Sequence[int] | None, shared: Sequence[int], shas: Any
+) -> Any:
+    if not shared:
+        return _teams_filter(model.team_id, team_ids)
+    unowned = and_(model.team_id.is_(None), model.commit_sha.in_(shas))
+    return or_(_teams_filter(model.team_id, team_ids), unowned)
+
+
 def scoring_frames(
     session: Session,
     *,
@@ -395,16 +411,23 @@ def scoring_frames(
     prs["merge_sha_hash"] = sha_hash(prs.pop("merge_commit_sha"))
 
     B = tables.Build
+    # builds and deployments no team owns by their job or service, of a commit of a shared
+    # repository: read with team SHARED, for attribution by that commit's paths
+    shared_shas = select(C.sha).where(C.repository_id.in_(list(shared))).scalar_subquery()
     builds = _frame(
         session,
         select(
-            _raw(B.team_id),
+            _unowned(B.team_id, shared),
             _raw(B.started_at),
             _raw(B.result),
             _raw(B.tests_total),
             _raw(B.has_lint),
             _raw(B.commit_sha),
-        ).where(_teams_filter(B.team_id, team_ids), B.started_at >= since, B.started_at < until),
+        ).where(
+            _or_unowned(B, team_ids, shared, shared_shas),
+            B.started_at >= since,
+            B.started_at < until,
+        ),
         ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
         _prepare_builds,
     )
@@ -414,7 +437,7 @@ def scoring_frames(
     deps = _frame(
         session,
         select(
-            _raw(D.team_id),
+            _unowned(D.team_id, shared),
             _raw(D.repository_id),
             _raw(D.external_id),
             _raw(D.service),
@@ -427,7 +450,11 @@ def scoring_frames(
             _raw(D.trigger),
             _raw(D.is_rollback),
             _raw(D.is_hotfix),
-        ).where(_teams_filter(D.team_id, team_ids), D.started_at >= since, D.started_at < until),
+        ).where(
+            _or_unowned(D, team_ids, shared, shared_shas),
+            D.started_at >= since,
+            D.started_at < until,
+        ),
         [
             "team_id",
             "repository_id",

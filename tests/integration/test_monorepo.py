@@ -98,6 +98,17 @@ def deployment(ident: str, service: str, sha: str, day: int, hour: int) -> dict[
     }
 
 
+def build(ident: str, sha: str) -> dict[str, Any]:
+    return {
+        "kind": "build",
+        "id": ident,
+        "pipeline": "mono-ci",
+        "commit_sha": sha,
+        "result": "success",
+        "started_at": "2026-10-07T09:00:00+00:00",
+    }
+
+
 def pull_request(number: int, merge_sha: str, reviews: int) -> dict[str, Any]:
     return {
         "kind": "pull_request",
@@ -124,6 +135,12 @@ def collect(sessions: sessionmaker[Session], cfg: config.Config, shas: dict[str,
             deployment("s1", "search-api", shas["c5"], 7, 10),
             deployment("s2", "search-api", shas["merge"], 8, 10),
             pull_request(1, shas["c1"], reviews=1),  # payments only, reviewed
+            # builds and a deployment whose pipeline or service no team owns follow their
+            # commit: to the team with the largest share of its lines
+            build("b1", shas["c3"]),  # payments 3 of 4 lines
+            build("b2", shas["c2"]),  # search
+            build("b3", shas["c4"]),  # no team's
+            {**deployment("m1", "mono-deploy", shas["c1"], 5, 11), "environment": "staging"},
             pull_request(2, shas["c3"], reviews=0),  # both teams, not reviewed
         ]
     )
@@ -171,6 +188,12 @@ def test_commits_pull_requests_and_lead_times_per_team(
     # #2 (c3, not reviewed) is both teams': payments 1 of 2 reviewed, search 0 of 1
     assert got[("payments", "review_rate")] == pytest.approx(0.5)
     assert got[("search", "review_rate")] == pytest.approx(0.0)
+    # unowned builds: b1 (c3) is payments', b2 (c2) search's, b3 (c4) nobody's
+    assert got[("payments", "builds")] == 1
+    assert got[("search", "builds")] == 1
+    # the unowned staging deployment of c1 is payments'
+    assert got[("payments", "staging_deployments")] == 1
+    assert got[("search", "staging_deployments")] == 0
     # the shared repository is no one team's whole
     with session_scope(sessions) as session:
         owner = session.scalar(
