@@ -387,12 +387,9 @@ def _line_of(text: str, loc: list[Any]) -> int | None:
                     break
     last = names[-1]
     pattern = re.compile(rf"^\s*\"?{re.escape(last)}\"?\s*=")
-    for i in range(start, len(lines)):
-        if pattern.match(lines[i]):
-            return i + 1
     inline = re.compile(rf"[{{,]\s*\"?{re.escape(last)}\"?\s*=")  # in an inline table
     for i in range(start, len(lines)):
-        if inline.search(lines[i]):
+        if pattern.match(lines[i]) or inline.search(lines[i]):
             return i + 1
     header = re.compile(rf"^\s*\[+\s*{re.escape('.'.join(names))}\s*\]+")
     for i, line in enumerate(lines):

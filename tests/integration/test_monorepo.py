@@ -17,6 +17,7 @@ from collectors.base import CollectContext
 from maturity import attribution, config, model, snapshots, teams
 from maturity.store import tables
 from maturity.store.engine import session_scope
+from tests.clirun import run_maturity
 from tests.gitrepo import GitRepo
 
 pytestmark = pytest.mark.integration
@@ -261,3 +262,18 @@ def test_changed_rules_reattribute_without_collecting(
     assert got[("payments", "lead_time_hours")] == pytest.approx(6.0)
     with session_scope(sessions) as session:
         assert session.scalar(select(func.count()).select_from(tables.CollectorRun)) == runs
+
+
+def test_a_bad_path_glob_stops_the_command_with_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "maturity.toml"
+    cfg.write_text(
+        '[[teams]]\nname = "payments"\n'
+        'repositories = [{ location = "mono", paths = ["services/[payments"] }]\n'
+    )
+    proc = run_maturity(cfg, "score")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {cfg}:3: teams[0].repositories[0].paths: Value error, "
+        "path glob 'services/[payments' has a '[' without its ']'"
+    ]
+    assert not (tmp_path / "maturity.db").exists()

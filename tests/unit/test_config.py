@@ -122,3 +122,66 @@ def test_every_collector_names_paging_and_retries_alike() -> None:
         fields = set(source.settings.model_fields) if source.settings else set()
         if {"page_size", "retries"} & fields or "timeout_s" in fields:
             assert {"page_size", "retries", "retry_backoff_s", "timeout_s"} <= fields, source.name
+
+
+MONOREPO = """\
+[[teams]]
+name = "payments"
+repositories = [{ location = "../mono", paths = ["services/payments/**", "libs/pay-*"] }]
+
+[[teams]]
+name = "search"
+
+[[teams.repositories]]
+location = "../mono"
+paths = [PATTERNS]
+"""
+
+
+def test_path_rules_are_read_under_a_teams_repository(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MONOREPO.replace("PATTERNS", '"services/search"'))
+    cfg = config.load(path)
+    assert [s.paths for s in cfg.repository_specs(cfg.team("payments"))] == [
+        ["services/payments/**", "libs/pay-*"]
+    ]
+    assert [s.paths for s in cfg.repository_specs(cfg.team("search"))] == [["services/search"]]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ('""', "a path glob cannot be empty"),
+        ('"/services/search"', "path glob '/services/search' must be relative to the repository"),
+        ('"services/[search"', "path glob 'services/[search' has a '[' without its ']'"),
+        ('"services/search]"', "path glob 'services/search]' has a ']' without its '['"),
+        ('"services//search"', "path glob 'services//search' has an empty level ('//')"),
+        ('"services/../search"', "path glob 'services/../search' cannot contain '..'"),
+        ('"services/search**"', "path glob 'services/search**': '**' must be a whole level"),
+        ('"services\\\\search"', "path glob 'services\\\\search' contains '\\'"),
+    ],
+)
+def test_a_bad_path_glob_is_one_line_naming_key_line_and_reason(
+    tmp_path: Path, pattern: str, reason: str
+) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(MONOREPO.replace("PATTERNS", f'"services/search/**", {pattern}'))
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:10: teams[1].repositories[0].paths: ")
+    assert reason in message
+
+
+def test_a_bad_path_glob_in_an_inline_table_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "maturity.toml"
+    path.write_text(
+        MONOREPO.replace('"libs/pay-*"', '"libs/[pay"').replace("PATTERNS", '"services/search"')
+    )
+    with pytest.raises(config.ConfigError) as info:
+        config.load(path)
+    assert str(info.value) == (
+        f"{path}:3: teams[0].repositories[0].paths: Value error, "
+        "path glob 'libs/[pay' has a '[' without its ']'"
+    )
