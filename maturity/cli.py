@@ -213,6 +213,18 @@ def collect(
 # --- status -------------------------------------------------------------------------------
 
 
+def _shared_repositories(cfg: config_mod.Config) -> dict[str, list[str]]:
+    """Repository name -> the teams that share it by path rules."""
+    from maturity import teams
+
+    listed: dict[str, list[tuple[str, bool]]] = {}
+    for team in cfg.teams:
+        for spec in cfg.repository_specs(team):
+            name = spec.name or teams.repository_name(cfg.resolve(spec.location))
+            listed.setdefault(name, []).append((team.name, bool(spec.paths)))
+    return {n: [t for t, _ in v] for n, v in listed.items() if any(p for _, p in v)}
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Show teams, repositories, counts, sources, and each team's levels and DORA keys."""
@@ -227,9 +239,12 @@ def status(ctx: typer.Context) -> None:
     table = Table(title="repositories")
     for col in ("team", "repository", "commits", "tags", "last commit"):
         table.add_column(col, justify="right" if col in ("commits", "tags") else "left")
+    shared = _shared_repositories(context.config)
     for row in repos.itertuples(index=False):
         last = row.last_commit.strftime("%Y-%m-%d") if row.last_commit is not None else "-"
-        table.add_row(row.team or "-", row.repository, str(row.commits), str(row.tags), last)
+        # a repository shared by path rules has no one team: name the teams that share it
+        team = row.team if isinstance(row.team, str) else ", ".join(shared.get(row.repository, []))
+        table.add_row(team or "-", row.repository, str(row.commits), str(row.tags), last)
     out.print(table)
     table = Table(title="sources")
     for col in ("source", "scopes", "failed", "last run", "last success"):
@@ -755,9 +770,9 @@ def demo(
 ) -> None:
     """Generate the demo organisation, collect, score and report it, and show its status.
 
-    Five teams with different git histories and delivery habits (CI runs, promotions,
+    Seven teams with different git histories and delivery habits (CI runs, promotions,
     deployments, incidents and reviewed pull requests, fed through 'maturity ingest'), scored
-    over two years of weeks.
+    over two years of weeks; two of them share a monorepo and own their parts by path rules.
     """
     import collectors
     from collectors.base import CollectContext
@@ -803,7 +818,7 @@ def demo(
     demo_surveys.answer_rounds(context.sessions, model, end=demo_mod.END.date(), seed=demo_mod.SEED)
     # The demo's history ends on a fixed day: score its teams on the two years up to it, and
     # this checkout's team on its own (real, later) dates, where it has data.
-    plans = [([p.team for p in demo_mod.PROFILES], demo_mod.END.date(), demo_mod.WEEKS - 1)]
+    plans = [(demo_mod.team_names(), demo_mod.END.date(), demo_mod.WEEKS - 1)]
     own_weeks = demo_mod.checkout_weeks(own, today=dt.date.today()) if own else None
     if own_weeks is not None:
         plans.append(([demo_mod.CHECKOUT_TEAM], *own_weeks))

@@ -1,4 +1,5 @@
-"""The demo organisation: five teams whose git histories differ the way real teams do.
+"""The demo organisation: seven teams whose git histories differ the way real teams do; two of
+them share one repository (a monorepo) and own their parts of it by path rules.
 
 Everything is generated with ``git fast-import`` from a seeded random generator and fixed
 dates, so the same seed always gives the same commits (the same shas) in a few seconds.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 SEED = 20_261_123
 #: bump when the generator changes, so that existing demo folders are regenerated
-VERSION = 1
+VERSION = 2
 #: the demo's history ends here (a fixed date keeps the shas identical on every machine)
 END = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.UTC)
 WEEKS = 104
@@ -45,6 +46,13 @@ class Profile:
     has_ci: bool = True
     languages: tuple[str, ...] = ("py",)
     notes: str = ""
+    #: a repository shared by several teams: (team, its path globs) each, ``team`` first; the
+    #: generator changes files under every team's folder and under ``libs/`` (no team's)
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def teams(self) -> list[str]:
+        """The teams that own the repository (or a part of it)."""
+        return [t for t, _ in self.parts] or [self.team]
 
 
 PROFILES: tuple[Profile, ...] = (
@@ -137,7 +145,31 @@ PROFILES: tuple[Profile, ...] = (
         languages=("kt",),
         notes="direct commits to master, no tags",
     ),
+    Profile(
+        "checkout",
+        "shop-monorepo",
+        "SHOP",
+        "main",
+        12,
+        6,
+        1,
+        0.7,
+        0.6,
+        0.05,
+        0.05,
+        0.05,
+        0.8,
+        "monthly",
+        notes="a monorepo: checkout and catalog own their services, libs/ is shared",
+        parts=(("checkout", ("services/checkout/**",)), ("catalog", ("services/catalog/**",))),
+    ),
 )
+
+
+def team_names() -> list[str]:
+    """Every demo team (a shared repository's teams each), in the order of :data:`PROFILES`."""
+    return [team for p in PROFILES for team in p.teams()]
+
 
 _VERBS = ["Add", "Fix", "Update", "Refactor", "Remove", "Speed up", "Handle", "Document"]
 _NOUNS = [
@@ -208,6 +240,10 @@ class _Writer:
     def _source(self) -> str:
         ext = self.rng.choice(self.p.languages)
         folder = {"py": "src/app", "go": "internal/search", "tf": "modules", "kt": "app/src"}[ext]
+        if self.p.parts:
+            # a monorepo: mostly one team's service, now and then the shared libraries
+            areas = [f"services/{team}/src" for team, _ in self.p.parts]
+            folder = self.rng.choice([*areas, *areas, "libs/shared"])
         known = [f for f in self.files if f.startswith(folder) and "test" not in f.lower()]
         if known and self.rng.random() < 0.8:
             return self.rng.choice(known)
@@ -216,6 +252,9 @@ class _Writer:
     def _test_for(self, source: str) -> str:
         stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         ext = source.rsplit(".", 1)[-1]
+        if self.p.parts:  # next to the code, in the part of the team it belongs to
+            base = source.rsplit("/src/", 1)[0] if "/src/" in source else source.rsplit("/", 1)[0]
+            return f"{base}/tests/test_{stem}.py"
         return {
             "py": f"tests/test_{stem}.py",
             "go": f"internal/search/{stem}_test.go",
@@ -557,11 +596,26 @@ def write_config(root: Path, own_checkout: Path | None) -> Path:
         "",
     ]
     for profile in PROFILES:
+        spec = (
+            f"location = {json.dumps('repos/' + profile.repository)}, "
+            f"default_branch = {json.dumps(profile.default_branch)}"
+        )
+        if profile.parts:
+            # A monorepo: each team owns its part by path. Its CI runs and deployments name
+            # a service no team owns, so they follow the paths of the commit they carry.
+            lines.append(f"# {profile.repository} is shared: each team owns its paths")
+            for team, globs in profile.parts:
+                lines += [
+                    "[[teams]]",
+                    f"name = {json.dumps(team)}",
+                    f"repositories = [{{ {spec}, paths = {json.dumps(list(globs))} }}]",
+                    "",
+                ]
+            continue
         lines += [
             "[[teams]]",
             f"name = {json.dumps(profile.team)}",
-            f"repositories = [{{ location = {json.dumps('repos/' + profile.repository)}, "
-            f"default_branch = {json.dumps(profile.default_branch)} }}]",
+            f"repositories = [{{ {spec} }}]",
             # CI runs, deployments and incidents of the demo arrive as events per service.
             f"services = [{json.dumps(profile.repository)}]",
             "",

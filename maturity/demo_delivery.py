@@ -65,6 +65,10 @@ DELIVERY: dict[str, Delivery] = {
     "mobile": Delivery(
         False, 0.0, False, False, False, False, "quarterly", False, False, 0.35, (48, 300), 0, 0
     ),
+    # the monorepo shared by checkout and catalog (its history's team is the first of them)
+    "checkout": Delivery(
+        True, 0.9, True, True, False, True, "weekly", True, True, 0.1, (1, 8), 12, 0.8
+    ),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import subprocess
@@ -61,6 +62,29 @@ def _team_figures(db: Path) -> dict[str, dict[str, float]]:
     return figures
 
 
+def _monorepo_parts(db: Path) -> dict[str, int]:
+    """The ``commits`` metric of the monorepo's teams in the demo's last week, and how many
+    commits the whole monorepo had in that week's 90-day window (``total``)."""
+    end = demo.END.date() + dt.timedelta(days=6 - demo.END.weekday())
+    with sqlite3.connect(db) as conn:
+        owner = conn.execute(
+            "SELECT team_id FROM repositories WHERE name = 'shop-monorepo'"
+        ).fetchone()
+        assert owner == (None,)  # no one team owns it whole
+        rows = conn.execute(
+            "SELECT t.name, m.value FROM metric_values m JOIN teams t ON t.id = m.team_id "
+            "WHERE m.metric = 'commits' AND m.period_end = ? AND t.name IN ('checkout', "
+            "'catalog')",
+            (end.isoformat(),),
+        ).fetchall()
+        (total,) = conn.execute(
+            "SELECT COUNT(*) FROM commits c JOIN repositories r ON r.id = c.repository_id "
+            "WHERE r.name = 'shop-monorepo' AND c.committed_at >= ? AND c.committed_at < ?",
+            ((end - dt.timedelta(days=89)).isoformat(), (end + dt.timedelta(days=1)).isoformat()),
+        ).fetchone()
+    return {**{name: int(value) for name, value in rows}, "total": int(total)}
+
+
 def _latest_scores(db: Path) -> dict[str, float]:
     """Each team's summed fractional score over the dimensions in its newest scored week."""
     with sqlite3.connect(db) as conn:
@@ -115,6 +139,13 @@ def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path)
     assert own and all(coverage > 0 for _, coverage in own)
     assert own[0][0] >= min(dates)  # no week before its first commit
     assert own[-1][0] >= max(dates) > demo.END.date().isoformat()
+    # The monorepo is shared: checkout and catalog each count their own part of its commits
+    # (a commit touching both counts for both, one touching only libs/ for neither).
+    part = _monorepo_parts(db)
+    assert set(part) == {"checkout", "catalog"}
+    assert all(0 < part[t] < part["total"] for t in ("checkout", "catalog"))
+    assert part["checkout"] != part["catalog"]
+    assert 'paths = ["services/checkout/**"]' in config
     report = (tmp_path / "demo" / "report-payments.html").read_text()
     assert "payments" in report and 'type="application/json"' in report  # charts inline
 
