@@ -440,6 +440,9 @@ cache_dir = ".maturity/cache"  # where repositories given by URL are cloned
 [[teams]]
 name = "payments"
 repositories = ["../payments-api"]
+# A repository shared by several teams (a monorepo): each lists it with its own paths (globs;
+# the longest match owns a file, see README "Monorepos: path rules").
+# repositories = [{ location = "../shop", paths = ["services/payments/**"] }]
 # github = ["acme/payments-api"]
 # gitlab = ["acme/payments/*"]          # projects by full path; globs take a group's projects
 # jenkins = ["payments/*"]
