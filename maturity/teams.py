@@ -25,6 +25,8 @@ from maturity.store import tables, write
 
 #: the source whose ownership globs are the team's ``services`` (events pushed from any CI)
 EVENTS = "events"
+#: the ownership source of monorepo path rules (``repository:glob``), shown with what a team owns
+PATHS = "paths"
 _SCOPED_TABLES: tuple[type[tables.Base], ...] = (tables.Build, tables.Deployment, tables.Issue)
 
 
@@ -76,6 +78,7 @@ def sync(session: Session, config: Config) -> dict[str, int]:
         for source, team_key in scoped_sources()
         for p in team_cfg.owns(team_key)
     }
+    wanted |= _path_rules(config, ids)
     own = tables.Ownership
     stored = {
         (r[1], r[2], r[3]): r[0]
@@ -109,6 +112,25 @@ def sync(session: Session, config: Config) -> dict[str, int]:
             )
     reattribute(session)
     return ids
+
+
+def _path_rules(config: Config, ids: dict[str, int]) -> set[tuple[int, str, str]]:
+    """Ownership rows (team, :data:`PATHS`, ``repository:glob``) of the path rules of shared
+    repositories, so that pages listing what a team owns show its part of a monorepo. Scoring
+    reads the rules from the configuration (``maturity.attribution``), not from these rows."""
+    listed: dict[str, list[tuple[str, list[str]]]] = {}
+    for team_cfg in config.teams:
+        for spec in config.repository_specs(team_cfg):
+            location = config.resolve(spec.location)
+            name = spec.name or repository_name(location)
+            listed.setdefault(name, []).append((team_cfg.name, spec.paths))
+    return {
+        (ids[team], PATHS, f"{name}:{glob}")
+        for name, teams_paths in listed.items()
+        if any(globs for _, globs in teams_paths)
+        for team, globs in teams_paths
+        for glob in globs or ["**"]
+    }
 
 
 def scoped_sources() -> list[tuple[str, str]]:

@@ -200,7 +200,19 @@ def test_commits_pull_requests_and_lead_times_per_team(
         owner = session.scalar(
             select(tables.Repository.team_id).where(tables.Repository.name == "mono")
         )
+        listed = set(
+            session.execute(
+                select(tables.Team.name, tables.Ownership.source, tables.Ownership.pattern).join(
+                    tables.Team, tables.Team.id == tables.Ownership.team_id
+                )
+            ).all()
+        )
     assert owner is None
+    # what each team owns, as the pages list it: its part of the monorepo
+    assert {row for row in listed if row[1] == teams.PATHS} == {
+        ("payments", "paths", "mono:services/payments/**"),
+        ("search", "paths", "mono:services/search"),
+    }
 
 
 def test_commit_teams_keep_each_teams_share_of_lines(
