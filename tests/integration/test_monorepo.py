@@ -48,6 +48,7 @@ def build_monorepo(path: Path) -> dict[str, str]:
         "both teams",
         {
             "services/payments/api.py": lines(13, "pay"),  # 3 lines added
+            "services/payments/db.py": lines(2, "db"),  # 2 lines added
             "services/search/index.py": lines(5, "idx"),  # 1 line added
         },
     )
@@ -138,7 +139,7 @@ def collect(sessions: sessionmaker[Session], cfg: config.Config, shas: dict[str,
             pull_request(1, shas["c1"], reviews=1),  # payments only, reviewed
             # builds and a deployment whose pipeline or service no team owns follow their
             # commit: to the team with the largest share of its lines
-            build("b1", shas["c3"]),  # payments 3 of 4 lines
+            build("b1", shas["c3"]),  # payments 5 of 6 lines
             build("b2", shas["c2"]),  # search
             build("b3", shas["c4"]),  # no team's
             {**deployment("m1", "mono-deploy", shas["c1"], 5, 11), "environment": "staging"},
@@ -180,7 +181,8 @@ def test_commits_pull_requests_and_lead_times_per_team(
     # lead time, from the author time of each default-branch change to the end of its own
     # team's next production deployment (merges are not changes):
     #   payments: c1 10-05 10:00 -> p1 10-06 16:00 = 30 h; c3 10-06 10:00 -> p1 = 6 h
-    #             median (30 + 6) / 2 = 18 h (c3 counted twice would give 6 h)
+    #             median (30 + 6) / 2 = 18 h (c3, with two payments files, counted twice
+    #             would give 6 h)
     #   search:   c2 10-05 12:00 -> s1 10-07 10:00 = 46 h; c3 10-06 10:00 -> s1 = 24 h;
     #             c6 10-07 12:00 -> s2 10-08 10:00 = 22 h; median 24 h
     assert got[("payments", "lead_time_hours")] == pytest.approx(18.0)
@@ -236,9 +238,9 @@ def test_commit_teams_keep_each_teams_share_of_lines(
     assert got == {
         ("c1", "payments"): (10, 1.0),
         ("c2", "search"): (4, 1.0),
-        # c3: 3 payments lines and 1 search line of 4
-        ("c3", "payments"): (3, 0.75),
-        ("c3", "search"): (1, 0.25),
+        # c3: 3 + 2 payments lines (two files, one row) and 1 search line, of 6
+        ("c3", "payments"): (5, pytest.approx(5 / 6)),
+        ("c3", "search"): (1, pytest.approx(1 / 6)),
         ("c6", "search"): (6, 1.0),
         # the merge brought in c6's 6 lines (its difference from its first parent)
         ("merge", "search"): (6, 1.0),
@@ -289,3 +291,41 @@ def test_a_bad_path_glob_stops_the_command_with_one_line(tmp_path: Path) -> None
         "path glob 'services/[payments' has a '[' without its ']'"
     ]
     assert not (tmp_path / "maturity.db").exists()
+
+
+def test_a_store_from_before_commit_files_gets_them_at_the_next_collection(
+    store_url: str, monorepo: tuple[Path, dict[str, str]]
+) -> None:
+    from alembic import command
+
+    from maturity.store import engine as engine_mod
+    from maturity.store import migrate
+
+    mono, shas = monorepo
+    cfg = make_config(mono, ["services/payments/**"], ["services/search/**"])
+
+    def count(model: type[tables.Base]) -> int:
+        eng = engine_mod.make_engine(store_url)
+        with session_scope(engine_mod.make_sessionmaker(eng)) as session:
+            n = session.scalar(select(func.count()).select_from(model)) or 0
+        eng.dispose()
+        return n
+
+    eng = engine_mod.make_engine(store_url)
+    sessions = engine_mod.make_sessionmaker(eng)
+    collect(sessions, cfg, shas)
+    eng.dispose()
+    # c1 1 file, c2 1, c3 3, c4 2, c5 1, c6 1, the merge 1: 10
+    assert count(tables.CommitFile) == 10
+    # back to the revision before commit files: the commits stay, their files are gone
+    command.downgrade(migrate.alembic_config(store_url), "0003")
+    migrate.upgrade(store_url)
+    assert count(tables.CommitFile) == 0
+    assert count(tables.Commit) == 7
+    eng = engine_mod.make_engine(store_url)
+    sessions = engine_mod.make_sessionmaker(eng)
+    results = collectors.collector("git")(CollectContext(config=cfg, sessions=sessions))
+    eng.dispose()
+    assert [r.status for r in results] == ["success"]
+    assert count(tables.CommitFile) == 10
+    assert count(tables.Commit) == 7
