@@ -329,3 +329,39 @@ def test_a_store_from_before_commit_files_gets_them_at_the_next_collection(
     assert [r.status for r in results] == ["success"]
     assert count(tables.CommitFile) == 10
     assert count(tables.Commit) == 7
+
+
+def test_a_deployment_of_the_shared_repository_ships_only_its_teams_changes(
+    sessions: sessionmaker[Session], monorepo: tuple[Path, dict[str, str]]
+) -> None:
+    from maturity.store import write
+
+    mono, shas = monorepo
+    cfg = make_config(mono, ["services/payments/**"], ["services/search/**"])
+    collect(sessions, cfg, shas)
+    with session_scope(sessions) as session:
+        ids = dict(session.execute(select(tables.Team.name, tables.Team.id)).all())
+        repo = session.scalar(select(tables.Repository.id).where(tables.Repository.name == "mono"))
+        # a payments deployment that names the shared repository (as a code host's would)
+        when = dt.datetime(2026, 10, 5, 13, tzinfo=UTC)
+        row = {
+            "source": "test",
+            "scope": "payments-api",
+            "external_id": "p0",
+            "team_id": ids["payments"],
+            "repository_id": repo,
+            "service": "payments-api",
+            "environment": "production",
+            "commit_sha": shas["c1"],
+            "started_at": when,
+            "finished_at": when,
+            "status": "success",
+        }
+        write.upsert(session, tables.Deployment, [row], key=["source", "scope", "external_id"])
+    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    got = values(sessions)
+    # payments: c1 10-05 10:00 -> p0 10-05 13:00 = 3 h; c3 -> p1 = 6 h; median 4.5 h
+    assert got[("payments", "lead_time_hours")] == pytest.approx(4.5)
+    # search is not shipped by payments' deployment of the same repository: c2 -> s1 46 h,
+    # c3 -> s1 24 h, c6 -> s2 22 h; median 24 h (c2 shipped by p0 would give 1 h, median 22 h)
+    assert got[("search", "lead_time_hours")] == pytest.approx(24.0)
