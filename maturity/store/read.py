@@ -260,6 +260,13 @@ def _unowned(col: Any, shared: Sequence[int]) -> Any:
     return type_coerce(func.coalesce(col, SHARED), NullType()).label(col.key)
 
 
+def _team_or_shared(repo: Any, team_ids: Sequence[int] | None, shared: Sequence[int]) -> Any:
+    """Repositories of the teams, and the shared ones whatever their team."""
+    if not shared:
+        return _teams_filter(repo.team_id, team_ids)
+    return or_(_teams_filter(repo.team_id, team_ids), repo.id.in_(list(shared)))
+
+
 def _or_unowned(
     model: Any, team_ids: Sequence[int] | None, shared: Sequence[int], shas: Any
 ) -> Any:
@@ -361,7 +368,7 @@ def scoring_frames(
             tagged_commit,
             (tagged_commit.c.repository_id == T.repository_id) & (tagged_commit.c.sha == T.sha),
         )
-        .where(or_(_teams_filter(R.team_id, team_ids), R.id.in_(list(shared)))),
+        .where(_team_or_shared(R, team_ids, shared)),
         ["repository_id", "team_id", "sha", "on_default_branch", "at"],
     )
     _utc(tags, "at")
@@ -386,7 +393,7 @@ def scoring_frames(
         )
         .join(R, R.id == P.repository_id)
         .where(
-            or_(_teams_filter(R.team_id, team_ids), R.id.in_(list(shared))),
+            _team_or_shared(R, team_ids, shared),
             P.merged_at >= since,
             P.merged_at < until,
         ),
@@ -561,7 +568,7 @@ def source_bounds(
             type_coerce(func.max(per_repo.c.last_before), NullType()),
         )
         .join(per_repo, per_repo.c.repository_id == R.id)
-        .where(_teams_filter(R.team_id, team_ids), R.id.not_in(list(shared)))
+        .where(_teams_filter(R.team_id, team_ids), *([R.id.not_in(list(shared))] if shared else []))
     )
     frames.append(
         ("git", _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]))
