@@ -167,7 +167,6 @@ def apply(
     Commits get a ``share`` column (1.0 where a repository is not shared).
     """
     if not rules:
-        frames["commits"] = frames["commits"].assign(share=1.0)
         return frames
     out = dict(frames)
     keep = (lambda t: t.isin(list(team_ids))) if team_ids is not None else (lambda t: t >= 0)
