@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -283,29 +283,37 @@ def validate(obj: Any) -> AnyEvent:
     return EVENT.validate_python(obj)
 
 
-def parse_objects(objects: Sequence[Any], *, first: int = 0) -> Parsed:
-    """Validate decoded JSON values (a request's array); positions are indexes from ``first``."""
-    parsed = Parsed()
+#: one decoded line or array element: a valid event, or why it was refused
+Item = AnyEvent | Invalid
+
+
+def iter_objects(objects: Iterable[Any], *, first: int = 0) -> Iterator[Item]:
+    """Validate decoded JSON values (a request's array) one by one; positions are indexes."""
     for n, obj in enumerate(objects, first):
         try:
-            parsed.events.append(validate(obj))
+            yield validate(obj)
         except ValidationError as exc:
-            parsed.invalid.append(Invalid(n, describe(exc)))
-    return parsed
+            yield Invalid(n, describe(exc))
 
 
-def parse_lines(lines: Iterable[bytes | str]) -> Parsed:
-    """Validate JSON lines; blank lines are skipped, positions are 1-based line numbers."""
-    parsed = Parsed()
+def parse_objects(objects: Sequence[Any], *, first: int = 0) -> Parsed:
+    """Validate decoded JSON values (a request's array); positions are indexes from ``first``."""
+    return _collect(iter_objects(objects, first=first))
+
+
+def iter_lines(lines: Iterable[bytes | str]) -> Iterator[Item]:
+    """Validate JSON lines one at a time (a file is never held whole); blank lines are
+    skipped, positions are 1-based line numbers."""
+    seen = 0
     for n, raw in enumerate(lines, 1):
         if len(raw) > MAX_LINE_CHARS * 4:
-            parsed.invalid.append(Invalid(n, f"line longer than {MAX_LINE_CHARS} characters"))
+            yield Invalid(n, f"line longer than {MAX_LINE_CHARS} characters")
             continue
         if isinstance(raw, bytes):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                parsed.invalid.append(Invalid(n, "not valid UTF-8"))
+                yield Invalid(n, "not valid UTF-8")
                 continue
         else:
             text = raw
@@ -314,20 +322,38 @@ def parse_lines(lines: Iterable[bytes | str]) -> Parsed:
         if not text.strip():
             continue
         if len(text) > MAX_LINE_CHARS:
-            parsed.invalid.append(Invalid(n, f"line longer than {MAX_LINE_CHARS} characters"))
+            yield Invalid(n, f"line longer than {MAX_LINE_CHARS} characters")
             continue
-        if len(parsed.events) + len(parsed.invalid) >= MAX_EVENTS:
-            parsed.invalid.append(Invalid(n, f"more than {MAX_EVENTS} events in one ingestion"))
-            break
+        if seen >= MAX_EVENTS:
+            yield Invalid(n, f"more than {MAX_EVENTS} events in one ingestion")
+            return
+        seen += 1
         try:
             obj = json.loads(text)
+        except RecursionError:
+            yield Invalid(n, "not valid JSON: nested too deeply")
+            continue
         except ValueError as exc:
-            parsed.invalid.append(Invalid(n, f"not valid JSON: {exc}"))
+            yield Invalid(n, f"not valid JSON: {exc}")
             continue
         try:
-            parsed.events.append(validate(obj))
+            yield validate(obj)
         except ValidationError as exc:
-            parsed.invalid.append(Invalid(n, describe(exc)))
+            yield Invalid(n, describe(exc))
+
+
+def parse_lines(lines: Iterable[bytes | str]) -> Parsed:
+    """Validate JSON lines into one :class:`Parsed` (small inputs; :func:`ingest` streams)."""
+    return _collect(iter_lines(lines))
+
+
+def _collect(items: Iterable[Item]) -> Parsed:
+    parsed = Parsed()
+    for item in items:
+        if isinstance(item, Invalid):
+            parsed.invalid.append(item)
+        else:
+            parsed.events.append(item)
     return parsed
 
 
@@ -452,88 +478,151 @@ def rows_by_kind(events: Iterable[AnyEvent]) -> dict[str, list[dict[str, Any]]]:
     return {kind: list(rows.values()) for kind, rows in latest.items()}
 
 
-def store(session: Session, events: Iterable[AnyEvent]) -> dict[str, int]:
+@dataclass
+class _Owners:
+    """Owners looked up once per ingestion, not once per batch."""
+
+    teams: dict[str, int | None] = field(default_factory=dict)
+    repositories: dict[str, int] = field(default_factory=dict)
+
+
+def store(
+    session: Session, events: Iterable[AnyEvent], *, owners: _Owners | None = None
+) -> dict[str, int]:
     """Upsert events in the caller's transaction (by (source, scope, id); pull requests by
     repository and number); counts per kind."""
-    owners: dict[str, int | None] = {}
-    repositories: dict[str, int] = {}
+    known = owners or _Owners()
     counts: dict[str, int] = {}
     for kind, rows in rows_by_kind(events).items():
         if kind == "pull_request":
             for row in rows:
                 name = row.pop("scope")
-                if name not in repositories:
-                    repositories[name] = teams.repository_for_events(session, name)
-                row["repository_id"] = repositories[name]
+                if name not in known.repositories:
+                    known.repositories[name] = teams.repository_for_events(session, name)
+                row["repository_id"] = known.repositories[name]
             counts[kind] = write.upsert(
                 session, tables.PullRequest, rows, key=["repository_id", "number"]
             )
             continue
         for row in rows:
             scope = row["scope"]
-            if scope not in owners:
-                owners[scope] = teams.owner_of(session, SOURCE, scope)
-            row["team_id"] = owners[scope]
+            if scope not in known.teams:
+                known.teams[scope] = teams.owner_of(session, SOURCE, scope)
+            row["team_id"] = known.teams[scope]
         counts[kind] = write.upsert(session, _TABLES[kind], rows, key=_KEY)
     return counts
 
 
 @dataclass
 class IngestResult:
-    """What one ingestion did: rows written per kind, events refused, the collector run."""
+    """What one ingestion did: rows written per kind, events refused, the collector run.
+
+    ``invalid`` keeps the first :data:`MAX_INVALID_KEPT` refusals; ``invalid_count`` counts
+    them all.
+    """
 
     counts: dict[str, int]
     invalid: list[Invalid]
     written: bool
     run_id: int
+    invalid_count: int = 0
 
     @property
     def records(self) -> int:
         return sum(self.counts.values())
 
 
+#: events written per statement; the whole ingestion is still one transaction
+BATCH_SIZE = 2_000
+#: refusals kept to be reported (all are counted): a file of junk must not fill the memory
+MAX_INVALID_KEPT = 10_000
+
+
+class _Refused(Exception):
+    """Some event was invalid: roll the ingestion's transaction back."""
+
+
 def ingest(
     sessions: sessionmaker[Session],
-    parsed: Parsed,
+    items: Parsed | Iterable[Item],
     *,
     scope: str,
     skip_invalid: bool = False,
+    batch_size: int = BATCH_SIZE,
 ) -> IngestResult:
-    """Write validated events in one transaction, with a collector run (source ``events``).
+    """Write events in one transaction, in batches as they are read, with a collector run
+    (source ``events``).
 
-    All or nothing: with any invalid event and ``skip_invalid`` false, nothing is written and
-    the run is recorded as failed; otherwise the valid events are written together, and the run
-    is ``partial`` if some were skipped. A database error rolls the whole batch back.
+    ``items`` may be a generator (:func:`iter_lines` over an open file): memory stays flat in
+    the input's size. All or nothing: with any invalid event and ``skip_invalid`` false, the
+    transaction is rolled back (even if the bad line is the last one), the rest of the input is
+    still validated so that every invalid event is reported, and the run is recorded as failed;
+    otherwise the valid events are written together, and the run is ``partial`` if some were
+    skipped. A database error rolls the whole ingestion back.
     """
     from collectors import runner
 
-    invalid = parsed.invalid
-    if invalid and not skip_invalid:
-        with runner.recorded_run(sessions, SOURCE, scope) as run:
-            raise CollectorError(f"{len(invalid)} invalid event(s); nothing written")
-        return IngestResult(counts={}, invalid=invalid, written=False, run_id=run.run_id)
-    failure: Exception | None = None
+    if isinstance(items, Parsed):
+        items = [*items.invalid, *items.events]
+    invalid: list[Invalid] = []
+    invalid_count = 0
     counts: dict[str, int] = {}
+    failure: Exception | None = None
     with runner.recorded_run(sessions, SOURCE, scope) as run:
         try:
             with session_scope(sessions) as session:
-                counts = store(session, parsed.events)
+                owners = _Owners()
+                batch: list[AnyEvent] = []
+                for item in items:
+                    if isinstance(item, Invalid):
+                        invalid_count += 1
+                        if len(invalid) < MAX_INVALID_KEPT:
+                            invalid.append(item)
+                        if not skip_invalid:
+                            batch.clear()  # nothing more is written; the rest is only checked
+                        continue
+                    if invalid_count and not skip_invalid:
+                        continue
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        _add(counts, store(session, batch, owners=owners))
+                        batch.clear()
+                if invalid_count and not skip_invalid:
+                    raise _Refused
+                _add(counts, store(session, batch, owners=owners))
+        except _Refused:
+            raise CollectorError(f"{invalid_count} invalid event(s); nothing written") from None
         except Exception as exc:
             failure = exc
             raise CollectorError(f"{type(exc).__name__}: nothing written") from None
         run.count(counts)
-        if invalid:
-            run.warnings.append(f"{len(invalid)} invalid event(s) skipped")
+        if invalid_count:
+            run.warnings.append(f"{invalid_count} invalid event(s) skipped")
     if failure is not None:
         raise failure
-    return IngestResult(counts=counts, invalid=invalid, written=True, run_id=run.run_id)
+    written = not (invalid_count and not skip_invalid)
+    return IngestResult(
+        counts=counts if written else {},
+        invalid=invalid,
+        written=written,
+        run_id=run.run_id,
+        invalid_count=invalid_count,
+    )
 
 
-def summarize(invalid: Sequence[Invalid], *, label: str = "line", limit: int = 20) -> list[str]:
+def _add(total: dict[str, int], more: Mapping[str, int]) -> None:
+    for kind, n in more.items():
+        total[kind] = total.get(kind, 0) + n
+
+
+def summarize(
+    invalid: Sequence[Invalid], *, label: str = "line", limit: int = 20, total: int | None = None
+) -> list[str]:
     """Human lines for refused events: the first ``limit``, then how many more."""
     lines = [f"{label} {i.position}: {i.reason}" for i in invalid[:limit]]
-    if len(invalid) > limit:
-        lines.append(f"... and {len(invalid) - limit} more invalid {label}(s)")
+    count = len(invalid) if total is None else max(total, len(invalid))
+    if count > limit:
+        lines.append(f"... and {count - limit} more invalid {label}(s)")
     return lines
 
 

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from maturity import config as config_mod
+from maturity import spreadsheet
 from maturity.context import AppContext
 from maturity.store.engine import StoreError, redacted
 
@@ -295,18 +296,6 @@ class ExportFormat(StrEnum):
     jsonl = "jsonl"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A value safe to open in a spreadsheet: text that could start a formula gets a quote."""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 @app.command()
 def export(
     ctx: typer.Context,
@@ -369,7 +358,9 @@ def _write_export(chunks: Any, fmt: ExportFormat, target: Path | None, *, raw: b
                     writer = csv.DictWriter(stream, fieldnames=list(row))
                     writer.writeheader()
                 row = {k: _json_text(v) for k, v in row.items()}
-                writer.writerow(row if raw else {k: csv_cell(v) for k, v in row.items()})
+                writer.writerow(
+                    row if raw else {k: spreadsheet.csv_cell(v) for k, v in row.items()}
+                )
     finally:
         if tmp:
             stream.close()
@@ -421,33 +412,43 @@ def ingest(
     if file is None:
         raise UserError("give a FILE of JSON lines, or '-' for standard input")
     if file == "-":
-        parsed = events.parse_lines(sys.stdin.buffer)
+        stream: Any = sys.stdin.buffer
         name = "stdin"
     else:
         path = Path(file)
         if not path.exists() or path.is_dir():
             raise UserError(f"{file}: no such file")
-        with path.open("rb") as stream:
-            parsed = events.parse_lines(stream)
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            raise UserError(f"{file}: cannot be read: {exc.strerror or exc}") from None
         name = path.name
     context = _ctx(ctx)
-    with session_scope(context.sessions) as session:
-        teams.sync(session, context.config)
-    result = events.ingest(
-        context.sessions, parsed, scope=f"ingest:{name}", skip_invalid=skip_invalid
-    )
-    for line in events.summarize(result.invalid):
+    try:
+        with session_scope(context.sessions) as session:
+            teams.sync(session, context.config)
+        # Line by line into batches of one transaction: a file of any size in flat memory.
+        result = events.ingest(
+            context.sessions,
+            events.iter_lines(stream),
+            scope=f"ingest:{name}",
+            skip_invalid=skip_invalid,
+        )
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    for line in events.summarize(result.invalid, total=result.invalid_count):
         err.print(f"{name}: {line}", markup=False)
     if not result.written:
         err.print(
-            f"{len(result.invalid)} invalid line(s) in {name}; nothing was written "
+            f"{result.invalid_count} invalid line(s) in {name}; nothing was written "
             "(fix them, or pass --skip-invalid to write the valid ones)",
             markup=False,
         )
         raise typer.Exit(2)
     out.print(f"ingested {events.counts_text(result.counts)} from {name}", markup=False)
-    if result.invalid:
-        err.print(f"{len(result.invalid)} invalid line(s) skipped", markup=False)
+    if result.invalid_count:
+        err.print(f"{result.invalid_count} invalid line(s) skipped", markup=False)
 
 
 # --- serve: the web application -----------------------------------------------------------

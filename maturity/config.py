@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,8 +45,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: the database drivers the product ships and supports
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def _supported_url(value: str) -> str:
+    scheme = value.partition(":")[0].partition("+")[0].lower()
+    if scheme == "postgres":
+        scheme = "postgresql"
+    if scheme not in SUPPORTED_DATABASES or "://" not in value:
+        raise ValueError(
+            f"unsupported database URL (scheme {scheme!r}); use sqlite:///PATH or "
+            "postgresql://USER@HOST/DB"
+        )
+    return value
+
+
 class StoreConfig(_Strict):
-    url: str = "sqlite:///maturity.db"
+    url: Annotated[str, AfterValidator(_supported_url)] = "sqlite:///maturity.db"
 
 
 class SettingsConfig(_Strict):
@@ -72,6 +89,16 @@ class RulesConfig(_Strict):
     )
     hotfix_patterns: list[str] = ["hotfix*", "*hotfix*"]
     rollback_patterns: list[str] = ["rollback*", "revert*"]
+
+
+class WebConfig(_Strict):
+    """``[web]``: how ``maturity serve`` runs behind a proxy, and what it spends on PDFs."""
+
+    #: addresses (or networks, or "*") of the reverse proxies whose X-Forwarded-For and
+    #: X-Forwarded-Proto are believed; a request from anywhere else is taken as it arrives
+    trusted_proxies: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    #: PDFs rendered at once (one headless Chromium each); more requests get a 503
+    pdf_browsers: Annotated[int, Field(ge=1, le=32)] = 2
 
 
 class RepositorySpec(_Strict):
@@ -135,6 +162,7 @@ class Config(_Strict):
     model: str | None = None
     environments: EnvironmentsConfig = EnvironmentsConfig()
     rules: RulesConfig = RulesConfig()
+    web: WebConfig = WebConfig()
     sources: SourcesConfig = SourcesConfig()
     teams: list[TeamConfig] = []
     #: the folder relative paths in the file are resolved against (not a key of the file)
@@ -331,7 +359,14 @@ def load(path: str | Path | None = None) -> Config:
         return models().config(base_dir=Path.cwd())
     if not found.exists():
         raise ConfigError(f"{found}: no such configuration file (run 'maturity init' to write one)")
-    text = found.read_text(encoding="utf-8")
+    if found.is_dir():
+        raise ConfigError(f"{found}: is a folder, not a configuration file")
+    try:
+        text = found.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{found}: not a text file (UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{found}: cannot be read: {exc.strerror or exc}") from None
     return parse(text, source=found)
 
 
@@ -341,6 +376,12 @@ def parse(text: str, *, source: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
+    if not data:
+        # An empty file is a mistake (a truncated copy, a wrong path), not a wish for the
+        # defaults: it would silently create a new, empty store next to it.
+        raise ConfigError(f"{source}: the configuration is empty (write one with 'maturity init')")
     try:
         return models().config.model_validate({**data, "base_dir": source.resolve().parent})
     except ValidationError as exc:
@@ -364,7 +405,8 @@ def _describe(exc: ValidationError, text: str, source: Path) -> str:
         what = "required key is missing"
     else:
         what = err["msg"]
-        if "input" in err and not isinstance(err["input"], dict | list):
+        # A URL may hold a password: never echo it.
+        if "input" in err and not isinstance(err["input"], dict | list) and loc[-1:] != ["url"]:
             what += f" (got {err['input']!r})"
     return f"{where}: {key or '(top level)'}: {what}"
 
@@ -412,6 +454,11 @@ window_days = 90            # trailing window of every metric, in days
 cache_dir = ".maturity/cache"  # where repositories given by URL are cloned
 
 # model = "my-model.toml"   # replace the default maturity model with your own
+
+# [web]
+# trusted_proxies = ["127.0.0.1"]  # the TLS proxy in front of 'maturity serve': its
+#                                  # X-Forwarded-Proto/-For are believed (Secure cookies)
+# pdf_browsers = 2                 # PDF reports rendered at once; more wait (503)
 
 # [sources.github]
 # base_url = "https://api.github.com"   # or https://github.example.com/api/v3

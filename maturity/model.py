@@ -142,13 +142,17 @@ def load(path: str | Path | None = None, *, metrics: Mapping[str, Any] | None = 
 
         metrics = metrics_mod.CATALOGUE
     file = Path(path) if path is not None else DEFAULT_PATH
-    data = _read(file)
-    if data.get("extends") is not None:
-        if data["extends"] != "default":
-            raise ModelError(f"{file}: extends: only 'default' can be extended")
-        base = _read(DEFAULT_PATH)
-        data = _merge(base, data, file)
-    return parse(data, source=str(file), metrics=metrics)
+    try:
+        data = _read(file)
+        if data.get("extends") is not None:
+            if data["extends"] != "default":
+                raise ModelError(f"{file}: extends: only 'default' can be extended")
+            base = _read(DEFAULT_PATH)
+            data = _merge(base, data, file)
+        return parse(data, source=str(file), metrics=metrics)
+    except RecursionError:
+        # tomllib and the checks below recurse per level of nesting; no model nests deeply.
+        raise ModelError(f"{file}: nested too deeply to be a model") from None
 
 
 def _read(file: Path) -> dict[str, Any]:
@@ -156,6 +160,10 @@ def _read(file: Path) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError(f"{file}: no such model file") from None
+    except IsADirectoryError:
+        raise ModelError(f"{file}: is a folder, not a model file") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"{file}: not a text file (UTF-8)") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -187,10 +187,25 @@ class Report:
 # --- the period --------------------------------------------------------------------------
 
 
+#: the dates a report may cover; beyond them date arithmetic overflows (0001-01-01 minus a week)
+EARLIEST = dt.date(1970, 1, 1)
+LATEST = dt.date(2099, 12, 31)
+
+
+def check_dates(*dates: dt.date | None) -> None:
+    """Refuse a date outside [1970-01-01, 2099-12-31] with one clear sentence."""
+    for day in dates:
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ReportError(
+                f"{day} is outside the dates a report covers ({EARLIEST} to {LATEST})"
+            )
+
+
 def default_period(
     session: Session, *, team_id: int, today: dt.date, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date, dt.date]:
     """The period asked for, else the time since the previous report, else the last 4 weeks."""
+    check_dates(start, end)
     end = end or today
     if start is None:
         last = read.last_report_end(session, team_id=team_id)
@@ -268,6 +283,7 @@ def build_report(
     end: dt.date,
 ) -> Report:
     """Build the report of ``team`` for ``[start, end]`` from what the store holds."""
+    check_dates(start, end)
     if start > end:
         raise ReportError(f"the period starts ({start}) after it ends ({end})")
     team_id, name, slug = find_team(session, team)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -23,8 +24,10 @@ from maturity.actions import Jobs
 from maturity.context import AppContext
 from web import api, pages
 from web.api import events as events_api
+from web.body_limit import BodyLimit
 from web.cache import ResponseCache
 from web.pages import reports as report_pages
+from web.pdfs import PdfRenderer
 from web.security import HEADERS, SecurityHeaders
 from web.settings import WebSettings
 
@@ -39,6 +42,8 @@ _TITLES = {
     405: "Method not allowed",
     413: "Too large",
     422: "Bad parameter",
+    429: "Too many attempts",
+    503: "Busy",
 }
 
 
@@ -78,8 +83,10 @@ def create_app(
     app.state.context = ctx
     app.state.settings = settings
     app.state.jobs = Jobs()  # background actions, one at a time
+    app.state.pdfs = PdfRenderer(ctx.config.web.pdf_browsers)  # browsers at once, PDFs kept
     # Inside SecurityHeaders (added last, so outermost): kept answers get the same headers.
     app.add_middleware(ResponseCache, context=ctx, settings=settings)
+    app.add_middleware(BodyLimit)  # every route: a body past its limit is refused while read
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(pages.router())
@@ -97,6 +104,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _store_error)
     app.add_exception_handler(Exception, _server_error)
     app.openapi = _openapi_with_event_schemas(app)  # type: ignore[method-assign]
     return app
@@ -131,6 +139,37 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
     lines = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in errors]
     return _error_page(request, 422, lines)
+
+
+#: how long a client is asked to wait when the store is busy with a long write
+BUSY_RETRY_AFTER_S = 10
+
+
+def store_busy(exc: BaseException) -> bool:
+    """Whether a database error means another writer holds the store (worth a retry)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return (
+        "database is locked" in text
+        or "database table is locked" in text
+        or "lock timeout" in text
+        or "could not obtain lock" in text
+    )
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    if not store_busy(exc):
+        return await _server_error(request, exc)
+    # SQLite has one writer: a long ingest or collection holds it past the busy timeout.
+    log.warning("store busy answering %s %s: %s", request.method, request.url.path, exc)
+    detail = "the store is busy with another write (an ingest or a collection); retry shortly"
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER_S)}
+    response: Response
+    if _wants_json(request):
+        response = JSONResponse({"detail": detail}, status_code=503, headers=headers)
+    else:
+        response = _error_page(request, 503, [detail])
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

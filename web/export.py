@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import Response
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+from maturity.spreadsheet import csv_cell as safe_cell  # the one rule, shared with the CLI
 
-
-def safe_cell(value: Any) -> Any:
-    """A value as a CSV cell: times in ISO 8601, text that could start a formula quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+__all__ = ["CSV_RESPONSE", "csv_response", "safe_cell"]
 
 
 def csv_response(

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///maturity.db"
@@ -19,9 +20,24 @@ class StoreError(Exception):
     """The store cannot be opened or is not at the schema this code expects."""
 
 
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            "the database URL is not a URL (sqlite:///PATH or postgresql://...)"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+        raise StoreError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH or "
+            "postgresql://USER@HOST/DB"
+        )
+    return parsed
+
+
 def normalize_url(url: str) -> str:
     """Return ``url`` with ``postgresql://`` mapped to the psycopg 3 driver we ship."""
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
@@ -34,7 +50,7 @@ def resolve_url(configured: str | None, base_dir: Path | None = None) -> str:
     command run from anywhere opens the same store.
     """
     url = os.environ.get("MATURITY_DATABASE_URL") or configured or DEFAULT_URL
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database)
         if not path.is_absolute() and base_dir is not None:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from collectors import events
+from maturity.context import AppContext
 from web.api.schemas import EventProblem, EventsAccepted, EventsRejected, Problem
 from web.deps import ContextDep, IngestDep
 
@@ -77,18 +78,25 @@ async def post_events(request: Request, context: ContextDep, _token: IngestDep) 
     every invalid event's index and reason.
     """
     body = await _read_body(request)
+    # Decoding, validating and writing are CPU and database work: all of it in a worker
+    # thread, so that the event loop goes on answering other requests meanwhile.
+    return await run_in_threadpool(_ingest_body, context, body)
+
+
+def _ingest_body(context: AppContext, body: bytes) -> Any:
     try:
         data = json.loads(body)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        return _rejected("the body is nested too deeply to be an event")
+    except ValueError:
         return _rejected("the body is not valid JSON (UTF-8)")
     items = data if isinstance(data, list) else [data]
     if not items:
         return _rejected("the body holds no event")
     if len(items) > MAX_EVENTS_PER_REQUEST:
         raise HTTPException(413, f"more than {MAX_EVENTS_PER_REQUEST} events in one request")
-    parsed = events.parse_objects(items)
-    result = await run_in_threadpool(events.ingest, context.sessions, parsed, scope="api")
+    result = events.ingest(context.sessions, events.iter_objects(items), scope="api")
     if not result.written:
         problems = [EventProblem(index=i.position, reason=i.reason) for i in result.invalid]
-        return _rejected(f"{len(problems)} invalid event(s); nothing was written", problems)
+        return _rejected(f"{result.invalid_count} invalid event(s); nothing was written", problems)
     return EventsAccepted(written=result.counts, run_id=result.run_id)

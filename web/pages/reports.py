@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
 from maturity import model as model_mod
 from maturity.store.engine import session_scope
 from reports import build, flows, render
+from web import pdfs
 from web.deps import ContextDep, SessionDep, ViewerDep
 
 router = APIRouter()
@@ -22,8 +23,13 @@ MEDIA_TYPES = {
 }
 
 
+#: the generation time of the HTML a kept PDF is identified by (any fixed time would do)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 @router.get("/teams/{slug}/report")
 def team_report(
+    request: Request,
     slug: str,
     session: SessionDep,
     context: ContextDep,
@@ -43,13 +49,31 @@ def team_report(
         raise HTTPException(status, str(exc)) from None
     if report.slug != slug:  # a name matched, not the slug: the address names slugs only
         raise HTTPException(404, f"no team with the slug {slug!r}")
+    renderer: pdfs.PdfRenderer = request.app.state.pdfs
+    fresh = True
     try:
-        body = render.render_bytes(report, format)
+        if format == "pdf":
+            # The same report (team, period, data; not the time it was generated) gives the
+            # same file: kept, it needs no browser and is no new report run.
+            key = pdfs.PdfRenderer.key(
+                report.slug, report.start, report.end, render.to_html(report, generated=_EPOCH)
+            )
+            fresh = renderer.get(key) is None
+            body = renderer.render(key, lambda: render.render_bytes(report, format))
+        else:
+            body = render.render_bytes(report, format)
     except render.ChromiumMissing as exc:
         # The same one sentence as 'maturity report' prints: what to install.
         raise HTTPException(503, str(exc)) from None
-    with session_scope(context.sessions) as writer:
-        flows.record(writer, report, format)
+    except pdfs.Busy as exc:
+        raise HTTPException(
+            503,
+            f"{exc}; try again in a minute",
+            headers={"Retry-After": str(pdfs.RETRY_AFTER_S)},
+        ) from None
+    if fresh:
+        with session_scope(context.sessions) as writer:
+            flows.record(writer, report, format)
     # The file name comes from the slug and dates only, never from a team's display name.
     name = f"report-{report.slug}-{report.start}-{report.end}.{format}"
     return Response(
