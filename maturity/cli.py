@@ -506,13 +506,19 @@ def serve(
         # scheduled one never run at the same time.
         actions.every(web_app.state.jobs, context, interval, stop)
         out.print(f"collecting and scoring every {collect_every}", markup=False)
+    trusted = list(context.config.web.trusted_proxies)
+    if trusted:
+        out.print(f"trusting X-Forwarded-* from {', '.join(trusted)}", markup=False)
     uvicorn.run(
         web_app,
         host=host,
         port=port,
         log_level="warning",
         server_header=False,
-        proxy_headers=False,
+        # The scheme (Secure cookies) and client address (rate limits) come from
+        # X-Forwarded-Proto/-For only when the request comes from a listed proxy.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
     )
 
 

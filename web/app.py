@@ -28,7 +28,7 @@ from web.body_limit import BodyLimit
 from web.cache import ResponseCache
 from web.pages import reports as report_pages
 from web.pdfs import PdfRenderer
-from web.security import HEADERS, SecurityHeaders
+from web.security import HEADERS, FailureLimiter, SecurityHeaders
 from web.settings import WebSettings
 
 log = logging.getLogger("web")
@@ -83,6 +83,7 @@ def create_app(
     app.state.context = ctx
     app.state.settings = settings
     app.state.jobs = Jobs()  # background actions, one at a time
+    app.state.auth_failures = FailureLimiter()  # failed logins and bearer tokens per address
     app.state.pdfs = PdfRenderer(ctx.config.web.pdf_browsers)  # browsers at once, PDFs kept
     # Inside SecurityHeaders (added last, so outermost): kept answers get the same headers.
     app.add_middleware(ResponseCache, context=ctx, settings=settings)

@@ -30,6 +30,7 @@ from typing import Any
 import anyio
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +38,7 @@ from maturity.context import AppContext
 from maturity.store import engine as engine_mod
 from maturity.store import read
 from web.deps import viewer_role
+from web.security import COOKIE
 from web.settings import WebSettings
 
 log = logging.getLogger("web.cache")
@@ -175,7 +177,12 @@ class ResponseCache:
         ):
             await self.app(scope, receive, send)
             return
-        role = viewer_role(Request(scope), self.settings)
+        request = Request(scope)
+        if self.settings.viewer_token is not None and COOKIE in request.cookies:
+            # a login session is looked up in the store: not on the event loop
+            role = await run_in_threadpool(viewer_role, request, self.settings)
+        else:
+            role = viewer_role(request, self.settings)
         if role is None:  # the route answers 401
             await self.app(scope, receive, send)
             return

@@ -1,9 +1,16 @@
-"""Security of every response: headers (CSP and friends) and constant-time token checks."""
+"""Security of every response: headers (CSP and friends), constant-time token checks, login
+sessions and the limit on failed authentication."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,20 +81,80 @@ def token_matches(given: str | None, expected: SecretStr | None) -> bool:
     )
 
 
-def cookie_value(viewer_token: SecretStr) -> str:
-    """What the login cookie holds: a keyed digest, so the token itself never sits in a browser."""
+def new_session_id() -> str:
+    """A login session's id for the cookie: 256 random bits, never derived from a token."""
+    return secrets.token_urlsafe(32)
+
+
+def session_digest(session_id: str) -> str:
+    """What the store keeps of a session id (SHA-256): a copy of the store opens no session."""
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def session_binding(token: SecretStr, digest: str) -> str:
+    """A keyed digest that ties a session to the token it was opened with."""
     return hmac.new(
-        viewer_token.get_secret_value().encode(), b"maturity viewer cookie v1", hashlib.sha256
+        token.get_secret_value().encode(), b"maturity session v2:" + digest.encode(), hashlib.sha256
     ).hexdigest()
 
 
-def cookie_matches(given: str | None, viewer_token: SecretStr | None) -> bool:
-    """Whether a login cookie was issued for the current viewer token."""
-    if not given or viewer_token is None:
+def binding_matches(given: str, token: SecretStr | None, digest: str) -> bool:
+    """Whether a stored session was opened with ``token`` (false once the token changed)."""
+    if token is None:
         return False
-    return hmac.compare_digest(
-        given.encode("ascii", "replace"), cookie_value(viewer_token).encode()
-    )
+    return hmac.compare_digest(given.encode(), session_binding(token, digest).encode())
+
+
+class FailureLimiter:
+    """Failed authentication attempts per client address, in a sliding window.
+
+    After ``limit`` failures within ``window_s`` seconds, every attempt from that address is
+    refused (429 with ``Retry-After``) until the oldest failure leaves the window; a correct
+    token does not reset the count, so guessing gains nothing from interleaving one.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 10,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 100_000,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.clock = clock
+        self.max_clients = max_clients
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._failures.get(client)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[client]
+        return times
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None when it may now."""
+        with self._lock:
+            now = self.clock()
+            times = self._recent(client, now)
+            if len(times) < self.limit:
+                return None
+            return max(1, math.ceil(times[0] + self.window_s - now))
+
+    def fail(self, client: str) -> None:
+        """Count one failed attempt of ``client``."""
+        with self._lock:
+            now = self.clock()
+            if client not in self._failures and len(self._failures) >= self.max_clients:
+                # A flood of addresses: forget the oldest rather than grow without bound.
+                self._failures.pop(next(iter(self._failures)))
+            self._failures.setdefault(client, deque()).append(now)
 
 
 def bearer(authorization: str | None) -> str | None:

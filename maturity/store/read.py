@@ -902,3 +902,14 @@ def store_version(conn: Session | Connection) -> StoreVersion:
     tables are valid for as long as this tuple is unchanged.
     """
     return StoreVersion(*conn.execute(_store_version_statement()).one())
+
+
+def get_login_session(
+    session: Session | Connection, *, id_hash: str, now: dt.datetime
+) -> tuple[str, str] | None:
+    """(role, binding) of an unexpired browser login by the digest of its id, or None."""
+    S = tables.LoginSession
+    row = session.execute(
+        select(S.role, S.binding).where(S.id_hash == id_hash, S.expires_at > now)
+    ).first()
+    return (str(row[0]), str(row[1])) if row is not None else None

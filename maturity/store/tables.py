@@ -443,3 +443,23 @@ class ReportRun(Base):
     period_end: Mapped[dt.date] = mapped_column(Date)
     generated_at: Mapped[dt.datetime]
     format: Mapped[str] = mapped_column(String(8))
+
+
+# --- web sessions -------------------------------------------------------------------------
+
+
+class LoginSession(Base):
+    """A browser's login: the cookie holds a random id, the store only its SHA-256 digest.
+
+    ``binding`` ties the session to the token it was opened with (a keyed digest, never the
+    token): a changed token ends every session opened with the old one. Logging out deletes the
+    row, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    binding: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

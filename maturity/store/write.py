@@ -383,3 +383,30 @@ def record_report_run(
             generated_at=generated_at or dt.datetime.now(dt.UTC),
         )
     )
+
+
+def open_login_session(
+    session: Session,
+    *,
+    id_hash: str,
+    role: str,
+    binding: str,
+    expires_at: dt.datetime,
+    now: dt.datetime | None = None,
+) -> None:
+    """Store a browser's login by the digest of its id; expired ones are dropped meanwhile."""
+    now = now or dt.datetime.now(dt.UTC)
+    session.execute(delete(tables.LoginSession).where(tables.LoginSession.expires_at <= now))
+    session.add(
+        tables.LoginSession(
+            id_hash=id_hash, role=role, binding=binding, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def close_login_session(session: Session, *, id_hash: str) -> int:
+    """Forget a browser's login (logout): the cookie stops working at once; rows deleted."""
+    result = session.execute(
+        delete(tables.LoginSession).where(tables.LoginSession.id_hash == id_hash)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
@@ -14,11 +15,35 @@ from maturity.environments import order_environments, tier_of
 from web.deps import require_admin, require_viewer
 from web.export import safe_cell
 from web.pages.auth import safe_next
-from web.security import bearer, cookie_matches, cookie_value, token_matches
+from web.security import (
+    FailureLimiter,
+    bearer,
+    binding_matches,
+    new_session_id,
+    session_binding,
+    session_digest,
+    token_matches,
+)
 from web.settings import SettingsError, WebSettings
 
+ADMIN = "admin-token-0123456789abcdef"
+VIEWER = "viewer-token-0123456789abcdef"
+INGEST = "ingest-token-0123456789abcdef"
 
-@pytest.mark.parametrize("value", ["short", "changeme", " " * 20 + "xyz", "fifteen-chars-x"])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "short",
+        "changeme",
+        " " * 20 + "xyz",
+        "fifteen-chars-x",
+        "a" * 16,
+        "a" * 64,
+        "abababababababab",
+        "abcdabcdabcdabcd",
+    ],
+)
 def test_weak_tokens_are_refused_naming_the_variable_not_the_value(value: str) -> None:
     with pytest.raises(SettingsError) as caught:
         WebSettings.from_env({"MATURITY_ADMIN_TOKEN": value})
@@ -28,32 +53,58 @@ def test_weak_tokens_are_refused_naming_the_variable_not_the_value(value: str) -
 
 def test_tokens_come_from_the_environment_and_empty_means_unset() -> None:
     s = WebSettings.from_env(
-        {"MATURITY_VIEWER_TOKEN": "v" * 20, "MATURITY_ADMIN_TOKEN": "", "OTHER": "x"}
+        {"MATURITY_VIEWER_TOKEN": VIEWER, "MATURITY_ADMIN_TOKEN": "", "OTHER": "x"}
     )
     assert s.admin_token is None and s.ingest_token is None
-    assert s.viewer_token is not None and s.viewer_token.get_secret_value() == "v" * 20
-    assert "v" * 20 not in repr(s)
+    assert s.viewer_token is not None and s.viewer_token.get_secret_value() == VIEWER
+    assert VIEWER not in repr(s)
+
+
+@pytest.mark.parametrize(
+    "value", ["7855b6e41ce32990", "Correct-Horse-Battery-Staple", "q9ZP2xT_c0Lh7wVdN4mKs1RyBe6uJ"]
+)
+def test_random_looking_tokens_of_16_characters_or_more_are_accepted(value: str) -> None:
+    assert WebSettings.from_env({"MATURITY_ADMIN_TOKEN": value}).admin_token is not None
 
 
 def test_token_comparison_accepts_only_the_exact_token() -> None:
-    s = WebSettings.from_env({"MATURITY_ADMIN_TOKEN": "a" * 20})
-    assert token_matches("a" * 20, s.admin_token)
-    assert not token_matches("a" * 19, s.admin_token)
-    assert not token_matches("a" * 20 + " ", s.admin_token)
+    s = WebSettings.from_env({"MATURITY_ADMIN_TOKEN": ADMIN})
+    assert token_matches(ADMIN, s.admin_token)
+    assert not token_matches(ADMIN[:-1], s.admin_token)
+    assert not token_matches(ADMIN + " ", s.admin_token)
     assert not token_matches(None, s.admin_token)
-    assert not token_matches("a" * 20, None)
+    assert not token_matches(ADMIN, None)
     assert not token_matches("\ud800", s.admin_token)
 
 
-def test_the_login_cookie_is_a_digest_bound_to_the_viewer_token() -> None:
-    one = WebSettings.from_env({"MATURITY_VIEWER_TOKEN": "1" * 20}).viewer_token
-    two = WebSettings.from_env({"MATURITY_VIEWER_TOKEN": "2" * 20}).viewer_token
-    assert one is not None and two is not None
-    value = cookie_value(one)
-    assert "1" * 20 not in value
-    assert cookie_matches(value, one)
-    assert not cookie_matches(value, two)
-    assert not cookie_matches("é", one)
+def test_a_login_session_is_random_stored_as_a_digest_and_bound_to_the_viewer_token() -> None:
+    one = SecretStr(VIEWER)
+    two = SecretStr(VIEWER + "2")
+    first, second = new_session_id(), new_session_id()
+    assert first != second and len(first) >= 43  # 256 random bits, not derived from the token
+    digest = session_digest(first)
+    assert first not in digest and VIEWER not in digest
+    binding = session_binding(one, digest)
+    assert VIEWER not in binding
+    assert binding_matches(binding, one, digest)
+    assert not binding_matches(binding, two, digest)
+    assert not binding_matches(binding, None, digest)
+    assert not binding_matches(binding, one, session_digest(second))
+
+
+def test_failed_attempts_past_the_limit_are_refused_until_the_window_passes() -> None:
+    now = [1000.0]
+    limiter = FailureLimiter(limit=3, window_s=60, clock=lambda: now[0])
+    for _ in range(2):
+        limiter.fail("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") is None
+    now[0] += 10
+    limiter.fail("10.0.0.1")
+    # the first failure (at 1000) leaves the window at 1060; it is 1010 now
+    assert limiter.retry_after("10.0.0.1") == 50
+    assert limiter.retry_after("10.0.0.2") is None
+    now[0] = 1060.5
+    assert limiter.retry_after("10.0.0.1") is None
 
 
 @pytest.mark.parametrize(
@@ -130,14 +181,21 @@ def test_environment_names_fall_in_tiers_by_the_configured_globs() -> None:
 
 def _request(authorization: str | None = None) -> Request:
     headers = [(b"authorization", authorization.encode())] if authorization else []
-    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
+    app = SimpleNamespace(state=SimpleNamespace(auth_failures=FailureLimiter()))
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "headers": headers,
+            "app": app,
+            "client": ("192.0.2.1", 4000),
+        }
+    )
 
 
 def _settings(**tokens: str) -> WebSettings:
     return WebSettings(**{k: SecretStr(v) for k, v in tokens.items()})
-
-
-ADMIN, VIEWER, INGEST = "a" * 20, "v" * 20, "i" * 20
 
 
 @pytest.mark.parametrize(
