@@ -296,6 +296,60 @@ def iter_objects(objects: Iterable[Any], *, first: int = 0) -> Iterator[Item]:
             yield Invalid(n, describe(exc))
 
 
+class NotJson(ValueError):
+    """A request body that is not one JSON value or array (the message says where)."""
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"
+
+
+def iter_json(text: str) -> Iterator[Any]:
+    """The values of a JSON array one at a time (or the one value that is not an array).
+
+    Decoding element by element keeps each step short, so that a thread doing this never holds
+    the interpreter for long (a 10 MB array decoded at once does, for a third of a second), and
+    the elements are validated and written while the rest is still text.
+    """
+    pos = _skip(text, 0)
+    if not text.startswith("[", pos):
+        value, end = _decode(text, pos)
+        if _skip(text, end) != len(text):
+            raise NotJson(f"extra data at character {end}")
+        yield value
+        return
+    pos = _skip(text, pos + 1)
+    if text.startswith("]", pos):
+        if _skip(text, pos + 1) != len(text):
+            raise NotJson(f"extra data at character {pos + 1}")
+        return
+    while True:
+        value, pos = _decode(text, pos)
+        yield value
+        pos = _skip(text, pos)
+        if text.startswith(",", pos):
+            pos = _skip(text, pos + 1)
+            continue
+        if text.startswith("]", pos) and _skip(text, pos + 1) == len(text):
+            return
+        raise NotJson(f"expected ',' or ']' at character {pos}")
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _SPACE:
+        pos += 1
+    return pos
+
+
+def _decode(text: str, pos: int) -> tuple[Any, int]:
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise NotJson(str(exc)) from None
+
+
 def parse_objects(objects: Sequence[Any], *, first: int = 0) -> Parsed:
     """Validate decoded JSON values (a request's array); positions are indexes from ``first``."""
     return _collect(iter_objects(objects, first=first))

@@ -472,6 +472,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the dashboards and the JSON API (tokens: MATURITY_ADMIN_TOKEN, ..._VIEWER_TOKEN)."""
+    import gc
     import threading
 
     import uvicorn
@@ -506,6 +507,13 @@ def serve(
         # scheduled one never run at the same time.
         actions.every(web_app.state.jobs, context, interval, stop)
         out.print(f"collecting and scoring every {collect_every}", markup=False)
+    # Everything imported and built so far lives as long as the process: kept out of the
+    # garbage collector's full passes, which otherwise stop every thread (the event loop too)
+    # for a third of a second when a worker thread allocates a lot (an ingest).
+    gc.freeze()
+    # Worker threads (ingest, reports) hand the interpreter back to the event loop after 1 ms
+    # instead of 5: a request waits for each of its hops to a thread and back.
+    sys.setswitchinterval(0.001)
     trusted = list(context.config.web.trusted_proxies)
     if trusted:
         out.print(f"trusting X-Forwarded-* from {', '.join(trusted)}", markup=False)

@@ -3,7 +3,8 @@ schema of docs/events.md)."""
 
 from __future__ import annotations
 
-import json
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -85,18 +86,45 @@ async def post_events(request: Request, context: ContextDep, _token: IngestDep) 
 
 def _ingest_body(context: AppContext, body: bytes) -> Any:
     try:
-        data = json.loads(body)
-    except RecursionError:
-        return _rejected("the body is nested too deeply to be an event")
-    except ValueError:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
         return _rejected("the body is not valid JSON (UTF-8)")
-    items = data if isinstance(data, list) else [data]
-    if not items:
+    values = events.iter_json(text)
+    try:
+        first = next(values)
+        counted = _Counted(itertools.chain([first], values))
+        result = events.ingest(context.sessions, events.iter_objects(counted), scope="api")
+    except StopIteration:
         return _rejected("the body holds no event")
-    if len(items) > MAX_EVENTS_PER_REQUEST:
-        raise HTTPException(413, f"more than {MAX_EVENTS_PER_REQUEST} events in one request")
-    result = events.ingest(context.sessions, events.iter_objects(items), scope="api")
+    except events.NotJson as exc:
+        # Found while the events before it were being written: rolled back, nothing is kept.
+        if "nested too deeply" in str(exc):
+            return _rejected("the body is nested too deeply to be an event")
+        return _rejected("the body is not valid JSON (UTF-8)")
+    except _TooMany:
+        raise HTTPException(
+            413, f"more than {MAX_EVENTS_PER_REQUEST} events in one request"
+        ) from None
     if not result.written:
         problems = [EventProblem(index=i.position, reason=i.reason) for i in result.invalid]
         return _rejected(f"{result.invalid_count} invalid event(s); nothing was written", problems)
     return EventsAccepted(written=result.counts, run_id=result.run_id)
+
+
+class _TooMany(Exception):
+    pass
+
+
+class _Counted:
+    """The decoded elements, counted as they pass; more than the limit stops the request."""
+
+    def __init__(self, values: Iterator[Any]) -> None:
+        self.values = values
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for value in self.values:
+            self.n += 1
+            if self.n > MAX_EVENTS_PER_REQUEST:
+                raise _TooMany
+            yield value
