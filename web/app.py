@@ -128,7 +128,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             {"next": target, "failed": False},
             status_code=401,
         )
-    return _error_page(request, exc.status_code, [str(exc.detail)])
+    response = _error_page(request, exc.status_code, [str(exc.detail)])
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":  # 429 and 503 say when to come back, pages too
+            response.headers[name] = value
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
