@@ -3,9 +3,11 @@
 Writes a JSON-lines file of builds, deployments, incidents and pull requests (60/25/5/10 %),
 then runs ``maturity ingest`` on it in a process of its own, into a fresh store, and reports
 that process's peak resident memory and throughput. Run with two sizes to see that memory stays
-flat in the size of the file::
+flat in the size of the file, and ``--compare`` a checkout of an earlier version::
 
     PYTHONPATH=. .venv/bin/python bench/ingest.py --events 100000 --events 1000000
+    git archive main | tar -x -C /tmp/main-code
+    PYTHONPATH=. .venv/bin/python bench/ingest.py --events 100000 --compare /tmp/main-code
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -92,8 +95,12 @@ def write_file(path: Path, n: int) -> int:
     return path.stat().st_size
 
 
-def run(n: int, folder: Path) -> dict[str, float]:
-    """Ingest ``n`` generated events into a fresh SQLite store; figures of the child process."""
+def run(n: int, folder: Path, code: Path | None = None) -> dict[str, float]:
+    """Ingest ``n`` generated events into a fresh SQLite store; figures of the child process.
+
+    ``code``: a checkout whose ``maturity`` the child runs instead of this one (to compare).
+    """
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "maturity.toml"
     config.write_text(
@@ -107,6 +114,8 @@ def run(n: int, folder: Path) -> dict[str, float]:
         [sys.executable, "-m", "maturity", "--config", str(config), "db", "upgrade"],
         check=True,
         capture_output=True,
+        cwd=folder,
+        env=env,
     )
     script = (
         "import resource, sys\n"
@@ -122,6 +131,7 @@ def run(n: int, folder: Path) -> dict[str, float]:
         text=True,
         check=False,
         cwd=folder,
+        env=env,
     )
     seconds = time.perf_counter() - start
     if "ingested" not in proc.stdout:
@@ -140,19 +150,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, action="append", help="events per file (repeat)")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one)")
+    parser.add_argument(
+        "--compare", type=Path, help="also run each size with the maturity of this checkout"
+    )
     args = parser.parse_args()
     sizes = args.events or [1_000_000]
     with tempfile.TemporaryDirectory() as tmp:
         base = args.dir or Path(tmp)
-        print("| events | file (MB) | seconds | events/s | peak memory (MB) |")
-        print("| ---: | ---: | ---: | ---: | ---: |")
+        print("| code | events | file (MB) | seconds | events/s | peak memory (MB) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for n in sizes:
-            r = run(n, base / f"ingest-{n}")
-            print(
-                f"| {n:,} | {r['file_mb']:.0f} | {r['seconds']:.0f} | {r['events_per_s']:,.0f} "
-                f"| {r['peak_mb']:.0f} |",
-                flush=True,
-            )
+            for label, code in [("this", None), ("compared", args.compare)]:
+                if label == "compared" and code is None:
+                    continue
+                r = run(n, base / f"ingest-{label}-{n}", code)
+                print(
+                    f"| {label} | {n:,} | {r['file_mb']:.0f} | {r['seconds']:.0f} "
+                    f"| {r['events_per_s']:,.0f} | {r['peak_mb']:.0f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
