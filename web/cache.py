@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from maturity.context import AppContext
 from maturity.store import engine as engine_mod
 from maturity.store import read
+from web import deps
 from web.deps import viewer_role
 from web.security import COOKIE
 from web.settings import WebSettings
@@ -178,6 +179,13 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if "authorization" in request.headers and deps.failures(request).retry_after(
+            deps.client_address(request)
+        ):
+            # A client locked out for failed attempts gets its 429 from the route: a kept
+            # answer must not tell it which token is right.
+            await self.app(scope, receive, send)
+            return
         if self.settings.viewer_token is not None and COOKIE in request.cookies:
             # a login session is looked up in the store: not on the event loop
             role = await run_in_threadpool(viewer_role, request, self.settings)

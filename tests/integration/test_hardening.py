@@ -329,13 +329,22 @@ def test_failed_logins_and_bearer_tokens_are_rate_limited_with_retry_after(
     api = web.get("/api/v1/teams", headers={"Authorization": f"Bearer {VIEWER}"})
     assert api.status_code == 429
     assert "too many failed authentication attempts" in api.json()["detail"]
-    # Bearer failures count too, on a fresh application (a fresh count).
+    # Bearer failures count too, on a fresh application (a fresh count), and an answer kept
+    # for the right token is no way around the lockout.
     fresh = webstore.client(context, viewer_token=VIEWER, admin_token=ADMIN, ingest_token=INGEST)
+    kept = fresh.get("/api/v1/model", headers={"Authorization": f"Bearer {VIEWER}"})
+    assert kept.status_code == 200
+    assert (
+        fresh.get("/api/v1/model", headers={"Authorization": f"Bearer {VIEWER}"}).headers["x-cache"]
+        == "hit"
+    )
     for _ in range(10):
         wrong = fresh.post("/api/v1/events", json=[], headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
     limited = fresh.get("/api/v1/teams", headers={"Authorization": f"Bearer {VIEWER}"})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    again = fresh.get("/api/v1/model", headers={"Authorization": f"Bearer {VIEWER}"})
+    assert again.status_code == 429
     # A browser without any credentials is not an attempt: it still gets the login page.
     assert fresh.get("/overview").status_code == 401
     context.close()
