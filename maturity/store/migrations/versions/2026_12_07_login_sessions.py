@@ -1,7 +1,7 @@
 """login sessions of browsers, revocable: the cookie holds a random id, the store its digest
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from maturity.store.types import UTCDateTime
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
