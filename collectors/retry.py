@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("collectors.retry")
 T = TypeVar("T")
@@ -110,3 +110,54 @@ def call(
             if on_wait is not None and (wait >= 5 or retry.rate_limited):
                 on_wait(message)
             sleep(wait)
+
+
+# --- a gate shared by every HTTP request (distributed mode) -------------------------------
+
+
+class RequestGate(Protocol):
+    """Shared rate-limit budgets around every HTTP request of the API clients.
+
+    ``before`` waits until the request may go (the host's budget is not paused, a slot of its
+    concurrency cap is free) and returns a ticket; ``after`` gets the answer's status (None when
+    none came) and headers, so that a ``Retry-After`` or a spent budget pauses every worker.
+    """
+
+    def before(self, url: str, headers: Mapping[str, str]) -> object: ...
+
+    def after(self, ticket: object, status: int | None, headers: Mapping[str, str]) -> None: ...
+
+
+_gate: RequestGate | None = None
+
+
+def install_gate(gate: RequestGate | None) -> None:
+    """Put ``gate`` around every request of this process's API clients (None: take it away).
+
+    The clients (PyGithub, python-jenkins, jira, python-gitlab) all send through ``requests``;
+    the gate wraps its transport adapter, the one place every request passes, so that no client
+    changes. Only distributed workers install one: the embedded path never does.
+    """
+    from requests.adapters import HTTPAdapter
+
+    global _gate
+    _gate = gate
+    if gate is None or getattr(HTTPAdapter.send, "gated", False):
+        return
+    original = HTTPAdapter.send
+
+    def send(self: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        current = _gate
+        if current is None:
+            return original(self, request, *args, **kwargs)
+        ticket = current.before(str(request.url), request.headers)
+        try:
+            response = original(self, request, *args, **kwargs)
+        except BaseException:
+            current.after(ticket, None, {})
+            raise
+        current.after(ticket, response.status_code, response.headers)
+        return response
+
+    send.gated = True  # type: ignore[attr-defined]
+    HTTPAdapter.send = send  # type: ignore[method-assign]

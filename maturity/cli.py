@@ -167,6 +167,14 @@ def collect(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Ignore cursors and read everything again.")
     ] = False,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="One task per scope on 'maturity worker' processes (PostgreSQL store and a "
+            "broker: see docs/deploy.md), followed until all are done.",
+        ),
+    ] = False,
 ) -> None:
     """Pull data from every configured source into the store."""
     import collectors
@@ -184,17 +192,28 @@ def collect(
     cfg = context.config
     if team is not None:
         cfg.team(team)
+    if distributed:
+        from maturity.distributed import settings as distributed_settings
+
+        distributed_settings.require_postgres(context.url)
     with session_scope(context.sessions) as session:
         teams.sync(session, cfg)
-    with BarProgress(err) as progress:
-        cc = CollectContext(
-            config=cfg,
-            sessions=context.sessions,
-            team=team,
-            full_refresh=full_refresh,
-            progress=progress,
+    if distributed:
+        from maturity.distributed import commands as distributed_commands
+
+        results = distributed_commands.collect(
+            context, wanted, team=team, full_refresh=full_refresh, console=err
         )
-        results = runner.collect(cc, wanted)
+    else:
+        with BarProgress(err) as progress:
+            cc = CollectContext(
+                config=cfg,
+                sessions=context.sessions,
+                team=team,
+                full_refresh=full_refresh,
+                progress=progress,
+            )
+            results = runner.collect(cc, wanted)
     with session_scope(context.sessions) as session:
         teams.reattribute(session)
     table = Table(title="collection", show_lines=False)
@@ -530,6 +549,79 @@ def serve(
     )
 
 
+# --- distributed: workers and the scheduler -----------------------------------------------
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", "-n", min=1, max=256, help="Tasks run at once (processes)."),
+    ] = 2,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            metavar="[collect|score]",
+            help="Take only these tasks (repeatable); default: both collection and scoring.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Worker name (default: celery@HOSTNAME).")
+    ] = None,
+) -> None:
+    """Run a worker that collects scopes and scores partitions (needs PostgreSQL and a broker;
+    see docs/deploy.md)."""
+    from maturity.distributed import commands as distributed_commands
+    from maturity.distributed import settings as distributed_settings
+
+    names = {
+        "collect": distributed_settings.COLLECT_QUEUE,
+        "score": distributed_settings.SCORE_QUEUE,
+    }
+    unknown = [q for q in queue or () if q not in names]
+    if unknown:
+        raise UserError(f"unknown queue {unknown[0]!r}; queues: collect, score")
+    queues = [names[q] for q in queue] if queue else list(names.values())
+    level = "INFO" if logging.getLogger().isEnabledFor(logging.INFO) else "WARNING"
+    distributed_commands.worker(
+        _ctx(ctx), concurrency=concurrency, queues=queues, loglevel=level, name=name
+    )
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            help="Collect and score this often (30m, 1h, 1d); default: [distributed] "
+            "collect_every.",
+            show_default=False,
+        ),
+    ] = None,
+    backfill: Annotated[
+        int | None,
+        typer.Option("--backfill", "-b", min=0, max=520, help="Also score weeks before this one."),
+    ] = None,
+) -> None:
+    """Send a collection and scoring to the workers on a schedule (Celery beat; run one, in
+    place of 'serve --collect-every' when several machines serve)."""
+    from maturity import actions
+    from maturity.distributed import commands as distributed_commands
+
+    if every is not None:
+        try:
+            actions.parse_duration(every)
+        except ValueError as exc:
+            raise UserError(f"--every: {exc}") from None
+    distributed_commands.schedule(_ctx(ctx), every=every, backfill=backfill)
+
+
 # --- model and scoring --------------------------------------------------------------------
 
 model_app = typer.Typer(help="Show or check a maturity model.", no_args_is_help=True)
@@ -618,6 +710,23 @@ def score(
             help="Also score this many weeks before it, from collected history.",
         ),
     ] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            "--distributed",
+            help="Score teams in partitions on 'maturity worker' processes (PostgreSQL store "
+            "and a broker: see docs/deploy.md).",
+        ),
+    ] = False,
+    partition_size: Annotated[
+        int | None,
+        typer.Option(
+            "--partition-size",
+            min=1,
+            help="With --distributed: teams per task (default: [distributed] partition_size).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compute and store one snapshot per team, dimension and week (re-scoring replaces)."""
     from maturity import snapshots
@@ -631,6 +740,9 @@ def score(
         except ValueError:
             raise UserError(f"--week: expected YYYY-MM-DD, got {week!r}") from None
     m = _load_model(context)
+    if distributed:
+        _score_distributed(context, team, when, backfill, partition_size)
+        return
     survey = _survey_aggregates(context, when, backfill)
     with BarProgress(err) as progress:
         try:
@@ -657,6 +769,49 @@ def score(
         markup=False,
     )
     _print_levels(context, snaps[snaps["period_end"] == last], title=f"week ending {last}")
+    _note_quiet_history(context, last, team)
+
+
+def _score_distributed(
+    context: AppContext,
+    team: str | None,
+    when: dt.date | None,
+    backfill: int | None,
+    partition_size: int | None,
+) -> None:
+    from maturity.distributed import commands as distributed_commands
+    from maturity.distributed import settings as distributed_settings
+    from maturity.store import read
+    from maturity.store.engine import session_scope
+
+    distributed_settings.require_postgres(context.url)
+    try:
+        done = distributed_commands.score(
+            context,
+            team=team,
+            week=when,
+            backfill=backfill,
+            partition_size=partition_size,
+            console=err,
+        )
+    except LookupError as exc:
+        raise UserError(str(exc.args[0])) from None
+    if not done["snapshots"]:
+        out.print("no teams in the store: run 'maturity collect' first")
+        return
+    ends = done["period_ends"]
+    last = max(ends)
+    out.print(
+        f"scored {len(ends)} week(s) ending {min(ends)} .. {last} with model "
+        f"{done['model_version']}: {done['snapshots']} snapshot(s) in {done['partitions']} "
+        "partition(s)",
+        markup=False,
+    )
+    with session_scope(context.sessions) as session:
+        snaps = read.list_snapshots(session, since=last, until=last)
+    if team is not None:
+        snaps = snaps[snaps["team"].str.casefold() == team.casefold()]
+    _print_levels(context, snaps, title=f"week ending {last}")
     _note_quiet_history(context, last, team)
 
 

@@ -101,6 +101,42 @@ class WebConfig(_Strict):
     pdf_browsers: Annotated[int, Field(ge=1, le=32)] = 2
 
 
+class DistributedConfig(_Strict):
+    """``[distributed]``: collection and scoring on Celery workers (``maturity worker``).
+
+    URLs here carry no password: put credentials in the environment overrides
+    (``MATURITY_BROKER_URL``, ``MATURITY_RESULT_BACKEND``, ``MATURITY_BUDGET_URL``).
+    """
+
+    #: any Celery broker URL (Redis by default, RabbitMQ works: amqp://host)
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    #: where task results go; default: the broker when it is Redis
+    result_backend: str | None = None
+    #: the Redis that holds shared API budgets; default: the broker when it is Redis
+    budget_url: str | None = None
+    #: requests in flight at once to one API host, across every worker
+    max_requests_per_host: Annotated[int, Field(ge=1, le=1000)] = 8
+    #: seconds a scope's lease lasts without renewal (renewed every third of it while working)
+    lease_s: Annotated[float, Field(ge=1, le=86400)] = 300.0
+    #: Redis broker: seconds before an unacknowledged task goes to another worker (a worker
+    #: that died); longer than the longest scope
+    visibility_timeout_s: Annotated[int, Field(ge=1)] = 7200
+    #: teams per scoring task
+    partition_size: Annotated[int, Field(ge=1, le=100000)] = 50
+    #: how often 'maturity schedule' collects and scores
+    collect_every: str = "1h"
+
+    @field_validator("broker_url", "result_backend", "budget_url")
+    @classmethod
+    def _no_password_in_file(cls, value: str | None) -> str | None:
+        if value and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]+@", value):
+            raise ValueError(
+                "a password does not belong in the file: set MATURITY_BROKER_URL, "
+                "MATURITY_RESULT_BACKEND or MATURITY_BUDGET_URL in the environment instead"
+            )
+        return value
+
+
 class RepositorySpec(_Strict):
     """A git repository a team owns: a local path or a URL, optionally with its default branch
     and, for a repository shared by several teams (a monorepo), the paths that are the team's
@@ -163,6 +199,7 @@ class Config(_Strict):
     environments: EnvironmentsConfig = EnvironmentsConfig()
     rules: RulesConfig = RulesConfig()
     web: WebConfig = WebConfig()
+    distributed: DistributedConfig = DistributedConfig()
     sources: SourcesConfig = SourcesConfig()
     teams: list[TeamConfig] = []
     #: the folder relative paths in the file are resolved against (not a key of the file)

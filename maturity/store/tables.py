@@ -348,6 +348,26 @@ class Cursor(Base):
     updated_at: Mapped[dt.datetime]
 
 
+class ScopeLease(Base):
+    """Who collects a (source, scope) now, when workers collect in parallel (distributed mode).
+
+    One holder at a time until ``expires_at`` (renewed while it works, so a killed worker's
+    lease runs out); ``done_key`` and ``result`` are the last finished task's run key and
+    outcome, so that a task delivered again after it finished returns them instead of
+    collecting a second time.
+    """
+
+    __tablename__ = "scope_leases"
+    __table_args__ = (UniqueConstraint("source", "scope"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(500))
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime | None]
+    done_key: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None]
+
+
 # --- scoring ------------------------------------------------------------------------------
 
 

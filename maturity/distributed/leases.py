@@ -1,0 +1,125 @@
+"""Scope leases in PostgreSQL: a (source, scope) is collected by one worker at a time.
+
+A lease row is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` (a row another worker is
+claiming this instant counts as taken) and held until ``expires_at``, which a heartbeat moves
+forward while the scope is collected; a worker killed with ``kill -9`` stops renewing and its
+lease runs out, so the redelivered task can take the scope over. Time is the database's clock,
+never a worker's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from maturity.store import tables
+from maturity.store.engine import session_scope
+
+log = logging.getLogger("maturity.distributed.leases")
+L = tables.ScopeLease
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: held (``busy`` False) or someone else's until ``retry_in_s``."""
+
+    busy: bool
+    #: the run key and result of the last task that finished the scope
+    done_key: str | None = None
+    result: dict[str, Any] | None = None
+    #: seconds until the other holder's lease runs out (when busy)
+    retry_in_s: float = 0.0
+
+
+def claim(session: Session, *, source: str, scope: str, holder: str, lease_s: float) -> Claim:
+    """Take the lease of (source, scope) for ``lease_s`` seconds unless another holds it."""
+    session.execute(
+        insert(L)
+        .values(source=source, scope=scope)
+        .on_conflict_do_nothing(index_elements=["source", "scope"])
+    )
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    row = session.execute(
+        select(L.id, L.holder, L.expires_at, L.done_key, L.result)
+        .where(L.source == source, L.scope == scope)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:  # another worker is claiming it in this very instant
+        return Claim(busy=True, retry_in_s=1.0)
+    if row.holder is not None and row.expires_at is not None and row.expires_at > now:
+        return Claim(busy=True, retry_in_s=max(1.0, (row.expires_at - now).total_seconds()))
+    session.execute(
+        update(L)
+        .where(L.id == row.id)
+        .values(holder=holder, expires_at=now + dt.timedelta(seconds=lease_s))
+    )
+    return Claim(busy=False, done_key=row.done_key, result=row.result)
+
+
+def renew(session: Session, *, source: str, scope: str, holder: str, lease_s: float) -> bool:
+    """Move the lease's end forward; False when it is no longer ours (it ran out and was taken)."""
+    moved = session.execute(
+        update(L)
+        .where(L.source == source, L.scope == scope, L.holder == holder)
+        .values(expires_at=func.now() + dt.timedelta(seconds=lease_s))
+    )
+    return bool(getattr(moved, "rowcount", 0))
+
+
+def release(
+    session: Session,
+    *,
+    source: str,
+    scope: str,
+    holder: str,
+    done_key: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> None:
+    """Give the lease up; with ``done_key``, remember that this run finished the scope."""
+    values: dict[str, Any] = {"holder": None, "expires_at": None}
+    if done_key is not None:
+        values.update(done_key=done_key, result=result)
+    session.execute(
+        update(L).where(L.source == source, L.scope == scope, L.holder == holder).values(**values)
+    )
+
+
+@contextlib.contextmanager
+def heartbeat(
+    sessions: sessionmaker[Session], *, source: str, scope: str, holder: str, lease_s: float
+) -> Iterator[threading.Event]:
+    """Renew the lease every third of ``lease_s`` while the block runs; the event yielded is
+    set if the lease was lost (the process stalled longer than the lease)."""
+    stop = threading.Event()
+    lost = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease_s / 3):
+            try:
+                with session_scope(sessions) as session:
+                    ok = renew(session, source=source, scope=scope, holder=holder, lease_s=lease_s)
+            except Exception as exc:
+                log.warning("could not renew the lease of %s %s: %s", source, scope, exc)
+                continue
+            if not ok:
+                log.warning("lost the lease of %s %s to another worker", source, scope)
+                lost.set()
+                return
+
+    thread = threading.Thread(target=beat, name=f"lease {source} {scope}", daemon=True)
+    thread.start()
+    try:
+        yield lost
+    finally:
+        stop.set()
+        thread.join()
