@@ -27,6 +27,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from maturity import paths as paths_mod
@@ -126,15 +127,18 @@ class DistributedConfig(_Strict):
     #: how often 'maturity schedule' collects and scores
     collect_every: str = "1h"
 
-    @field_validator("broker_url", "result_backend", "budget_url")
+    @model_validator(mode="before")
     @classmethod
-    def _no_password_in_file(cls, value: str | None) -> str | None:
-        if value and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]+@", value):
-            raise ValueError(
-                "a password does not belong in the file: set MATURITY_BROKER_URL, "
-                "MATURITY_RESULT_BACKEND or MATURITY_BUDGET_URL in the environment instead"
-            )
-        return value
+    def _no_password_in_file(cls, data: Any) -> Any:
+        # on the section, not the field: an error on the field would quote the password back
+        for key in ("broker_url", "result_backend", "budget_url"):
+            value = data.get(key) if isinstance(data, dict) else None
+            if isinstance(value, str) and re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]+@", value):
+                raise ValueError(
+                    f"{key}: a password does not belong in the file: set MATURITY_BROKER_URL, "
+                    "MATURITY_RESULT_BACKEND or MATURITY_BUDGET_URL in the environment instead"
+                )
+        return data
 
 
 class RepositorySpec(_Strict):

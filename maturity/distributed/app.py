@@ -10,7 +10,7 @@ second delivery collect nothing twice, and scoring replaces the weeks it writes.
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from maturity.distributed import settings as settings_mod
 
@@ -23,7 +23,7 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     task_default_queue=settings_mod.COLLECT_QUEUE,
-    task_queues=[Queue(name) for name in settings_mod.QUEUES],
+    task_queues=[Queue(name, Exchange(name), routing_key=name) for name in settings_mod.QUEUES],
     task_routes={
         "maturity.collect_scope": {"queue": settings_mod.COLLECT_QUEUE},
         "maturity.refresh": {"queue": settings_mod.COLLECT_QUEUE},

@@ -550,6 +550,12 @@ class GitHubServer:
         #: paths exactly as requested (with /api/v3, /repositories/{id})
         self.raw_paths: Counter[str] = Counter()
         self.log: list[tuple[str, str, int]] = []
+        #: seconds added to every answer (a far-away API), and what the budget tests read:
+        #: (arrival time, path, fault kind or ""), and the most requests ever in flight at once
+        self.latency_s = 0.0
+        self.arrivals: list[tuple[float, str, str]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -647,9 +653,7 @@ class _GitHubHandler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         parsed = urllib.parse.urlsplit(self.path)
-        path = parsed.path
-        prefix = "/api/v3" if path.startswith("/api/v3/") else ""
-        path = path.removeprefix("/api/v3")
+        path = parsed.path.removeprefix("/api/v3")
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         body_in = self.rfile.read(length) if length else b""
@@ -657,7 +661,29 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         with self.gh._lock:
             self.gh.counts[logical] += 1
             self.gh.raw_paths[parsed.path] += 1
+            self.gh.in_flight += 1
+            self.gh.max_in_flight = max(self.gh.max_in_flight, self.gh.in_flight)
+        try:
+            self._answer(method, logical, path, parsed.path, query, body_in)
+        finally:
+            with self.gh._lock:
+                self.gh.in_flight -= 1
+
+    def _answer(
+        self,
+        method: str,
+        logical: str,
+        path: str,
+        raw_path: str,
+        query: dict[str, str],
+        body_in: bytes,
+    ) -> None:
+        prefix = "/api/v3" if raw_path.startswith("/api/v3/") else ""
         fault = self.gh._take_fault(logical)
+        with self.gh._lock:
+            self.gh.arrivals.append((time.time(), logical, fault.kind if fault else ""))
+        if self.gh.latency_s:
+            time.sleep(self.gh.latency_s)
         if fault is not None and self._fault(fault):
             self._record(method, logical, 0)
             return
