@@ -26,8 +26,14 @@ log = logging.getLogger("maturity.distributed.budgets")
 
 PREFIX = "maturity:budget"
 
-# Take a slot if fewer than ARGV[2] are held (slots past their end are dropped first).
+# Take a slot of host KEYS[1] unless budget KEYS[2] is paused (then: minus the ms left), or if
+# fewer than ARGV[2] are held (slots past their end are dropped first); one script, so that a
+# pause written by another worker is never missed between the check and the take.
 _ACQUIRE = """
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then
+  return -paused
+end
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
@@ -101,25 +107,29 @@ class RedisGate:
         slot = uuid.uuid4().hex
         announced = False
         while True:
-            left_ms = int(self.redis.pttl(budget_key))
-            if left_ms > 0:
-                if not announced:
-                    log.warning("%s: budget paused by a worker; waiting %.1fs", host, left_ms / 1e3)
-                    announced = True
-                self.sleep(left_ms / 1000)
-                continue
-            if self._acquire(keys=[host_key], args=[slot, self.max_per_host, self.slot_ms]):
+            got = int(
+                self._acquire(
+                    keys=[host_key, budget_key], args=[slot, self.max_per_host, self.slot_ms]
+                )
+            )
+            if got == 1:
                 return Ticket(host_key, budget_key, slot)
+            if got < 0:
+                if not announced:
+                    log.warning("%s: budget paused by a worker; waiting %.1fs", host, -got / 1e3)
+                    announced = True
+                self.sleep(-got / 1000)
+                continue
             self.sleep(random.uniform(0.005, 0.03))
 
     def after(self, ticket: object, status: int | None, headers: Mapping[str, str]) -> None:
         assert isinstance(ticket, Ticket)
+        # the pause first, then the slot: a worker waiting for the slot must see the pause
+        if status is not None:
+            wait = retry.wait_from_headers(dict(headers))
+            if wait and wait > 0:
+                self.pause(ticket.budget_key, wait)
         self.redis.zrem(ticket.host_key, ticket.slot)
-        if status is None:
-            return
-        wait = retry.wait_from_headers(dict(headers))
-        if wait and wait > 0:
-            self.pause(ticket.budget_key, wait)
 
     def pause(self, budget_key: str, wait_s: float) -> None:
         """Every worker holds back requests with this budget for ``wait_s`` seconds."""

@@ -409,7 +409,7 @@ def test_workers_share_a_retry_after_and_the_per_host_cap(
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
     _, many_url = stores
-    with GitHubServer(token=GITHUB_TOKEN) as gh:
+    with GitHubServer(token=GITHUB_TOKEN, graphql=False) as gh:  # pull requests by REST
         for name in ("one", "two"):
             gh.add_repo("acme", name).populate(pulls=60, runs=30, start=DAY)
         gh.latency_s = 0.03
