@@ -3,6 +3,7 @@ own on a free port, and ``maturity worker`` processes started and killed like a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -133,10 +134,8 @@ class Worker:
 
     def kill9(self) -> None:
         """SIGKILL the worker and its pool processes at once, as a dying machine would."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
         self.handle.close()
 
