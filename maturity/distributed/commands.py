@@ -192,6 +192,7 @@ def score(
         "snapshots": sum(v["snapshots"] for v in values),
         "period_ends": ends,
         "model_version": values[0]["model_version"] if values else None,
+        "peak_rss_mb": max((v["peak_rss_mb"] for v in values), default=0.0),
     }
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import os
+import resource
 import socket
 import uuid
 from typing import Any
@@ -131,6 +132,8 @@ def score_partition(
         "first": str(min(run.period_ends)),
         "last": str(max(run.period_ends)),
         "model_version": run.model_version,
+        #: this worker process's peak resident memory so far (MB): what a partition costs
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
