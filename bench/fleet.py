@@ -208,7 +208,7 @@ def main() -> None:
         with GitHubServer(token=TOKEN) as gh:
             for i in range(args.api):
                 gh.add_repo("acme", f"svc-{i:04d}").populate(
-                    pulls=12, runs=12, commits=12, deployments=3, issues=6, releases=2, start=T0
+                    pulls=4, runs=4, commits=4, deployments=1, issues=2, releases=1, start=T0
                 )
             gh.latency_s = args.latency
             t = time.perf_counter()

@@ -35,6 +35,9 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     worker_cancel_long_running_tasks_on_connection_loss=True,
+    # a pool process opens its store as it starts (tasks.py): more than Celery's 4 s default
+    # on a busy machine
+    worker_proc_alive_timeout=60,
 )
 
 

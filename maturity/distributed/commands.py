@@ -60,6 +60,7 @@ def worker(
         log.warning(
             "no Redis for shared API budgets ([distributed] budget_url): each worker keeps its own"
         )
+    _preload()
     argv = [
         "worker",
         f"--concurrency={concurrency}",
@@ -71,6 +72,22 @@ def worker(
     if name:
         argv.append(f"--hostname={name}")
     app.worker_main(argv)
+
+
+def _preload() -> None:
+    """Import what tasks run (the collectors' client libraries, pandas, scoring) once, before
+    the pool forks: a pool process then starts its first task warm, and the memory is shared."""
+    import importlib
+
+    import collectors
+    from maturity import metrics, scoring, snapshots  # noqa: F401
+
+    for source in collectors.SOURCES.values():
+        if source.collector:
+            try:
+                importlib.import_module(source.collector.split(":")[0])
+            except ModuleNotFoundError as exc:
+                log.info("%s: not preloaded (%s)", source.name, exc)
 
 
 class Follower:

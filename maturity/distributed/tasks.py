@@ -16,7 +16,7 @@ import socket
 import uuid
 from typing import Any
 
-from celery import chord, group
+from celery import chord, group, signals
 
 from maturity.context import AppContext
 from maturity.distributed import leases, partitions
@@ -38,6 +38,15 @@ def context() -> AppContext:
         _context = AppContext(config_path=None)
         _context_pid = os.getpid()
     return _context
+
+
+@signals.worker_process_init.connect
+def _open_store(**_: Any) -> None:
+    """Open this pool process's store as it starts, not in its first task."""
+    try:
+        context().sessions  # noqa: B018
+    except Exception as exc:  # the first task reports it, with its scope
+        log.warning("could not open the store yet: %s", exc)
 
 
 @app.task(name="maturity.collect_scope", bind=True, max_retries=None)
