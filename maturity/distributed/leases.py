@@ -42,20 +42,27 @@ class Claim:
 
 def claim(session: Session, *, source: str, scope: str, holder: str, lease_s: float) -> Claim:
     """Take the lease of (source, scope) for ``lease_s`` seconds unless another holds it."""
-    session.execute(
-        insert(L)
-        .values(source=source, scope=scope)
-        .on_conflict_do_nothing(index_elements=["source", "scope"])
-    )
-    now = session.scalar(select(func.now()))
-    assert now is not None
-    row = session.execute(
+    locked = (
         select(L.id, L.holder, L.expires_at, L.done_key, L.result)
         .where(L.source == source, L.scope == scope)
         .with_for_update(skip_locked=True)
-    ).first()
-    if row is None:  # another worker is claiming it in this very instant
-        return Claim(busy=True, retry_in_s=1.0)
+    )
+    now = session.scalar(select(func.now()))
+    assert now is not None
+    row = session.execute(locked).first()
+    if row is None:
+        # Locked by a claim in progress elsewhere, or no row yet. A plain read tells them apart
+        # without waiting (an insert would wait for the other claim's transaction).
+        if session.scalar(select(L.id).where(L.source == source, L.scope == scope)) is not None:
+            return Claim(busy=True, retry_in_s=1.0)
+        session.execute(
+            insert(L)
+            .values(source=source, scope=scope)
+            .on_conflict_do_nothing(index_elements=["source", "scope"])
+        )
+        row = session.execute(locked).first()
+        if row is None:  # created by another worker in this very instant
+            return Claim(busy=True, retry_in_s=1.0)
     if row.holder is not None and row.expires_at is not None and row.expires_at > now:
         return Claim(busy=True, retry_in_s=max(1.0, (row.expires_at - now).total_seconds()))
     session.execute(
