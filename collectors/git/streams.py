@@ -382,8 +382,10 @@ class GitCollector(Collector[NoSettings]):
         super().__init__(ctx, settings)
         self._targets: dict[str, Target] | None = None
 
-    def targets(self) -> dict[str, Target]:
-        """The repositories to collect: every team's, or only ``ctx.team``'s, each once."""
+    def targets(self, only: str | None = None) -> dict[str, Target]:
+        """The repositories to collect: every team's, or only ``ctx.team``'s, each once;
+        with ``only``, that one scope alone (a task per scope reads one repository's row, not
+        every team's)."""
         if self._targets is not None:
             return self._targets
         config = self.ctx.config
@@ -391,17 +393,19 @@ class GitCollector(Collector[NoSettings]):
         found: dict[str, Target] = {}
         with session_scope(self.ctx.sessions) as session:
             for team in wanted:
-                team_id = session.scalar(
-                    select(tables.Team.id).where(tables.Team.name == team.name)
-                )
+                team_id: int | None = None
                 for spec in team.repositories:
                     spec = (
                         spec if isinstance(spec, RepositorySpec) else RepositorySpec(location=spec)
                     )
                     location = config.resolve(spec.location)
                     key = teams.repository_key(location)
-                    if key in found:
+                    if key in found or (only is not None and key != only):
                         continue
+                    if team_id is None:
+                        team_id = session.scalar(
+                            select(tables.Team.id).where(tables.Team.name == team.name)
+                        )
                     repo_id = session.scalar(
                         select(tables.Repository.id).where(tables.Repository.key == key)
                     )
@@ -416,14 +420,15 @@ class GitCollector(Collector[NoSettings]):
                             default_branch=spec.default_branch,
                         )
                     found[key] = Target(key, location, repo_id, spec.default_branch)
-        self._targets = found
+        if only is None:
+            self._targets = found
         return found
 
     def scopes(self) -> Scopes:
         return Scopes(names=list(self.targets()))
 
     def streams(self, scope: str) -> list[Stream]:
-        target = self.targets().get(scope)
+        target = (self._targets if self._targets is not None else self.targets(scope)).get(scope)
         if target is None:
             from collectors.base import CollectorError
 

@@ -118,6 +118,7 @@ def score_partition(
     from maturity import snapshots, surveys
 
     ctx = context()
+    _reset_peak()
     day = dt.date.fromisoformat(today)
     when = dt.date.fromisoformat(week) if week else None
     model = model_mod.load(ctx.config.model_path())
@@ -141,9 +142,31 @@ def score_partition(
         "first": str(min(run.period_ends)),
         "last": str(max(run.period_ends)),
         "model_version": run.model_version,
-        #: this worker process's peak resident memory so far (MB): what a partition costs
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        #: the process's peak resident memory while it scored this partition (MB)
+        "peak_rss_mb": peak_mb(),
     }
+
+
+def _reset_peak() -> None:
+    """Start the process's peak resident memory afresh (Linux: 5 > /proc/self/clear_refs), so
+    that a task's peak is its own and not that of an earlier task or of the forking parent."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process since :func:`_reset_peak` (VmHWM), in MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def score_signatures(

@@ -449,3 +449,63 @@ github = ["acme/one", "acme/two"]
     assert "a@" in workers[0].text() and "b@" in workers[1].text()
     received = [w.text().count("collect_scope") for w in workers]
     assert all(n > 0 for n in received)  # both workers collected a scope
+
+
+# --- the scheduler ------------------------------------------------------------------------
+
+
+def test_the_scheduler_has_the_workers_collect_then_score_every_team(
+    tmp_path: Path, broker: str, stores: tuple[str, str], workers: list[Worker]
+) -> None:
+    _, url = stores
+    build_rich_repo(tmp_path / "repos" / "payments")
+    small = GitRepo(tmp_path / "repos" / "search")
+    for i in range(3):
+        small.commit(f"change {i}", {"a.txt": f"{i}\n"})
+    body = f"""
+[[teams]]
+name = "payments"
+repositories = ["{tmp_path / "repos" / "payments"}"]
+
+[[teams]]
+name = "search"
+repositories = ["{tmp_path / "repos" / "search"}"]
+"""
+    cfg = write_config(tmp_path / "many", url, body, distributed="partition_size = 1\n")
+    start_worker(workers, cfg, "a", concurrency=2)
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "maturity", "--config", str(cfg), "schedule", "--every", "3s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=cfg.parent,
+    )
+    engine = make_engine(url)
+    try:
+        deadline = time.monotonic() + 120
+        snaps = 0
+        with engine.connect() as conn:
+            while time.monotonic() < deadline and snaps < 10:
+                time.sleep(0.5)
+                snaps = conn.execute(text("select count(*) from snapshots")).scalar_one()
+            commits = dict(
+                conn.execute(
+                    text(
+                        "select r.name, count(*) from commits c join repositories r "
+                        "on r.id = c.repository_id group by r.name"
+                    )
+                ).all()
+            )
+            teams_scored = conn.execute(
+                text("select count(distinct team_id) from snapshots")
+            ).scalar_one()
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+        engine.dispose()
+    # 2 teams x 5 dimensions for this week, written by two partitions of one team
+    assert snaps == 10 and teams_scored == 2
+    # build_rich_repo: 10 commits on its branches; the small one: 3
+    assert commits == {"payments": 10, "search": 3}
+    log = workers[0].text()
+    assert "maturity.refresh" in log and "maturity.after_refresh" in log
+    assert log.count("maturity.score_partition[") >= 2
