@@ -501,6 +501,10 @@ cache_dir = ".maturity/cache"  # where repositories given by URL are cloned
 #                                  # X-Forwarded-Proto/-For are believed (Secure cookies)
 # pdf_browsers = 2                 # PDF reports rendered at once; more wait (503)
 
+# [distributed]             # 'maturity worker', 'collect --distributed': see docs/deploy.md
+# broker_url = "redis://127.0.0.1:6379/0"   # with a password: MATURITY_BROKER_URL instead
+# partition_size = 50       # teams per scoring task
+
 # [sources.github]
 # base_url = "https://api.github.com"   # or https://github.example.com/api/v3
 # token_env = "GITHUB_TOKEN"

@@ -48,6 +48,5 @@ def configure(s: settings_mod.Settings) -> Celery:
         result_backend=s.result_backend,
         broker_transport_options={"visibility_timeout": s.visibility_timeout_s},
         result_backend_transport_options={"visibility_timeout": s.visibility_timeout_s},
-        visibility_timeout=s.visibility_timeout_s,
     )
     return app
