@@ -273,7 +273,9 @@ def main() -> None:
             "single_s": round(single_s, 2),
             "single_peak_mb": round(single_mb),
         }
-        for size, conc in ((args.partition, 1), (args.partition, 2)):
+        # the peak of a process follows its partition: the same partitions on 1 and 2
+        # processes, then partitions four times larger
+        for size, conc in ((args.partition, 1), (args.partition, 2), (args.partition * 4, 2)):
             done = score_partitioned(work, url, ends, size, conc)
             report["score"][f"p{size}_c{conc}"] = {
                 "partitions": done["partitions"],

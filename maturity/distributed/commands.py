@@ -122,7 +122,7 @@ class Follower:
 def _no_worker_note(console: Console) -> None:
     from maturity.distributed.app import app
 
-    if not app.control.ping(timeout=1.0):
+    if not app.control.ping(timeout=1.0, limit=1):  # the first answer is enough
         console.print(
             "note: no worker answered; the tasks wait in the queue until one runs "
             "('maturity worker')",
