@@ -13,6 +13,7 @@ import logging
 import os
 import resource
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -89,7 +90,9 @@ def collect_scope(
             cc = CollectContext(
                 config=ctx.config, sessions=ctx.sessions, team=team, full_refresh=full_refresh
             )
+            started = time.perf_counter()
             result = runner.collect_one(cc, collectors.SOURCES[source], scope)
+            log.info("%s %s: collected in %.3fs", source, scope, time.perf_counter() - started)
         done = dataclasses.asdict(result)
     finally:
         with session_scope(ctx.sessions) as session:
