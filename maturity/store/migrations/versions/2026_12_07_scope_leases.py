@@ -5,7 +5,7 @@
 that finished it, so that a task delivered twice collects once.
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0005
 Create Date: 2026-12-07 01:40:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import maturity.store.types
 
 revision: str = "0006"
-down_revision: str | None = "0007"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
