@@ -14,6 +14,7 @@ import datetime as dt
 import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,11 +72,21 @@ CATALOGUE: dict[str, Metric] = {
             "lead_time_hours",
             "hours",
             "commits pull_requests deployments",
-            "default-branch commits matched to the first successful production deployment after",
-            "Median hours from a change's first commit (author time; a squash or rebase merge "
-            "starts at its pull request's first commit) to the end of the production deployment "
-            "that shipped it, over changes deployed in the window.",
+            "default-branch commits, each matched to the first successful production deployment "
+            "of its repository whose deployed commit contains it",
+            "Median hours from a change's first commit (author time; every commit of a squash or "
+            "rebase merge starts at its pull request's first commit) to the end of the first "
+            "successful production deployment that contained it, over changes deployed in the "
+            "window. Rollbacks ship nothing.",
             dora=True,
+        ),
+        _m(
+            "lead_time_matched_by_time",
+            "changes",
+            "commits deployments",
+            "changes deployed in the window by a deployment that named no commit",
+            "Of the changes behind the lead time, those matched by time (the deployment named no "
+            "commit, so it shipped what its repository's default branch held when it started).",
         ),
         _m(
             "change_failure_rate",
@@ -97,11 +108,32 @@ CATALOGUE: dict[str, Metric] = {
             dora=True,
         ),
         _m(
+            "failed_deployment_recovery_hours",
+            "hours",
+            "issues deployments",
+            "incidents resolved in the window that were attributed to a production deployment",
+            "Failed deployment recovery time (DORA 2024): median hours from creation to "
+            "resolution of the incidents caused by a deployment, over those resolved in the "
+            "window.",
+            dora=True,
+        ),
+        _m(
+            "open_incident_age_hours",
+            "hours",
+            "issues",
+            "incidents created before the period's end and not resolved by then",
+            "Hours the oldest incident still open at the period's end has been open (0 when none "
+            "is); the sample size is how many are open.",
+        ),
+        _m(
             "rework_rate",
             "share",
-            "deployments",
-            "production deployments started in the window flagged hotfix or rollback",
-            "Share of production deployments that were unplanned fixes (hotfix or rollback).",
+            "deployments issues",
+            "production deployments started in the window flagged hotfix or rollback, or made "
+            "while an incident of their service was open",
+            "Share of production deployments that were unplanned fixes of a problem in "
+            "production (DORA 2024): flagged hotfix or rollback, or started while an incident of "
+            "their service was open.",
         ),
         # --- source control ---------------------------------------------------------------
         _m(
@@ -345,7 +377,9 @@ CATALOGUE: dict[str, Metric] = {
 #: levels", https://dora.dev/research/2024/dora-report/. Each list is (tier, upper bound) for
 #: metrics where lower is better, (tier, lower bound) where higher is better.
 DORA_TIERS: dict[str, tuple[str, list[tuple[str, float]]]] = {
-    # on demand (several a day) / daily to weekly / weekly to monthly / monthly to half-yearly
+    # DORA's answer options: on demand (multiple deploys per day) / between once per day and
+    # once per week / between once per week and once per month / between once per month and
+    # once every six months. Daily (7 a week) is "daily to weekly": elite needs more than 7.
     "deployment_frequency": ("higher", [("elite", 7.0), ("high", 1.0), ("medium", 12 / 52)]),
     # under a day / a day to a week / a week to a month / one to six months
     "lead_time_hours": ("lower", [("elite", 24.0), ("high", 24.0 * 7), ("medium", 24.0 * 30)]),
@@ -355,8 +389,35 @@ DORA_TIERS: dict[str, tuple[str, list[tuple[str, float]]]] = {
     "change_failure_rate": ("lower", [("elite", 0.05), ("high", 0.20), ("medium", 0.40)]),
     # under an hour / under a day / under a day / a week to a month: medium is placed up to a week
     "time_to_restore_hours": ("lower", [("elite", 1.0), ("high", 24.0), ("medium", 24.0 * 7)]),
+    # DORA 2024 measures failed deployment recovery time on the same answer options
+    "failed_deployment_recovery_hours": (
+        "lower",
+        [("elite", 1.0), ("high", 24.0), ("medium", 24.0 * 7)],
+    ),
 }
-DORA_KEYS = tuple(DORA_TIERS)
+#: the four keys shown as tiles; failed deployment recovery time is shown beside restore time
+DORA_KEYS = (
+    "deployment_frequency",
+    "lead_time_hours",
+    "change_failure_rate",
+    "time_to_restore_hours",
+)
+#: (metric, tier) whose bound belongs to the tier below: on demand is *more* than daily
+STRICT_BOUNDS: frozenset[tuple[str, str]] = frozenset({("deployment_frequency", "elite")})
+#: values this close to a bound are on it (90 deployments / (90 / 7) weeks is 7 a week)
+_EDGE = 1e-9
+
+
+def _reaches(metric: str, name: str, direction: str, bound: float, value: Any) -> Any:
+    """Whether ``value`` (a number or an array) is inside the tier whose bound is ``bound``."""
+    tol = _EDGE * max(abs(bound), 1.0)
+    if direction == "higher":
+        if (metric, name) in STRICT_BOUNDS:
+            return value > bound + tol
+        return value >= bound - tol
+    if (metric, name) in STRICT_BOUNDS:
+        return value < bound - tol
+    return value <= bound + tol
 
 
 def tier(metric: str, value: float | None) -> str:
@@ -365,7 +426,7 @@ def tier(metric: str, value: float | None) -> str:
         return "unknown"
     direction, bounds = DORA_TIERS[metric]
     for name, bound in bounds:
-        if (direction == "higher" and value >= bound) or (direction == "lower" and value <= bound):
+        if _reaches(metric, name, direction, bound, value):
             return name
     return "low"
 
@@ -375,7 +436,7 @@ def tiers(metric: str, values: pd.Series) -> pd.Series:
     direction, bounds = DORA_TIERS[metric]
     out = pd.Series("low", index=values.index, dtype=object)
     for name, bound in reversed(bounds):
-        hit = values >= bound if direction == "higher" else values <= bound
+        hit = _reaches(metric, name, direction, bound, values)
         out[hit.to_numpy()] = name
     out[values.isna().to_numpy()] = "unknown"
     return out
@@ -787,21 +848,79 @@ def _deployments(
         went = np.zeros(len(d), dtype=bool)
         went[np.flatnonzero(prod_ok)] = (probe["pre_at"] < probe["at"]).to_numpy(dtype=bool)
         out[metric] = _share(window_sum(grid, team, day, went), n_prod_ok)
-    # rework: hotfix or rollback among production deployments that finished either way
+    # rework (DORA 2024): unplanned deployments made to fix a problem in production, among
+    # production deployments that finished either way
     attempted = prod & (success | failed)
-    rework = d["is_hotfix"].to_numpy(dtype=bool) | d["is_rollback"].to_numpy(dtype=bool)
+    rework = (
+        d["is_hotfix"].to_numpy(dtype=bool)
+        | d["is_rollback"].to_numpy(dtype=bool)
+        | _during_incident(frames, d)
+    )
     out["rework_rate"] = _share(
         window_sum(grid, team, day, attempted & rework), window_sum(grid, team, day, attempted)
     )
+    changes = attempted & ~d["is_rollback"].to_numpy(dtype=bool)
+    incident_hit, caused = _incident_attributed(frames, d, changes, rules)
     out["change_failure_rate"] = _change_failure(
-        frames, grid, d, team, day, prod, success, failed, rules
+        grid, d, team, day, prod, success, failed, rules, incident_hit
     )
-    out["lead_time_hours"] = _lead_time(frames, grid, d, prod & success)
+    out["failed_deployment_recovery_hours"] = _recovery(frames, grid, caused)
+    lead, by_time = _lead_time(frames, grid, d, prod & success & ~d["is_rollback"].to_numpy(bool))
+    out["lead_time_hours"] = lead
+    out["lead_time_matched_by_time"] = _known_count(by_time, presence["deploy"])
     return out
 
 
+def _during_incident(frames: Frames, d: pd.DataFrame) -> Array:
+    """Deployments started while an incident of their service was open (from its creation to
+    its resolution, or still open): made because of the incident. An incident naming no
+    service is one of every service of its team."""
+    out = np.zeros(len(d), dtype=bool)
+    inc = frames.issues
+    inc = inc[inc["is_incident"].to_numpy(dtype=bool)]
+    if inc.empty or d.empty:
+        return out
+    deps = pd.DataFrame(
+        {
+            "pos": np.arange(len(d)),
+            "team_id": d["team_id"].to_numpy(np.int64),
+            "service": d["service"].fillna("").to_numpy(),
+            "at": _naive(d["started_at"]),
+        }
+    )
+    opened = pd.DataFrame(
+        {
+            "team_id": inc["team_id"].to_numpy(np.int64),
+            "service": inc["service"].fillna("").to_numpy(),
+            "opened": _naive(inc["created_at"]),
+            "closed": _naive(inc["resolved_at"]),
+        }
+    )
+    for scoped in (True, False):
+        part = opened[(opened["service"] != "") == scoped]
+        if part.empty:
+            continue
+        keys = ["team_id", "service"] if scoped else ["team_id"]
+        m = deps.merge(part.drop(columns=[] if scoped else ["service"]), on=keys)
+        inside = (m["at"] >= m["opened"]) & (m["closed"].isna() | (m["at"] <= m["closed"]))
+        out[m["pos"][inside].to_numpy(dtype=np.int64)] = True
+    return out
+
+
+def _recovery(frames: Frames, grid: Grid, caused: Array) -> tuple[Array, Array]:
+    """Median hours from creation to resolution of incidents caused by a deployment."""
+    inc = frames.issues
+    keep = caused & inc["resolved_at"].notna().to_numpy()
+    inc = inc[keep]
+    hours = ((inc["resolved_at"] - inc["created_at"]).dt.total_seconds() / 3600).to_numpy(
+        dtype=np.float64
+    )
+    return window_median(
+        grid, grid.team_index(inc["team_id"]), grid.day(inc["resolved_at"]), np.clip(hours, 0, None)
+    )
+
+
 def _change_failure(
-    frames: Frames,
     grid: Grid,
     d: pd.DataFrame,
     team: Array,
@@ -810,6 +929,7 @@ def _change_failure(
     success: Array,
     failed: Array,
     rules: RulesConfig,
+    incident_hit: Array,
 ) -> tuple[Array, Array]:
     rollback = d["is_rollback"].to_numpy(dtype=bool)
     hotfix = d["is_hotfix"].to_numpy(dtype=bool)
@@ -829,47 +949,70 @@ def _change_failure(
     window = pd.Timedelta(hours=rules.incident_attribution_hours)
     followed = nxt["fix"].fillna(False).astype(bool) & ((nxt["at"] - attempted["at"]) <= window)
     bad[attempted["pos"].to_numpy()[followed.to_numpy()]] = True
-    bad |= _incident_attributed(frames, d, changes, rules)
+    bad |= incident_hit
     return _share(window_sum(grid, team, day, bad & changes), window_sum(grid, team, day, changes))
 
 
 def _incident_attributed(
     frames: Frames, d: pd.DataFrame, changes: Array, rules: RulesConfig
-) -> Array:
-    """Deployments an incident is attributed to, by the configured rule and window."""
+) -> tuple[Array, Array]:
+    """Deployments an incident is attributed to, by the configured rule and window.
+
+    Returns the deployments hit and, per row of ``frames.issues``, whether that incident was
+    attributed to a deployment (caused by one).
+    """
     hit = np.zeros(len(d), dtype=bool)
-    inc = frames.issues[frames.issues["is_incident"].astype(bool)]
-    if inc.empty or not changes.any():
-        return hit
+    issues = frames.issues
+    caused = np.zeros(len(issues), dtype=bool)
+    is_inc = issues["is_incident"].to_numpy(dtype=bool)
+    if not is_inc.any() or not changes.any():
+        return hit, caused
     deps = pd.DataFrame(
         {
             "pos": np.arange(len(d)),
-            "team_id": d["team_id"].to_numpy(),
+            "team_id": d["team_id"].to_numpy(np.int64),
             "service": d["service"].fillna("").to_numpy(),
             "at": _naive(d["started_at"]),
             "external_id": d["external_id"].astype(object).to_numpy(),
             "version": d["version"].astype(object).to_numpy(),
         }
     )[changes]
-    # an explicit reference wins: the deployment's id or version named by the incident
-    ref = inc[inc["deployment_ref"].notna()][["team_id", "deployment_ref"]]
-    for col in ("external_id", "version"):
-        m = ref.merge(deps, left_on=["team_id", "deployment_ref"], right_on=["team_id", col])
-        hit[m["pos"].to_numpy()] = True
-    rest = inc[inc["deployment_ref"].isna()]
-    if rest.empty:
-        return hit
-    probe = pd.DataFrame(
+    inc = pd.DataFrame(
         {
-            "team_id": rest["team_id"].to_numpy(),
-            "service": rest["service"].fillna("").to_numpy(),
-            "at": _naive(rest["created_at"]),
+            "row": np.arange(len(issues)),
+            "team_id": issues["team_id"].to_numpy(np.int64),
+            "service": issues["service"].fillna("").to_numpy(),
+            "ref": issues["deployment_ref"].astype(object).to_numpy(),
+            "at": _naive(issues["created_at"]),
         }
-    ).sort_values("at")
+    )[is_inc]
+    # An explicit reference wins: the id, else the version, of a deployment of the incident's
+    # own service (ids are unique per service only); an incident naming no service looks
+    # through the team's deployments.
+    ref = inc[inc["ref"].notna()]
+    matched = np.zeros(len(issues), dtype=bool)
+    for col in ("external_id", "version"):
+        todo = ref[~matched[ref["row"].to_numpy()]]
+        if todo.empty:
+            break
+        for scoped in (True, False):
+            part = todo[(todo["service"] != "") == scoped]
+            keys = ["team_id", "service"] if scoped else ["team_id"]
+            m = part.merge(
+                deps.drop(columns=[] if scoped else ["service"]),
+                left_on=[*keys, "ref"],
+                right_on=[*keys, col],
+                suffixes=("", "_dep"),
+            )
+            hit[m["pos"].to_numpy()] = True
+            matched[m["row"].to_numpy()] = True
+    caused |= matched
+    rest = inc[inc["ref"].isna()]
+    if rest.empty:
+        return hit, caused
+    probe = rest[["row", "team_id", "service", "at"]].sort_values("at")
     deps_sorted = deps.sort_values("at")
     tol = pd.Timedelta(hours=rules.incident_attribution_hours)
-    probe["team_id"] = probe["team_id"].astype(np.int64)
-    deps_sorted = deps_sorted.assign(team_id=deps_sorted["team_id"].astype(np.int64))
     same = probe["service"] != ""
     if rules.incident_attribution == "same_service_latest_before" and same.any():
         # same service first; incidents naming no service fall back to the team's latest
@@ -881,10 +1024,12 @@ def _incident_attributed(
             direction="backward",
             tolerance=tol,
         )
-        hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
+        found = m["pos"].notna().to_numpy()
+        hit[m["pos"][found].to_numpy(dtype=np.int64)] = True
+        caused[m["row"][found].to_numpy(dtype=np.int64)] = True
         probe = probe[~same]
     if probe.empty:
-        return hit
+        return hit, caused
     m = pd.merge_asof(
         probe.drop(columns="service"),
         deps_sorted.drop(columns="service"),
@@ -893,8 +1038,10 @@ def _incident_attributed(
         direction="backward",
         tolerance=tol,
     )
-    hit[m["pos"].dropna().to_numpy(dtype=np.int64)] = True
-    return hit
+    found = m["pos"].notna().to_numpy()
+    hit[m["pos"][found].to_numpy(dtype=np.int64)] = True
+    caused[m["row"][found].to_numpy(dtype=np.int64)] = True
+    return hit, caused
 
 
 def _naive(ts: pd.Series) -> Array:
@@ -902,93 +1049,225 @@ def _naive(ts: pd.Series) -> Array:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
 
 
-def _lead_time(frames: Frames, grid: Grid, d: pd.DataFrame, shipped: Array) -> tuple[Array, Array]:
-    """Median change lead time, each change matched to the deployment that shipped it."""
-    c = frames.commits
-    c = c[c["on_default_branch"].fillna(False).astype(bool) & ~c["is_merge"].astype(bool)]
-    dep_started = _naive(d["started_at"])
-    dep_done = _naive(d["finished_at"].fillna(d["started_at"]))
-    deps = pd.DataFrame(
-        {
-            "dep_repo": d["repository_id"].to_numpy(dtype=np.float64, na_value=np.nan),
-            "team_id": d["team_id"].to_numpy(np.int64),
-            "landed": dep_started,
-            "done": dep_done,
-            "sha_hash": d["sha_hash"].to_numpy(),
-        }
-    )[shipped]
-    if c.empty or deps.empty:
-        return np.full((grid.T, grid.K), np.nan), np.zeros((grid.T, grid.K))
-    authored = _naive(c["authored_at"])
-    # a squash or rebase merge starts at its pull request's first commit
-    pr = frames.pull_requests
-    pr = pr[(pr["merge_sha_hash"] != 0) & pr["merged_at"].notna() & pr["first_commit_at"].notna()]
-    pr_start = pd.Series(_naive(pr["first_commit_at"]), index=pr["merge_sha_hash"].to_numpy())
-    pr_start = pr_start.groupby(level=0).min()
-    start = _lookup(c["sha_hash"].to_numpy(), pr_start)
-    start = np.where(~np.isnat(start) & (start < authored), start, authored)
-    changes = pd.DataFrame(
-        {
-            "repository_id": c["repository_id"].to_numpy(np.int64),
-            "team_id": c["team_id"].to_numpy(np.int64),
-            "landed": _naive(c["committed_at"]),
-            "start": start,
-            "sha_hash": c["sha_hash"].to_numpy(),
-        }
-    ).sort_values("landed", kind="stable", ignore_index=True)
-    done = np.full(len(changes), np.datetime64("NaT"), dtype="datetime64[us]")
-    by_repo = deps[~np.isnan(deps["dep_repo"].to_numpy())]
-    if len(by_repo):
-        by_repo = by_repo.assign(repository_id=by_repo["dep_repo"].astype(np.int64))
-        m = pd.merge_asof(
-            changes[["landed", "repository_id"]],
-            by_repo[["landed", "repository_id", "done"]].sort_values("landed"),
-            on="landed",
-            by="repository_id",
-            direction="forward",
-        )
-        done = m["done"].to_numpy(dtype="datetime64[us]")
-    by_team = deps[np.isnan(deps["dep_repo"].to_numpy())]
-    need = np.isnat(done)
-    if len(by_team) and need.any():
-        m = pd.merge_asof(
-            changes.loc[need, ["landed", "team_id"]],
-            by_team[["landed", "team_id", "done"]].sort_values("landed"),
-            on="landed",
-            by="team_id",
-            direction="forward",
-        )
-        done[need] = m["done"].to_numpy(dtype="datetime64[us]")
-    # the deployment of exactly this commit wins when it came first
-    exact = deps[deps["sha_hash"] != 0].groupby("sha_hash")["done"].min()
-    ex = _lookup(changes["sha_hash"].to_numpy(), exact)
-    landed = changes["landed"].to_numpy(dtype="datetime64[us]")
-    use = ~np.isnat(ex) & (np.isnat(done) | (ex < done)) & (ex >= landed)
-    done = np.where(use, ex, done)
-    ok = ~np.isnat(done)
-    hours = (done[ok] - changes["start"].to_numpy(dtype="datetime64[us]")[ok]) / np.timedelta64(
-        1, "h"
-    )
-    t = grid.team_index(changes["team_id"])[ok]
-    dd = grid.day(pd.Series(done[ok]).dt.tz_localize("UTC"))
-    return window_median(grid, t, dd, np.clip(hours.astype(np.float64), 0, None))
+#: commits a rebase merge wrote share their committer time (the merge's), give or take this
+REBASE_SECONDS = 60
 
 
-def _lookup(keys: Array, table: pd.Series) -> Array:
-    """``table[key]`` for every key as naive datetime64 (NaT where the key is absent)."""
-    out = np.full(len(keys), np.datetime64("NaT"), dtype="datetime64[us]")
-    if len(table) == 0:
-        return out
-    pos = pd.Index(table.index).get_indexer(keys)
-    values = table.to_numpy(dtype="datetime64[us]")
-    hit = pos >= 0
-    out[hit] = values[pos[hit]]
+def _commit_graph(c: pd.DataFrame) -> tuple[Array, dict[int, list[int]]]:
+    """Each commit's first parent (row, -1 when not in the frame) and the other parents of
+    merges, by row. Parents are looked up in the commit's own repository."""
+    repo = c["repository_id"].to_numpy(np.int64)
+    rows = pd.MultiIndex.from_arrays([repo, c["sha_hash"].to_numpy(np.uint64)])
+    p1 = rows.get_indexer(pd.MultiIndex.from_arrays([repo, c["parent_hash"].to_numpy(np.uint64)]))
+    extra: dict[int, list[int]] = {}
+    more = c["more_parents"].to_numpy(dtype=object)
+    for i in np.flatnonzero(pd.notna(more)):
+        shas = pd.Series(str(more[i]).split())
+        pos = rows.get_indexer(
+            pd.MultiIndex.from_arrays(
+                [np.full(len(shas), repo[i]), _hash_values(shas).astype(np.uint64)]
+            )
+        )
+        extra[int(i)] = [int(q) for q in pos if q >= 0]
+    return p1.astype(np.int64), extra
+
+
+def _hash_values(values: pd.Series) -> Array:
+    """The 64-bit hash ``read.sha_hash`` gives a sha (0 for none)."""
+    arr = values.to_numpy(dtype=object)
+    missing = pd.isna(arr)
+    out = pd.util.hash_array(np.where(missing, "", arr).astype(object), categorize=False)
+    out = out.astype(np.uint64)
+    out[missing] = 0
     return out
 
 
-def _incidents(frames: Frames, grid: Grid, *_: object) -> Result:
-    inc = frames.issues
-    inc = inc[inc["is_incident"].astype(bool) & inc["resolved_at"].notna()]
+def _mainline(c: pd.DataFrame, p1: Array, extra: dict[int, list[int]]) -> Array:
+    """Commits on the first-parent line of each repository's default branch: what the branch
+    pointed at over time (a feature branch's commits join it only through a merge)."""
+    on_default = c["on_default_branch"].fillna(False).to_numpy(dtype=bool)
+    child = np.zeros(len(c), dtype=bool)
+    src = on_default & (p1 >= 0)
+    child[p1[src]] = True
+    for i, qs in extra.items():
+        if on_default[i]:
+            child[qs] = True
+    main = np.zeros(len(c), dtype=bool)
+    p1l = p1.tolist()
+    for head in np.flatnonzero(on_default & ~child).tolist():
+        x = head
+        while x >= 0 and not main[x]:
+            main[x] = True
+            x = p1l[x]
+    return main & on_default
+
+
+def _starts(c: pd.DataFrame, pr: pd.DataFrame, p1: Array) -> Array:
+    """When each commit's change started: its author time, or for every commit a squash or
+    rebase merge put on the branch, its pull request's first commit when that is earlier."""
+    authored = _naive(c["authored_at"])
+    start = authored.copy()
+    pr = pr[(pr["merge_sha_hash"] != 0) & pr["merged_at"].notna() & pr["first_commit_at"].notna()]
+    if pr.empty or c.empty:
+        return start
+    rows = pd.MultiIndex.from_arrays(
+        [c["repository_id"].to_numpy(np.int64), c["sha_hash"].to_numpy(np.uint64)]
+    )
+    at = rows.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [pr["repository_id"].to_numpy(np.int64), pr["merge_sha_hash"].to_numpy(np.uint64)]
+        )
+    )
+    merge_rows = set(at[at >= 0].tolist())
+    is_merge = c["is_merge"].to_numpy(dtype=bool)
+    committed = _naive(c["committed_at"])
+    first = _naive(pr["first_commit_at"])
+    count = pd.to_numeric(pr["commits_count"]).to_numpy(dtype=np.float64, na_value=np.nan)
+    p1l = p1.tolist()
+    tol = np.timedelta64(REBASE_SECONDS, "s")
+    for j, m in enumerate(at.tolist()):
+        if m < 0 or is_merge[m]:
+            continue  # a merge commit keeps its branch's commits at their own author times
+        # the pull request's commits: the merge sha and, for a rebase merge, the commits
+        # before it on the first-parent line that the merge wrote at the same time
+        left = int(count[j]) if count[j] == count[j] else len(c)
+        x = m
+        while True:
+            start[x] = min(start[x], first[j])
+            left -= 1
+            nxt = p1l[x]
+            if (
+                left <= 0
+                or nxt < 0
+                or is_merge[nxt]
+                or nxt in merge_rows
+                or abs(committed[nxt] - committed[m]) > tol
+            ):
+                break
+            x = nxt
+    return start
+
+
+def _lead_time(
+    frames: Frames, grid: Grid, d: pd.DataFrame, shipping: Array
+) -> tuple[tuple[Array, Array], Array]:
+    """Median change lead time, each change matched by content to the deployment that shipped
+    it: the first shipping deployment whose deployed commit is the change or a descendant.
+
+    A deployment that names no commit is matched by time: it ships what the default branch of
+    its repository (else of every repository of its team) held when it started. Returns the
+    median and sample, and how many of the changes were matched by time.
+    """
+    nothing = (np.full((grid.T, grid.K), np.nan), np.zeros((grid.T, grid.K)))
+    c = frames.commits
+    if c.empty or not shipping.any():
+        return nothing, np.zeros((grid.T, grid.K))
+    p1, extra = _commit_graph(c)
+    main = _mainline(c, p1, extra)
+    repo = c["repository_id"].to_numpy(np.int64)
+    team_c = c["team_id"].to_numpy(np.int64)
+    sha = c["sha_hash"].to_numpy(np.uint64)
+    committed = _naive(c["committed_at"])
+    deps = pd.DataFrame(
+        {
+            "repo": d["repository_id"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "team_id": d["team_id"].to_numpy(np.int64),
+            "at": _naive(d["started_at"]),
+            "done": _naive(d["finished_at"].fillna(d["started_at"])),
+            "sha": d["sha_hash"].to_numpy(np.uint64),
+        }
+    )[shipping].reset_index(drop=True)
+    # by content: the deployed commit, in the deployment's repository, else in its team's
+    named = deps[deps["sha"] != 0]
+    by_repo = pd.MultiIndex.from_arrays([repo, sha])
+    root = by_repo.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [np.nan_to_num(named["repo"].to_numpy(), nan=-1).astype(np.int64), named["sha"]]
+        )
+    )
+    team_sha = pd.Series(np.arange(len(c)), index=pd.MultiIndex.from_arrays([team_c, sha]))
+    team_sha = team_sha[~team_sha.index.duplicated()]
+    in_team = team_sha.reindex(
+        pd.MultiIndex.from_arrays([named["team_id"].to_numpy(np.int64), named["sha"]])
+    ).to_numpy(dtype=np.float64)
+    root = np.where(root >= 0, root, np.nan_to_num(in_team, nan=-1)).astype(np.int64)
+    pairs = [
+        pd.DataFrame({"dep": named.index.to_numpy(), "root": root, "by_time": False})[root >= 0]
+    ]
+    # by time: each default-branch head goes out with the first unnamed deployment after it
+    unnamed = deps[deps["sha"] == 0]
+    if len(unnamed) and main.any():
+        heads = pd.DataFrame(
+            {"root": np.flatnonzero(main), "at": committed[main], "repo": repo[main]}
+        )
+        heads["team_id"] = team_c[main]
+        heads = heads.sort_values("at", kind="stable")
+        for keys, part in (
+            ("repo", unnamed[unnamed["repo"].notna()]),
+            ("team_id", unnamed[unnamed["repo"].isna()]),
+        ):
+            if part.empty:
+                continue
+            right = part.reset_index().rename(columns={"index": "dep"})[["dep", "at", keys]]
+            right[keys] = right[keys].astype(np.int64)
+            m = pd.merge_asof(
+                heads[["root", "at", keys]],
+                right.sort_values("at", kind="stable"),
+                on="at",
+                by=keys,
+                direction="forward",
+            )
+            m = m[m["dep"].notna()]
+            pairs.append(
+                pd.DataFrame(
+                    {"dep": m["dep"].to_numpy(np.int64), "root": m["root"], "by_time": True}
+                )
+            )
+    p = pd.concat(pairs, ignore_index=True)
+    p["at"] = deps["at"].to_numpy()[p["dep"].to_numpy(np.int64)]
+    p = p.sort_values(["at", "by_time"], kind="stable")
+    owner = _first_reach(p["root"].to_numpy(np.int64), p1, extra)
+    change = ~c["is_merge"].to_numpy(dtype=bool) & c["on_default_branch"].fillna(False).to_numpy(
+        dtype=bool
+    )
+    ok = change & (owner >= 0)
+    k = owner[ok]
+    dep_of = p["dep"].to_numpy(np.int64)[k]
+    done = deps["done"].to_numpy()[dep_of]
+    start = _starts(c, frames.pull_requests, p1)[ok]
+    hours = np.clip(((done - start) / np.timedelta64(1, "h")).astype(np.float64), 0, None)
+    t = grid.team_index(c["team_id"][ok])
+    dd = grid.day(pd.Series(done).dt.tz_localize("UTC"))
+    by_time = p["by_time"].to_numpy(dtype=bool)[k]
+    return window_median(grid, t, dd, hours), window_sum(grid, t, dd, by_time)
+
+
+def _first_reach(roots: Array, p1: Array, extra: dict[int, list[int]]) -> Array:
+    """For every commit, the position in ``roots`` of the first root it is reachable from
+    (itself or an ancestor of it), -1 for none: each commit is walked once."""
+    owner = [-1] * len(p1)
+    p1l = p1.tolist()
+    for k, r in enumerate(roots.tolist()):
+        if owner[r] >= 0:
+            continue
+        stack = [r]
+        while stack:
+            x = stack.pop()
+            if owner[x] >= 0:
+                continue
+            owner[x] = k
+            q = p1l[x]
+            if q >= 0 and owner[q] < 0:
+                stack.append(q)
+            more = extra.get(x)
+            if more:
+                stack.extend(y for y in more if owner[y] < 0)
+    return np.asarray(owner, dtype=np.int64)
+
+
+def _incidents(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> Result:
+    all_inc = frames.issues[frames.issues["is_incident"].to_numpy(dtype=bool)]
+    inc = all_inc[all_inc["resolved_at"].notna()]
     hours = ((inc["resolved_at"] - inc["created_at"]).dt.total_seconds() / 3600).to_numpy(
         dtype=np.float64
     )
@@ -998,8 +1277,28 @@ def _incidents(frames: Frames, grid: Grid, *_: object) -> Result:
             grid.team_index(inc["team_id"]),
             grid.day(inc["resolved_at"]),
             np.clip(hours, 0, None),
-        )
+        ),
+        "open_incident_age_hours": _open_age(all_inc, grid, presence["tracker"]),
     }
+
+
+def _open_age(inc: pd.DataFrame, grid: Grid, tracker: Array) -> tuple[Array, Array]:
+    """Hours the oldest incident still open at each period's end has been open, and how many
+    are open (0 when none is; unknown until the team has an issue tracker)."""
+    age = np.zeros((grid.T, grid.K))
+    count = np.zeros((grid.T, grid.K))
+    team = grid.team_index(inc["team_id"])
+    created = _naive(inc["created_at"])
+    resolved = _naive(inc["resolved_at"])
+    ends = grid.end_ts().dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    for k, end in enumerate(ends):
+        is_open = (team >= 0) & (created < end) & (np.isnat(resolved) | (resolved >= end))
+        if not is_open.any():
+            continue
+        hours = (end - created[is_open]) / np.timedelta64(1, "h")
+        np.maximum.at(age[:, k], team[is_open], hours.astype(np.float64))
+        np.add.at(count[:, k], team[is_open], 1)
+    return np.where(tracker, age, np.nan), count
 
 
 def _sources(frames: Frames, grid: Grid, presence: dict[str, Array]) -> Result:

@@ -43,6 +43,7 @@ def commit(team_id: int = 1, when: dt.datetime | None = None, **kw: Any) -> dict
         "infra_files": 0,
         "docs_files": 0,
         "has_issue_key": False,
+        "parents": "",
     }
     row.update(kw)
     return row
@@ -106,6 +107,7 @@ def pull_request(team_id: int = 1, **kw: Any) -> dict[str, Any]:
         "merged_at": at("2026-03-02"),
         "reviewed": True,
         "merge_commit_sha": None,
+        "commits_count": None,
     }
     row.update(kw)
     return row
@@ -145,6 +147,7 @@ def frames(
     c = _frame(list(commits), commit())
     c["sha_hash"] = read.sha_hash(c.pop("sha"))
     c["on_default_branch"] = c["on_default_branch"].astype("boolean")
+    read.parent_columns(c)
     b = _frame(list(builds), build())
     b["sha_hash"] = read.sha_hash(b.pop("commit_sha"))
     b["tests_total"] = pd.to_numeric(b["tests_total"]).astype("Float64")
@@ -201,9 +204,9 @@ class StoreHistory:
         out = []
         for r in rows:
             row = {k: v for k, v in r.items() if k not in ("team_id", "has_issue_key")}
+            row.setdefault("parents", "")
             row.update(
                 repository_id=repo_id,
-                parents="",
                 author_hash="a" * 16,
                 author_tz_offset=0,
                 committer_tz_offset=0,

@@ -170,6 +170,7 @@ def list_refs(repo: Path) -> list[Ref]:
         "refs/remotes",
     )
     refs = []
+    deep: list[tuple[str, str, str, str]] = []  # tags of tags: name, tag object, date, tagger
     for line in out.decode("utf-8", "replace").splitlines():
         fields = line.split("\0")
         if len(fields) != 9:
@@ -183,7 +184,48 @@ def list_refs(repo: Path) -> list[Ref]:
             refs.append(
                 Ref(name, poid, otype, _raw_date(pcdate), _raw_date(tdate), temail.strip("<>"))
             )
+        elif otype == "tag" and ptype == "tag":
+            deep.append((name, oid, tdate, temail))
+        # a tag of a tree or a blob (git.git's v2.6.11-tree) names no commit: skipped on purpose
+    if deep:
+        commits = _peel_to_commits([oid for _, oid, _, _ in deep], repo)
+        for name, oid, tdate, temail in deep:
+            found = commits.get(oid)
+            if found is not None:  # else it ends at a tree or a blob: skipped as above
+                sha, cdate = found
+                refs.append(Ref(name, sha, "tag", cdate, _raw_date(tdate), temail.strip("<>")))
     return refs
+
+
+def _peel_to_commits(tags: list[str], repo: Path) -> dict[str, tuple[str, dt.datetime | None]]:
+    """Tag objects peeled through every tag they name: those that end at a commit, with the
+    commit and its committer date (git.git's ``v1.0rc1`` is a tag of a tag of a commit)."""
+    out = run_git(
+        repo,
+        "cat-file",
+        "--batch-check=%(objectname) %(objecttype)",
+        input="".join(f"{oid}^{{}}\n" for oid in tags).encode(),
+    )
+    peeled: dict[str, str] = {}
+    for oid, line in zip(tags, out.decode().splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "commit":
+            peeled[oid] = parts[0]
+    if not peeled:
+        return {}
+    dates = run_git(
+        repo,
+        "log",
+        "--no-walk=unsorted",
+        "--format=%H %cd",
+        "--date=raw",
+        *sorted(set(peeled.values())),
+    )
+    when: dict[str, dt.datetime | None] = {}
+    for line in dates.decode().splitlines():
+        sha, _, raw = line.partition(" ")
+        when[sha] = _raw_date(raw)
+    return {oid: (sha, when.get(sha)) for oid, sha in peeled.items()}
 
 
 def default_branch(repo: Path, heads: set[str], configured: str | None) -> str | None:

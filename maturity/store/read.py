@@ -235,6 +235,19 @@ def sha_hash(values: pd.Series) -> np.ndarray:
     return out
 
 
+def parent_columns(frame: pd.DataFrame) -> None:
+    """``parents`` (space-separated shas) as ``parent_hash`` (the first parent's, 0 for none)
+    and ``more_parents`` (the other parents of a merge, as text; None otherwise)."""
+    parents = frame.pop("parents").astype(object)
+    if parents.empty:
+        frame["parent_hash"] = np.zeros(0, dtype=np.uint64)
+        frame["more_parents"] = pd.Series([], dtype=object)
+        return
+    split = parents.where(parents.notna(), "").astype(str).str.partition(" ")
+    frame["parent_hash"] = sha_hash(split[0].where(split[0] != "", None))
+    frame["more_parents"] = split[2].where(split[2] != "", None).astype(object)
+
+
 def _prepare_builds(frame: pd.DataFrame) -> pd.DataFrame:
     _utc(frame, "started_at")
     frame["result"] = frame["result"].astype(object)
@@ -331,6 +344,7 @@ def scoring_frames(
             frame[col] = ((bits & bit) > 0).astype(np.int8)
         frame["has_issue_key"] = (bits & 128) > 0
         frame["sha_hash"] = sha_hash(frame.pop("sha"))
+        parent_columns(frame)
         return frame
 
     commits = _frame(
@@ -341,12 +355,13 @@ def scoring_frames(
             _raw(C.authored_at),
             _raw(C.committed_at),
             type_coerce(flags, NullType()).label("flags"),
+            _raw(C.parents),
         ).where(
             C.repository_id.in_(list(repo_team)) if team_ids is not None else true(),
             C.committed_at >= since,
             C.committed_at < until,
         ),
-        ["repository_id", "sha", "authored_at", "committed_at", "flags"],
+        ["repository_id", "sha", "authored_at", "committed_at", "flags", "parents"],
         prepare_commits,
     )
 
@@ -390,6 +405,7 @@ def scoring_frames(
             _raw(P.approval_count),
             _raw(P.first_review_at),
             _raw(P.merge_commit_sha),
+            _raw(P.commits_count),
         )
         .join(R, R.id == P.repository_id)
         .where(
@@ -407,6 +423,7 @@ def scoring_frames(
             "approval_count",
             "first_review_at",
             "merge_commit_sha",
+            "commits_count",
         ],
     )
     _utc(prs, "created_at", "first_commit_at", "merged_at", "first_review_at")
@@ -502,6 +519,11 @@ def scoring_frames(
                 Iss.created_at >= since,
                 and_(Iss.resolved_at >= since, Iss.resolved_at < until),
                 and_(Iss.updated_at >= since, Iss.updated_at < until),
+                # an incident open at the start is open in the windows after it
+                and_(
+                    Iss.is_incident.is_(True),
+                    or_(Iss.resolved_at.is_(None), Iss.resolved_at >= since),
+                ),
             ),
         ),
         [

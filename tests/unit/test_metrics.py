@@ -323,7 +323,7 @@ def test_time_to_restore_is_unknown_without_incidents() -> None:
     ("metric", "val", "expected"),
     [
         ("deployment_frequency", 10.0, "elite"),
-        ("deployment_frequency", 7.0, "elite"),
+        ("deployment_frequency", 7.0, "high"),  # daily is "daily to weekly" (DORA 2024)
         ("deployment_frequency", 2.0, "high"),
         ("deployment_frequency", 0.5, "medium"),
         ("deployment_frequency", 0.1, "low"),
