@@ -24,11 +24,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.base import CollectorError, NoSettings, Source
@@ -116,6 +118,8 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
     id: Id = Field(description="Unique per sender and service/pipeline; sending it again updates.")
+    #: where the event was read (line number or index), to name it if the store refuses it
+    _position: int | None = PrivateAttr(default=None)
 
 
 class TestCounts(BaseModel):
@@ -158,9 +162,19 @@ class DeploymentEvent(_Event):
 
     kind: Literal["deployment"]
     service: Scope = Field(description="The service; teams own services by glob.")
+    repository: Scope | None = Field(
+        None,
+        description="The repository the deployed commit is in: a git repository's name, "
+        "GitHub's owner/name or GitLab's path. Default: the repositories "
+        "[rules] service_repositories maps the service to, else the team's.",
+    )
     environment: Name
     version: Name | None = None
-    commit_sha: Sha | None = None
+    commit_sha: Sha | None = Field(
+        None,
+        description="The deployed commit. An abbreviated sha must name exactly one commit of "
+        "the team's repositories (collected before); it is stored in full.",
+    )
     started_at: Time
     finished_at: Time | None = None
     status: DeploymentStatus
@@ -287,11 +301,16 @@ def validate(obj: Any) -> AnyEvent:
 Item = AnyEvent | Invalid
 
 
+def _at(event: AnyEvent, position: int) -> AnyEvent:
+    event._position = position
+    return event
+
+
 def iter_objects(objects: Iterable[Any], *, first: int = 0) -> Iterator[Item]:
     """Validate decoded JSON values (a request's array) one by one; positions are indexes."""
     for n, obj in enumerate(objects, first):
         try:
-            yield validate(obj)
+            yield _at(validate(obj), n)
         except ValidationError as exc:
             yield Invalid(n, describe(exc))
 
@@ -391,7 +410,7 @@ def iter_lines(lines: Iterable[bytes | str]) -> Iterator[Item]:
             yield Invalid(n, f"not valid JSON: {exc}")
             continue
         try:
-            yield validate(obj)
+            yield _at(validate(obj), n)
         except ValidationError as exc:
             yield Invalid(n, describe(exc))
 
@@ -409,6 +428,115 @@ def _collect(items: Iterable[Item]) -> Parsed:
         else:
             parsed.events.append(item)
     return parsed
+
+
+# --- references to what the store knows: repositories, abbreviated shas ---------------------
+
+#: digits of a full sha: SHA-1 and SHA-256 object names
+FULL_SHA = (40, 64)
+
+
+class _Resolver:
+    """Looks up repositories by name and abbreviated shas in the store, with caches."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.owners: dict[str, int | None] = {}
+        self.team_repos: dict[int | None, list[int]] = {}
+        self.named: dict[str, list[int]] = {}
+
+    def owner(self, scope: str) -> int | None:
+        if scope not in self.owners:
+            self.owners[scope] = teams.owner_of(self.session, SOURCE, scope)
+        return self.owners[scope]
+
+    def repos_of(self, team_id: int | None) -> list[int]:
+        if team_id not in self.team_repos:
+            R = tables.Repository
+            self.team_repos[team_id] = (
+                list(self.session.scalars(select(R.id).where(R.team_id == team_id).order_by(R.id)))
+                if team_id is not None
+                else []
+            )
+        return self.team_repos[team_id]
+
+    def repository(self, name: str) -> list[int]:
+        """Repositories a collector knows under ``name`` (its name, owner/name or path)."""
+        if name not in self.named:
+            R = tables.Repository
+            self.named[name] = list(
+                self.session.scalars(
+                    select(R.id)
+                    .where(or_(R.name == name, R.slug == name), R.kind != "events")
+                    .order_by(R.id)
+                )
+            )
+        return self.named[name]
+
+    def sha(self, sha: str, repos: list[int], where: str) -> str:
+        """The full sha ``sha`` abbreviates among the commits of ``repos``; raises ValueError
+        naming the field when it is unknown or ambiguous."""
+        if len(sha) in FULL_SHA:
+            return sha
+        if not repos:
+            raise ValueError(
+                f"{where}: the abbreviated sha {sha} cannot be resolved: no repository of the "
+                "team is known (configure and collect it first, or send the full sha)"
+            )
+        C = tables.Commit
+        found = list(
+            self.session.scalars(
+                select(C.sha)
+                .where(C.repository_id.in_(repos), C.sha.like(f"{sha}%"))
+                .distinct()
+                .limit(2)
+            )
+        )
+        if not found:
+            raise ValueError(
+                f"{where}: unknown abbreviated sha {sha}: no collected commit of the team's "
+                "repositories starts with it (collect them first, or send the full sha)"
+            )
+        if len(found) > 1:
+            raise ValueError(
+                f"{where}: ambiguous abbreviated sha {sha}: several commits of the team's "
+                "repositories start with it (send more digits or the full sha)"
+            )
+        return str(found[0])
+
+    def event(self, e: AnyEvent) -> AnyEvent:
+        """``e`` with its abbreviated shas in full; raises ValueError for what cannot be."""
+        if isinstance(e, BuildEvent) and e.commit_sha:
+            full = self.sha(e.commit_sha, self.repos_of(self.owner(e.pipeline)), "commit_sha")
+            return e.model_copy(update={"commit_sha": full})
+        if isinstance(e, DeploymentEvent):
+            if e.repository is not None:
+                repos = self.repository(e.repository)
+                if len(repos) != 1:
+                    raise ValueError(
+                        "repository: "
+                        + (
+                            "no repository of that name is known (configure and collect it)"
+                            if not repos
+                            else "several repositories have that name (use owner/name or path)"
+                        )
+                    )
+            else:
+                repos = self.repos_of(self.owner(e.service))
+            if e.commit_sha:
+                return e.model_copy(
+                    update={"commit_sha": self.sha(e.commit_sha, repos, "commit_sha")}
+                )
+        if isinstance(e, PullRequestEvent) and e.merge_commit_sha:
+            R = tables.Repository
+            repos = list(
+                self.session.scalars(select(R.id).where(R.name == e.repository, R.kind != "events"))
+            )
+            full = self.sha(
+                e.merge_commit_sha, repos[:1] if len(repos) == 1 else [], "merge_commit_sha"
+            )
+            return e.model_copy(update={"merge_commit_sha": full})
+        return e
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -442,6 +570,7 @@ def _deployment_row(e: DeploymentEvent) -> dict[str, Any]:
         "scope": e.service,
         "external_id": e.id,
         "service": e.service,
+        "repository": e.repository,
         "environment": e.environment,
         "version": e.version,
         "commit_sha": e.commit_sha,
@@ -546,6 +675,7 @@ def store(
     """Upsert events in the caller's transaction (by (source, scope, id); pull requests by
     repository and number); counts per kind."""
     known = owners or _Owners()
+    resolver = _Resolver(session)
     counts: dict[str, int] = {}
     for kind, rows in rows_by_kind(events).items():
         if kind == "pull_request":
@@ -563,6 +693,10 @@ def store(
             if scope not in known.teams:
                 known.teams[scope] = teams.owner_of(session, SOURCE, scope)
             row["team_id"] = known.teams[scope]
+            if kind == "deployment":
+                name = row.pop("repository")
+                named = resolver.repository(name) if name is not None else []
+                row["repository_id"] = named[0] if len(named) == 1 else None
         counts[kind] = write.upsert(session, _TABLES[kind], rows, key=_KEY)
     return counts
 
@@ -626,8 +760,14 @@ def ingest(
         try:
             with session_scope(sessions) as session:
                 owners = _Owners()
+                resolver = _Resolver(session)
                 batch: list[AnyEvent] = []
                 for item in items:
+                    if not isinstance(item, Invalid):
+                        try:  # abbreviated shas in full, named repositories known
+                            item = resolver.event(item)
+                        except ValueError as exc:
+                            item = Invalid(item._position or 0, str(exc))
                     if isinstance(item, Invalid):
                         invalid_count += 1
                         if len(invalid) < MAX_INVALID_KEPT:

@@ -90,6 +90,9 @@ class RulesConfig(_Strict):
     )
     hotfix_patterns: list[str] = ["hotfix*", "*hotfix*"]
     rollback_patterns: list[str] = ["rollback*", "revert*"]
+    #: service glob -> the repositories it is built from (a git repository's name, GitHub's
+    #: owner/name, GitLab's path): what a deployment naming no repository shipped from
+    service_repositories: dict[str, list[str]] = {}
 
 
 class WebConfig(_Strict):

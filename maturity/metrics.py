@@ -462,6 +462,12 @@ class Frames:
     #: per team and kind (git, ci, deploy, tracker): first_at (ever) and last_before (newest
     #: record before the frames' start), so presence and freshness need no full history
     bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the teams' repositories: id, team_id, name, slug (services map to them by name)
+    repositories: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {c: pd.Series([], dtype=object) for c in ("id", "team_id", "name", "slug")}
+        )
+    )
 
 
 @dataclass
@@ -865,7 +871,9 @@ def _deployments(
         grid, d, team, day, prod, success, failed, rules, incident_hit
     )
     out["failed_deployment_recovery_hours"] = _recovery(frames, grid, caused)
-    lead, by_time = _lead_time(frames, grid, d, prod & success & ~d["is_rollback"].to_numpy(bool))
+    shipping = prod & success & ~d["is_rollback"].to_numpy(dtype=bool)
+    mapped = _with_repositories(frames, d, rules)
+    lead, by_time = _lead_time(frames, grid, mapped, shipping[mapped["row"].to_numpy(np.int64)])
     out["lead_time_hours"] = lead
     out["lead_time_matched_by_time"] = _known_count(by_time, presence["deploy"])
     return out
@@ -904,6 +912,41 @@ def _during_incident(frames: Frames, d: pd.DataFrame) -> Array:
         m = deps.merge(part.drop(columns=[] if scoped else ["service"]), on=keys)
         inside = (m["at"] >= m["opened"]) & (m["closed"].isna() | (m["at"] <= m["closed"]))
         out[m["pos"][inside].to_numpy(dtype=np.int64)] = True
+    return out
+
+
+def _with_repositories(frames: Frames, d: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
+    """Deployments with the repository they shipped from: their own, else the one the first
+    matching glob of ``rules.service_repositories`` names among their team's repositories (a
+    service built from several repositories gives one row per repository)."""
+    if not rules.service_repositories or d.empty:
+        return d.assign(row=np.arange(len(d)))
+    repos = frames.repositories
+    found: dict[tuple[int, str], list[float]] = {}
+    unnamed = d["repository_id"].isna().to_numpy()
+    for team, service in set(
+        zip(d["team_id"][unnamed].tolist(), d["service"].fillna("")[unnamed].tolist(), strict=True)
+    ):
+        mine = repos[repos["team_id"].astype("float64") == float(team)]
+        for pattern, names in rules.service_repositories.items():
+            if fnmatch.fnmatchcase(service.casefold(), pattern.casefold()):
+                wanted = {n.casefold() for n in names}
+                hit = mine[
+                    mine["name"].astype(str).str.casefold().isin(wanted)
+                    | mine["slug"].fillna("").astype(str).str.casefold().isin(wanted)
+                ]
+                found[(team, service)] = sorted(float(i) for i in hit["id"])
+                break
+    out = d.assign(row=np.arange(len(d)))
+    keys = list(zip(out["team_id"].tolist(), out["service"].fillna("").tolist(), strict=True))
+    lists = [
+        found.get(k, [np.nan]) if u and found.get(k) else [np.nan]
+        for k, u in zip(keys, unnamed, strict=True)
+    ]
+    out["mapped"] = lists
+    out = out.explode("mapped", ignore_index=True)
+    mapped = pd.to_numeric(out.pop("mapped")).astype("Float64")
+    out["repository_id"] = out["repository_id"].fillna(mapped)
     return out
 
 

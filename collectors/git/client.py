@@ -192,8 +192,8 @@ def list_refs(repo: Path) -> list[Ref]:
         for name, oid, tdate, temail in deep:
             found = commits.get(oid)
             if found is not None:  # else it ends at a tree or a blob: skipped as above
-                sha, cdate = found
-                refs.append(Ref(name, sha, "tag", cdate, _raw_date(tdate), temail.strip("<>")))
+                sha, peeled_at = found
+                refs.append(Ref(name, sha, "tag", peeled_at, _raw_date(tdate), temail.strip("<>")))
     return refs
 
 

@@ -543,7 +543,15 @@ def scoring_frames(
     _bool(issues, "is_incident")
     issues["team_id"] = pd.to_numeric(issues["team_id"]).astype(np.int64)
 
+    repositories = _frame(
+        session,
+        select(_raw(R.id), _raw(R.team_id), _raw(R.name), _raw(R.slug)).where(
+            _teams_filter(R.team_id, team_ids)
+        ),
+        ["id", "team_id", "name", "slug"],
+    )
     return {
+        "repositories": repositories,
         "commits": commits,
         "tags": tags,
         "pull_requests": prs,
