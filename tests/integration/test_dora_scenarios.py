@@ -261,11 +261,12 @@ def test_every_commit_of_a_rebase_merge_starts_at_the_pull_requests_first_commit
     s.deploy(t(2, 9), c0)  # c0: 1 h
     s.repo.checkout("feature", new=True)
     s.commit(t(2, 10))  # r1, authored Monday 10:00
-    s.commit(t(2, 20))  # r2, authored Monday 20:00
+    s.commit(t(2, 14))  # r2, authored Monday 14:00
+    s.commit(t(2, 20))  # r3, authored Monday 20:00
     s.repo.checkout("main")
     s.commit(t(3, 8))  # c1 on main, Tuesday 08:00
     s.repo.checkout("feature")
-    # the rebase rewrites r1 and r2 at Tuesday 09:00 (committer time), author times kept
+    # the rebase rewrites r1, r2, r3 at Tuesday 09:00 (committer time), author times kept
     s.repo.git("rebase", "-q", "main", env=s.repo.env(t(3, 9)))
     tip = s.repo.head()
     s.repo.checkout("main")
@@ -280,10 +281,10 @@ def test_every_commit_of_a_rebase_merge_starts_at_the_pull_requests_first_commit
     )
     s.deploy(t(3, 10), tip)
     s.score()
-    # c0 1 h; c1 Tue 08:00 -> Tue 10:00 = 2 h; r1 and r2 both start at Monday 10:00 (the pull
-    # request's first commit) and ship Tuesday 10:00: 24 h each (r2 alone would be 14 h).
-    # Median of 1, 2, 24, 24 = (2 + 24) / 2 = 13.
-    assert s.rows()["lead_time_hours"] == (13.0, 4)
+    # c0 1 h; c1 Tue 08:00 -> Tue 10:00 = 2 h; r1, r2 and r3 all start at Monday 10:00 (the
+    # pull request's first commit) and ship Tuesday 10:00: 24 h each (by their own author
+    # times r2 would be 20 h and r3 14 h). Median of 1, 2, 24, 24, 24 = 24.
+    assert s.rows()["lead_time_hours"] == (24.0, 5)
 
 
 def test_staging_failed_and_cancelled_deployments_ship_nothing(
