@@ -371,6 +371,10 @@ CATALOGUE: dict[str, Metric] = {
     )
 }
 
+#: metric -> the metric counting the values of its sample that were matched by time (a
+#: deployment that named no commit): the evidence shows it beside the sample
+COUNTED_APART: dict[str, str] = {"lead_time_hours": "lead_time_matched_by_time"}
+
 # --- DORA 2024 performance tiers ----------------------------------------------------------
 
 #: Accelerate State of DevOps Report 2024 (DORA, Google Cloud), "software delivery performance

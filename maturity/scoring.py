@@ -220,6 +220,12 @@ def _column(
             if name in samples
             else [0] * n
         )
+        apart_name = metrics_mod.COUNTED_APART.get(name)
+        apart = (
+            np.nan_to_num(samples[apart_name].to_numpy(dtype=np.float64)).astype(np.int64).tolist()
+            if apart_name is not None and apart_name in samples
+            else None
+        )
         mverd = [VERDICTS[v] for v in m_part.tolist()]
         static = {
             "name": name,
@@ -228,7 +234,7 @@ def _column(
             "unit": info.unit,
             "records": {"tables": list(info.sources)},
         }
-        metric_cols = (vals, samp, mverd, static)
+        metric_cols = (vals, samp, mverd, static, apart)
     survey_cols = None
     if crit.survey is not None:
         means = survey_means.get(crit.id)
@@ -246,13 +252,16 @@ def _column(
     def item(row: int) -> dict[str, Any]:
         out: dict[str, Any] = {"id": crit.id, "level": level, "verdict": verdict[row]}
         if metric_cols is not None:
-            vals, samp, mverd, static = metric_cols
+            vals, samp, mverd, static, apart = metric_cols
             out["metric"] = {
                 **static,
                 "value": vals[row],
                 "sample_size": samp[row],
                 "verdict": mverd[row],
             }
+            if apart is not None:
+                # how many values of the sample were matched by time, not by content
+                out["metric"]["matched_by_time"] = apart[row]
         if survey_cols is not None:
             mean_l, n_l, sverd, sstatic = survey_cols
             out["survey"] = {

@@ -166,12 +166,24 @@ class Scenario:
             teams.reattribute(session)
         return result
 
-    def score(self, week: dt.date = WEEK, *, backfill: int | None = None) -> None:
+    def score(
+        self, week: dt.date = WEEK, *, backfill: int | None = None, path: Path | None = None
+    ) -> None:
         result = self.collect()
         assert result.written, result.invalid
         snapshots.score_and_store(
-            self.sessions, self.cfg, model.load(), week=week, backfill=backfill, today=week
+            self.sessions, self.cfg, model.load(path), week=week, backfill=backfill, today=week
         )
+
+    def evidence(self, criterion: str, week: dt.date = WEEK) -> dict[str, Any]:
+        with session_scope(self.sessions) as session:
+            for ev in session.scalars(
+                select(tables.Snapshot.evidence).where(tables.Snapshot.period_end == week)
+            ):
+                for item in ev["criteria"]:
+                    if item["id"] == criterion:
+                        return dict(item)
+        raise AssertionError(f"no criterion {criterion}")
 
     def values(self, week: dt.date = WEEK, team: str = "payments") -> dict[str, float | None]:
         return {k: v for k, (v, _) in self.rows(week, team).items()}
@@ -211,12 +223,25 @@ def test_feature_commits_ship_with_the_first_deployment_after_their_merge(
     s.repo.checkout("main")
     merge = s.merge("feature", t(3, 10))  # Tuesday 10:00
     s.deploy(t(3, 12), merge)  # contains f1 and f2
-    s.score()
+    # a model whose deployment criterion asks for a lead time of a day at most
+    default = Path(model.__file__).parent / "models" / "default.toml"
+    text = default.read_text(encoding="utf-8")
+    assert text.count('check = "deployment_frequency >= 1"') == 1
+    custom = tmp_path / "model.toml"
+    custom.write_text(
+        text.replace('check = "deployment_frequency >= 1"', 'check = "lead_time_hours <= 24"'),
+        encoding="utf-8",
+    )
+    s.score(path=custom)
     rows = s.rows()
     # c0: 08:00 -> 13:00 = 5 h (by time); f1: Mon 10:00 -> Tue 12:00 = 26 h; f2: 24 h.
     # The merge commit is not a change. Median of 5, 24, 26 = 24 over 3 changes.
     assert rows["lead_time_hours"] == (24.0, 3)
     assert rows["lead_time_matched_by_time"] == (1.0, 1)  # c0 only
+    metric = s.evidence("dep.frequent_deploys")["metric"]
+    assert (metric["name"], metric["value"], metric["sample_size"]) == ("lead_time_hours", 24.0, 3)
+    assert metric["matched_by_time"] == 1  # said in the evidence: one of the 3 by time
+    assert metric["verdict"] == "met"  # 24 <= 24
 
 
 def test_a_squash_merge_sent_with_an_abbreviated_sha_starts_at_its_first_commit(
@@ -304,6 +329,18 @@ def test_staging_failed_and_cancelled_deployments_ship_nothing(
     # started in the window and finished: the failure and the success (cancelled is neither);
     # 1 failed of 2 = 0.5
     assert rows["change_failure_rate"] == (0.5, 2)
+
+
+def test_a_deployment_counts_as_a_change_in_the_week_it_started(
+    tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    s = Scenario(tmp_path, sessions)
+    c0 = s.commit(t(8, 20))
+    s.deploy(t(8, 23), c0, status="failure", minutes=120)  # Sunday 23:00 -> Monday 01:00
+    nxt = WEEK + dt.timedelta(weeks=1)
+    s.score(nxt, backfill=1)
+    assert s.rows(WEEK)["change_failure_rate"] == (1.0, 1)  # started on Sunday: 1 failed of 1
+    assert s.rows(nxt)["change_failure_rate"] == (None, 0)  # not again when it finished
 
 
 def test_a_rollback_ships_nothing_and_marks_the_change_before_it(
