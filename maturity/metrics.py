@@ -1139,10 +1139,11 @@ def _mainline(c: pd.DataFrame, p1: Array, extra: dict[int, list[int]]) -> Array:
     for i, qs in extra.items():
         if on_default[i]:
             child[qs] = True
-    main = np.zeros(len(c), dtype=bool)
+    heads = on_default & ~child
+    main = heads.copy()
     p1l = p1.tolist()
-    for head in np.flatnonzero(on_default & ~child).tolist():
-        x = head
+    for head in np.flatnonzero(heads & (p1 >= 0)).tolist():
+        x = p1l[head]
         while x >= 0 and not main[x]:
             main[x] = True
             x = p1l[x]
@@ -1241,25 +1242,50 @@ def _lead_time(
     pairs = [
         pd.DataFrame({"dep": named.index.to_numpy(), "root": root, "by_time": False})[root >= 0]
     ]
-    # by time: each default-branch head goes out with the first unnamed deployment after it
+    # by time: an unnamed deployment ships what the default branch held when it started, i.e.
+    # the newest commit of the branch's first-parent line at that time, and everything before
     unnamed = deps[deps["sha"] == 0]
     if len(unnamed) and main.any():
-        heads = pd.DataFrame(
+        line = pd.DataFrame(
             {"root": np.flatnonzero(main), "at": committed[main], "repo": repo[main]}
         )
-        heads["team_id"] = team_c[main]
-        heads = heads.sort_values("at", kind="stable")
-        for keys, part in (
-            ("repo", unnamed[unnamed["repo"].notna()]),
-            ("team_id", unnamed[unnamed["repo"].isna()]),
-        ):
+        line["team_id"] = team_c[main]
+        line = line.sort_values("at", kind="stable")
+        right = unnamed.reset_index().rename(columns={"index": "dep"})
+        own = right[right["repo"].notna()][["dep", "at", "repo"]]
+        own = own.assign(repo=own["repo"].astype(np.int64))
+        # a deployment without a repository: every repository of its team
+        team_repos = line[["team_id", "repo"]].drop_duplicates()
+        anyrepo = right[right["repo"].isna()][["dep", "at", "team_id"]].merge(
+            team_repos, on="team_id"
+        )[["dep", "at", "repo"]]
+        shipped = pd.concat([own, anyrepo], ignore_index=True).sort_values("at", kind="stable")
+        m = pd.merge_asof(
+            shipped, line[["root", "at", "repo"]], on="at", by="repo", direction="backward"
+        )
+        m = m[m["root"].notna()]
+        pairs.append(
+            pd.DataFrame(
+                {
+                    "dep": m["dep"].to_numpy(np.int64),
+                    "root": m["root"].to_numpy(np.int64),
+                    "by_time": True,
+                }
+            )
+        )
+        # where the line is broken (commits whose parents are not known, or before the read
+        # range), each piece's newest commit goes out with the first deployment after it
+        on_line = np.zeros(len(c), dtype=bool)
+        has_child = p1[main]
+        on_line[has_child[has_child >= 0]] = True
+        tips = line[~on_line[line["root"].to_numpy()]]
+        for keys, part in (("repo", own), ("team_id", right[right["repo"].isna()])):
             if part.empty:
                 continue
-            right = part.reset_index().rename(columns={"index": "dep"})[["dep", "at", keys]]
-            right[keys] = right[keys].astype(np.int64)
+            part = part[["dep", "at", keys]].assign(**{keys: part[keys].astype(np.int64)})
             m = pd.merge_asof(
-                heads[["root", "at", keys]],
-                right.sort_values("at", kind="stable"),
+                tips[["root", "at", keys]],
+                part.sort_values("at", kind="stable"),
                 on="at",
                 by=keys,
                 direction="forward",
@@ -1267,7 +1293,11 @@ def _lead_time(
             m = m[m["dep"].notna()]
             pairs.append(
                 pd.DataFrame(
-                    {"dep": m["dep"].to_numpy(np.int64), "root": m["root"], "by_time": True}
+                    {
+                        "dep": m["dep"].to_numpy(np.int64),
+                        "root": m["root"].to_numpy(np.int64),
+                        "by_time": True,
+                    }
                 )
             )
     p = pd.concat(pairs, ignore_index=True)
@@ -1291,10 +1321,19 @@ def _lead_time(
 
 def _first_reach(roots: Array, p1: Array, extra: dict[int, list[int]]) -> Array:
     """For every commit, the position in ``roots`` of the first root it is reachable from
-    (itself or an ancestor of it), -1 for none: each commit is walked once."""
-    owner = [-1] * len(p1)
-    p1l = p1.tolist()
-    for k, r in enumerate(roots.tolist()):
+    (itself or an ancestor of it), -1 for none: each commit is walked once.
+
+    Roots without a known parent own only themselves: they are settled at once, and only the
+    others are walked.
+    """
+    n = len(p1)
+    merges = np.fromiter(extra.keys(), dtype=np.int64, count=len(extra))
+    leaf = (p1[roots] < 0) & ~np.isin(roots, merges)
+    walk = np.flatnonzero(~leaf).tolist()
+    owner = [-1] * n if walk else []
+    p1l = p1.tolist() if walk else []
+    for k in walk:
+        r = int(roots[k])
         if owner[r] >= 0:
             continue
         stack = [r]
@@ -1309,7 +1348,14 @@ def _first_reach(roots: Array, p1: Array, extra: dict[int, list[int]]) -> Array:
             more = extra.get(x)
             if more:
                 stack.extend(y for y in more if owner[y] < 0)
-    return np.asarray(owner, dtype=np.int64)
+    out = np.asarray(owner, dtype=np.int64) if walk else np.full(n, -1, dtype=np.int64)
+    if leaf.any():
+        ks = np.flatnonzero(leaf)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, roots[ks], ks)  # the first (smallest) position of each leaf root
+        none = first == np.iinfo(np.int64).max
+        out = np.where(out >= 0, np.minimum(out, first), np.where(none, -1, first))
+    return out
 
 
 def _incidents(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> Result:

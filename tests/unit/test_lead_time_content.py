@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from maturity import metrics
@@ -122,3 +123,39 @@ def test_a_deployment_of_an_unknown_commit_ships_nothing() -> None:
     # named a commit the team's repositories do not hold: no time fallback
     value, n = lead(f, WEEK_B)
     assert pd.isna(value) and n == 0
+
+
+def test_first_reach_gives_each_commit_the_earliest_root_containing_it() -> None:
+    # commits 0 <- 1 <- 2 (first parents); 3 has no parent; 4 merges 3 into 2
+    p1 = np.array([-1, 0, 1, -1, 2])
+    extra = {4: [3]}
+    # roots in order: the leaf 0 first, then the merge 4, then the leaf 3 again
+    owner = metrics._first_reach(np.array([0, 4, 3]), p1, extra)
+    assert owner.tolist() == [0, 1, 1, 1, 1]
+    # the merge first: it contains everything
+    owner = metrics._first_reach(np.array([4, 0]), p1, extra)
+    assert owner.tolist() == [0, 0, 0, 0, 0]
+    # commit 1 alone owns 0 and 1; nothing reaches 2, 3, 4
+    owner = metrics._first_reach(np.array([1]), p1, extra)
+    assert owner.tolist() == [0, 0, -1, -1, -1]
+
+
+def test_unnamed_deployments_ship_what_the_default_branch_held_when_they_started() -> None:
+    f = h.frames(
+        commits=chain(
+            ("c1", h.at("2026-11-02", 8), h.at("2026-11-02", 8)),
+            ("c2", h.at("2026-11-02", 12), h.at("2026-11-02", 12)),
+            ("c3", h.at("2026-11-02", 14), h.at("2026-11-02", 14)),
+        ),
+        deployments=[
+            h.deployment(when=h.at("2026-11-02", 10)),
+            h.deployment(when=h.at("2026-11-02", 16)),
+        ],
+    )
+    # c1: 08:00 -> 10:00 = 2 h; c2: 12:00 -> 16:00 = 4 h; c3: 14:00 -> 16:00 = 2 h: median 2
+    assert lead(f, WEEK_B) == (2.0, 3)
+    # the same history without its parents (every commit its own line): the same shipments
+    for row in f.commits.itertuples():
+        assert row.parent_hash != 0 or row.Index == 0
+    f.commits["parent_hash"] = np.uint64(0)
+    assert lead(f, WEEK_B) == (2.0, 3)
