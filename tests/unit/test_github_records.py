@@ -137,6 +137,13 @@ def test_tag_and_commit_from_recorded_lists() -> None:
     assert row["subject"] == raw["commit"]["message"].split("\n")[0]
 
 
+def test_commits_keep_their_parents_for_lead_time_by_content() -> None:
+    for raw in body("GET_repos_PyGithub_PyGithub_commits_page1.json"):
+        parents = [p["sha"] for p in raw["parents"]]
+        assert parents and all(len(p) == 40 for p in parents)
+        assert records.commit(raw)["parents"] == " ".join(parents)
+
+
 def test_link_header_parses_next_and_last() -> None:
     header = (
         '<https://api.github.com/repositories/3544490/releases?per_page=10&page=2>; rel="next", '
