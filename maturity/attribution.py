@@ -172,6 +172,10 @@ def apply(
     keep = (lambda t: t.isin(list(team_ids))) if team_ids is not None else (lambda t: t >= 0)
     ct = commit_teams(session, rules, since=since, until=until)
     out["commits"] = _explode(frames["commits"], ct, rules, "sha_hash", keep)
+    # every commit of the shared repositories, whoever's: lead time walks their history
+    commits = frames["commits"]
+    in_shared = commits["repository_id"].isin(list(rules)).to_numpy(dtype=bool)
+    out["commit_graph"] = commits[in_shared].reset_index(drop=True)
     tag_rows = session.execute(
         select(tables.Tag.repository_id, tables.Tag.sha).where(
             tables.Tag.repository_id.in_(list(rules))

@@ -466,6 +466,9 @@ class Frames:
     #: per team and kind (git, ci, deploy, tracker): first_at (ever) and last_before (newest
     #: record before the frames' start), so presence and freshness need no full history
     bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: every commit of the shared repositories (monorepo path rules), whoever's: their history
+    #: links a team's changes across the other teams' commits (``attribution.apply``)
+    commit_graph: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: the teams' repositories: id, team_id, name, slug (services map to them by name)
     repositories: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(
@@ -1210,12 +1213,6 @@ def _lead_time(
     c = frames.commits
     if c.empty or not shipping.any():
         return nothing, np.zeros((grid.T, grid.K))
-    p1, extra = _commit_graph(c)
-    main = _mainline(c, p1, extra)
-    repo = c["repository_id"].to_numpy(np.int64)
-    team_c = c["team_id"].to_numpy(np.int64)
-    sha = c["sha_hash"].to_numpy(np.uint64)
-    committed = _naive(c["committed_at"])
     deps = pd.DataFrame(
         {
             "repo": d["repository_id"].to_numpy(dtype=np.float64, na_value=np.nan),
@@ -1225,6 +1222,58 @@ def _lead_time(
             "sha": d["sha_hash"].to_numpy(np.uint64),
         }
     )[shipping].reset_index(drop=True)
+    keys = pd.MultiIndex.from_arrays(
+        [c["repository_id"].to_numpy(np.int64), c["sha_hash"].to_numpy(np.uint64)]
+    )
+    graph = frames.commit_graph
+    if keys.is_unique and graph.empty:
+        parts = [(c, deps, len(c))]
+    else:
+        # a shared repository (monorepo path rules) gives a commit to several teams: each
+        # team's changes ship with its own deployments, through the repository's whole history
+        team_c = c["team_id"].to_numpy(np.int64)
+        parts = []
+        for t in np.unique(team_c):
+            mine = c[team_c == t]
+            nodes = pd.concat([mine, graph[[col for col in mine.columns if col in graph]]])
+            nodes = nodes.drop_duplicates(subset=["repository_id", "sha_hash"], keep="first")
+            nodes = nodes.assign(team_id=t).reset_index(drop=True)
+            dd = deps[deps["team_id"].to_numpy() == t].reset_index(drop=True)
+            parts.append((nodes, dd, len(mine)))
+    teams, days, hours, by_time = [], [], [], []
+    for cc, dd, own in parts:
+        if dd.empty:
+            continue
+        done, start, matched_by_time, ok = _shipments(cc, dd, frames.pull_requests)
+        # only the team's own rows are its changes (the others only link its history)
+        ok_own = np.flatnonzero(ok) < own
+        done, start, matched_by_time = done[ok_own], start[ok_own], matched_by_time[ok_own]
+        ok = ok & (np.arange(len(cc)) < own)
+        teams.append(cc["team_id"].to_numpy(np.int64)[ok])
+        days.append(done)
+        hours.append(np.clip(((done - start) / np.timedelta64(1, "h")).astype(np.float64), 0, None))
+        by_time.append(matched_by_time)
+    if not teams:
+        return nothing, np.zeros((grid.T, grid.K))
+    t = grid.team_index(pd.Series(np.concatenate(teams)))
+    dd_ = grid.day(pd.Series(np.concatenate(days)).dt.tz_localize("UTC"))
+    return (
+        window_median(grid, t, dd_, np.concatenate(hours)),
+        window_sum(grid, t, dd_, np.concatenate(by_time)),
+    )
+
+
+def _shipments(
+    c: pd.DataFrame, deps: pd.DataFrame, pull_requests: pd.DataFrame
+) -> tuple[Array, Array, Array, Array]:
+    """For the changes among ``c`` that shipped: when their deployment ended, when they
+    started, whether they were matched by time, and which rows of ``c`` they are."""
+    p1, extra = _commit_graph(c)
+    main = _mainline(c, p1, extra)
+    repo = c["repository_id"].to_numpy(np.int64)
+    team_c = c["team_id"].to_numpy(np.int64)
+    sha = c["sha_hash"].to_numpy(np.uint64)
+    committed = _naive(c["committed_at"])
     # by content: the deployed commit, in the deployment's repository, else in its team's
     named = deps[deps["sha"] != 0]
     by_repo = pd.MultiIndex.from_arrays([repo, sha])
@@ -1244,7 +1293,11 @@ def _lead_time(
     ]
     # by time: an unnamed deployment ships what the default branch held when it started, i.e.
     # the newest commit of the branch's first-parent line at that time, and everything before
-    unnamed = deps[deps["sha"] == 0]
+    # a deployment without a repository whose commit is not one of its team's (a shared
+    # repository's commit of another team) is matched by time too
+    lost = np.zeros(len(deps), dtype=bool)
+    lost[named.index.to_numpy()[root < 0]] = True
+    unnamed = deps[(deps["sha"] == 0).to_numpy() | (lost & deps["repo"].isna().to_numpy())]
     if len(unnamed) and main.any():
         line = pd.DataFrame(
             {"root": np.flatnonzero(main), "at": committed[main], "repo": repo[main]}
@@ -1311,12 +1364,9 @@ def _lead_time(
     k = owner[ok]
     dep_of = p["dep"].to_numpy(np.int64)[k]
     done = deps["done"].to_numpy()[dep_of]
-    start = _starts(c, frames.pull_requests, p1)[ok]
-    hours = np.clip(((done - start) / np.timedelta64(1, "h")).astype(np.float64), 0, None)
-    t = grid.team_index(c["team_id"][ok])
-    dd = grid.day(pd.Series(done).dt.tz_localize("UTC"))
+    start = _starts(c, pull_requests, p1)[ok]
     by_time = p["by_time"].to_numpy(dtype=bool)[k]
-    return window_median(grid, t, dd, hours), window_sum(grid, t, dd, by_time)
+    return done, start, by_time, ok
 
 
 def _first_reach(roots: Array, p1: Array, extra: dict[int, list[int]]) -> Array:

@@ -115,14 +115,22 @@ def test_a_rebase_merge_stops_at_another_pull_requests_merge() -> None:
     assert lead(f, WEEK_B) == (14.5, 2)
 
 
-def test_a_deployment_of_an_unknown_commit_ships_nothing() -> None:
+def test_a_deployment_of_an_unknown_commit_of_its_repository_ships_nothing() -> None:
     f = h.frames(
         commits=[h.commit(when=h.at("2026-11-02", 8))],
-        deployments=[h.deployment(when=h.at("2026-11-02", 9), commit_sha=h.sha("elsewhere"))],
+        deployments=[
+            h.deployment(when=h.at("2026-11-02", 9), commit_sha=h.sha("elsewhere"), repository_id=1)
+        ],
     )
-    # named a commit the team's repositories do not hold: no time fallback
+    # named a commit its repository does not hold: no time fallback
     value, n = lead(f, WEEK_B)
     assert pd.isna(value) and n == 0
+    # without a repository (a shared repository's deployment, whose commit is another
+    # team's), it is matched by time: 08:00 -> 09:00 = 1 h, counted apart
+    f.deployments["repository_id"] = pd.array([pd.NA], dtype="Float64")
+    assert lead(f, WEEK_B) == (1.0, 1)
+    out = metrics.compute(f, [WEEK_B], window_days=7)
+    assert out[out["metric"] == "lead_time_matched_by_time"]["value"].tolist() == [1.0]
 
 
 def test_first_reach_gives_each_commit_the_earliest_root_containing_it() -> None:
