@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from collectors.git import log as git_log  # noqa: E402
+from maturity import wiring  # noqa: E402
 
 #: the refs the collector walks (a GitHub mirror's refs/pull/* are not branches)
 WALKED = ["--branches", "--tags", "--remotes"]
@@ -253,4 +254,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

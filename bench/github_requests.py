@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import collectors.github as github_collector
 from collectors.base import CollectContext
 from maturity import config as config_mod
-from maturity import teams
+from maturity import teams, wiring
 from maturity.store import engine, migrate
 from maturity.store.engine import session_scope
 from tests.servers.github import GitHubServer, RateLimit
@@ -146,4 +146,5 @@ github = ["acme/payments-api"]
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

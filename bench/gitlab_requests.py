@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import collectors.gitlab as gitlab_collector
 from collectors.base import CollectContext
 from maturity import config as config_mod
-from maturity import teams
+from maturity import teams, wiring
 from maturity.store import engine, migrate
 from maturity.store.engine import session_scope
 from tests.servers.gitlab import GitLabServer, RateLimit
@@ -187,4 +187,5 @@ gitlab = ["{PROJECT}"]
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import collectors.jenkins as jenkins_collector
 from collectors.base import CollectContext
 from maturity import config as config_mod
-from maturity import teams
+from maturity import teams, wiring
 from maturity.store import engine as engine_mod
 from maturity.store import migrate
 from maturity.store.engine import session_scope
@@ -143,4 +143,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import collectors.jira as jira_collector
 from collectors.base import CollectContext
-from maturity import teams
+from maturity import teams, wiring
 from maturity.config import Config
 from maturity.store import engine, migrate
 from maturity.store.engine import session_scope
@@ -99,4 +99,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

@@ -21,7 +21,7 @@ import uvicorn
 from playwright import sync_api as playwright_sync
 
 from bench import web_load, web_pages
-from maturity import teams
+from maturity import teams, wiring
 from maturity.context import AppContext
 from maturity.store.engine import session_scope
 from web.app import create_app
@@ -101,4 +101,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

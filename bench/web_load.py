@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select
 
-from maturity import display, metrics
+from maturity import display, metrics, wiring
 from maturity import model as model_mod
 from maturity.context import AppContext
 from maturity.store import tables
@@ -321,4 +321,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from collectors import events
-from maturity import teams
+from maturity import teams, wiring
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
@@ -136,4 +136,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    wiring.wire()  # configurations name the collectors' sources
     main()

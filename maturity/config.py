@@ -8,12 +8,11 @@ variable that holds each one (``token_env = "GITHUB_TOKEN"``).
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -30,16 +29,13 @@ from pydantic import (
     model_validator,
 )
 
+from maturity.errors import ConfigError
 from maturity import paths as paths_mod
 
 log = logging.getLogger("maturity.config")
 
 CONFIG_ENV = "MATURITY_CONFIG"
 DEFAULT_FILE = "maturity.toml"
-
-
-class ConfigError(Exception):
-    """The configuration file is missing or wrong; the message says where and what."""
 
 
 class _Strict(BaseModel):
@@ -270,11 +266,6 @@ class Config(_Strict):
 
 # --- sources: each declares its own section and team key ----------------------------------
 
-#: the package whose ``SOURCES`` lists the built-in sources (``collectors/__init__.py``). The
-#: core names it and imports it only when a configuration is validated: a source declares its
-#: configuration in its own folder, and nothing here changes when one is added.
-SOURCE_PACKAGE = "collectors"
-
 
 class SourceSpec(Protocol):
     """What the configuration needs of a source's declaration (``collectors.base.Source``)."""
@@ -295,6 +286,25 @@ class SourceSpec(Protocol):
         """The type of that key's value (``list[str]`` unless the source checks its entries)."""
 
 
+#: where the registered sources come from: set by the entry layer (``maturity.wiring``), so
+#: that the core never imports the collectors; unset, a configuration may name no source
+_provider: Callable[[], Iterable[SourceSpec]] | None = None
+
+
+def use_sources(provider: Callable[[], Iterable[SourceSpec]] | None) -> None:
+    """Say where the registered sources come from; called once, before the first validation.
+
+    ``provider`` is called (once) when a configuration is first validated, so that an entry
+    point that never reads a configuration never imports the sources.
+    """
+    global _provider
+    if provider is _provider:
+        return
+    _provider = provider
+    _source_specs.cache_clear()
+    models.cache_clear()
+
+
 def source_specs() -> tuple[SourceSpec, ...]:
     """The registered sources, in the order ``maturity collect`` runs them."""
     return _source_specs()
@@ -302,14 +312,7 @@ def source_specs() -> tuple[SourceSpec, ...]:
 
 @functools.cache
 def _source_specs() -> tuple[SourceSpec, ...]:
-    try:
-        package = importlib.import_module(SOURCE_PACKAGE)
-    except ModuleNotFoundError as exc:
-        if exc.name != SOURCE_PACKAGE:
-            raise
-        return ()  # an installation without collectors: the file may name no source
-    specs: tuple[SourceSpec, ...] = tuple(package.SOURCES.values())
-    return specs
+    return () if _provider is None else tuple(_provider())
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import plotly.colors
 import plotly.graph_objects as go
 
 from maturity import display, metrics
+from maturity.environments import WeekCount
 
-LEVEL_NAMES = display.LEVELS
 _LAYOUT = {
     "margin": {"l": 56, "r": 16, "t": 40, "b": 48},
     "height": 340,
@@ -37,7 +37,11 @@ _ROW_PX, _HEAT_TOP, _HEAT_BOTTOM = 30, 64, 8
 
 
 def label(text: object) -> str:
-    """Text as plotly shows it literally."""
+    """Text as plotly shows it literally: plotly reads a few HTML tags and entities in labels.
+
+    The one escaper of every chart, on the pages and in the reports; quotes too (``quote=True``),
+    so that a name stays text wherever plotly puts it (an attribute of an SVG element included).
+    """
     return html.escape(str(text), quote=True)
 
 
@@ -85,7 +89,7 @@ def level_heatmap(
     ]
     text = [
         [
-            "—" if v is None else (display.NO_DATA if b else LEVEL_NAMES[v])
+            "—" if v is None else (display.NO_DATA if b else display.LEVELS[v])
             for v, b in zip(row, brow, strict=True)
         ]
         for row, brow in zip(levels, blank, strict=True)
@@ -99,7 +103,7 @@ def level_heatmap(
         zmin=0,
         zmax=4,
         colorscale="Blues",
-        colorbar={"tickvals": [0, 1, 2, 3, 4], "ticktext": list(LEVEL_NAMES), "title": "level"},
+        colorbar={"tickvals": [0, 1, 2, 3, 4], "ticktext": list(display.LEVELS), "title": "level"},
         hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
         xgap=2,
         ygap=2,
@@ -150,7 +154,7 @@ def level_trend(
     fig.update_yaxes(
         range=[0, 4.1],
         tickvals=[0, 1, 2, 3, 4],
-        ticktext=list(LEVEL_NAMES),
+        ticktext=list(display.LEVELS),
         title_text="score",
     )
     fig.update_xaxes(type="date", title_text="week ending")
@@ -320,7 +324,7 @@ def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str
                 + " teams)<extra>%{fullData.name}</extra>",
             )
     fig.update_yaxes(
-        range=[0, 4.1], tickvals=[0, 1, 2, 3, 4], ticktext=list(LEVEL_NAMES), title_text="mean"
+        range=[0, 4.1], tickvals=[0, 1, 2, 3, 4], ticktext=list(display.LEVELS), title_text="mean"
     )
     fig.update_xaxes(type="date", title_text="week ending")
     return fig
@@ -335,4 +339,31 @@ def level_distribution(counts: Sequence[tuple[int, str, int]], *, title: str) ->
         hovertemplate="%{x}: %{y} teams<extra></extra>",
     )
     fig.update_yaxes(title_text="teams", rangemode="tozero")
+    return fig
+
+
+_DEPLOYMENTS_LAYOUT = {
+    "margin": {"l": 48, "r": 16, "t": 16, "b": 48},
+    "height": 320,
+    "barmode": "stack",
+    "legend": {"orientation": "h", "y": -0.2},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+}
+
+
+def deployments_per_week(weeks: Sequence[WeekCount]) -> go.Figure:
+    """Stacked bars: successful deployments per week, one colour per environment."""
+    fig = go.Figure(layout=_DEPLOYMENTS_LAYOUT)
+    environments = list(dict.fromkeys(w.environment for w in weeks))
+    for env in environments:
+        mine = [w for w in weeks if w.environment == env]
+        fig.add_bar(
+            x=[w.week.isoformat() for w in mine],
+            y=[w.deployments for w in mine],
+            name=label(env),
+            hovertemplate="%{x}: %{y}<extra>%{fullData.name}</extra>",
+        )
+    fig.update_xaxes(title_text="week starting", type="date")
+    fig.update_yaxes(title_text="successful deployments", rangemode="tozero")
     return fig

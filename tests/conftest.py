@@ -13,10 +13,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from maturity import wiring
 from maturity.context import AppContext
 from maturity.store import engine as engine_mod
 from maturity.store import migrate
 
+wiring.wire()  # what every entry point does: configurations may name the collectors' sources
 POSTGRES_ENV = "MATURITY_TEST_POSTGRES_URL"
 # One template per test process, so that concurrent runs never drop each other's template.
 _TEMPLATE_DB = f"maturity_test_template_{os.getpid()}"

@@ -20,16 +20,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from maturity.actions import Jobs
+from maturity import wiring
 from maturity.context import AppContext
-from web import api, pages
+from web import api, pages, templating
 from web.api import events as events_api
 from web.body_limit import BodyLimit
 from web.cache import ResponseCache
+from web.jobs import Jobs
 from web.pages import reports as report_pages
 from web.pdfs import PdfRenderer
 from web.security import HEADERS, FailureLimiter, SecurityHeaders
 from web.settings import WebSettings
+from web.surveys import api as surveys_api
 
 log = logging.getLogger("web")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -57,6 +59,7 @@ def create_app(
             or ./maturity.toml describes (closed with the application).
         settings: tokens and display settings; by default read from ``MATURITY_*_TOKEN``.
     """
+    wiring.wire()
     owned = context is None
     ctx = context or AppContext()
     settings = settings or WebSettings.from_env()
@@ -90,6 +93,7 @@ def create_app(
     app.add_middleware(BodyLimit)  # every route: a body past its limit is refused while read
     app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
+    app.include_router(surveys_api.router, prefix=api.PREFIX)
     app.include_router(pages.router())
     app.include_router(report_pages.router, include_in_schema=False)
 
@@ -122,7 +126,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     if exc.status_code == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return pages.render(
+        return templating.render(
             request,
             "login.html",
             {"next": target, "failed": False},
@@ -193,7 +197,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def _error_page(request: Request, status: int, lines: list[str]) -> Response:
-    return pages.render(
+    return templating.render(
         request,
         "error.html",
         {"status_code": status, "title": _TITLES.get(status, "Error"), "lines": lines},

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from tests import webstore
 from tests.browser.conftest import Server, _serve
 from web.app import create_app
-from web.pages import NAV
 from web.settings import WebSettings
+from web.templating import NAV
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

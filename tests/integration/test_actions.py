@@ -16,6 +16,7 @@ from maturity.context import AppContext
 from maturity.model import DEFAULT_PATH
 from maturity.store import tables
 from tests.webstore import client
+from web import jobs as web_jobs
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -63,10 +64,10 @@ def test_collect_runs_in_the_background_and_reports_its_scopes(context: AppConte
 
 
 def test_only_one_action_runs_at_a_time() -> None:
-    jobs = actions.Jobs()
+    jobs = web_jobs.Jobs()
     gate = threading.Event()
     first = jobs.submit("slow", lambda job: {"waited": gate.wait(10)})
-    with pytest.raises(actions.Busy):
+    with pytest.raises(web_jobs.Busy):
         jobs.submit("second", lambda job: {})
     gate.set()
     deadline = time.monotonic() + 10
@@ -77,10 +78,10 @@ def test_only_one_action_runs_at_a_time() -> None:
 
 
 def test_a_failing_action_is_failed_without_its_message(context: AppContext) -> None:
-    def boom(job: actions.Job) -> dict[str, Any]:
+    def boom(job: web_jobs.Job) -> dict[str, Any]:
         raise RuntimeError("password=hunter2")
 
-    job = actions.Jobs().submit("boom", boom, wait=True)
+    job = web_jobs.Jobs().submit("boom", boom, wait=True)
     assert job.status == "failed"
     assert job.error is not None and "hunter2" not in job.error
 
@@ -149,9 +150,9 @@ def test_bad_durations_are_refused(text: str) -> None:
 
 
 def test_scheduled_collection_collects_then_scores_and_keeps_going(context: AppContext) -> None:
-    jobs = actions.Jobs()
+    jobs = web_jobs.Jobs()
     stop = threading.Event()
-    thread = actions.every(jobs, context, dt.timedelta(seconds=0.2), stop)
+    thread = web_jobs.every(jobs, context, dt.timedelta(seconds=0.2), stop)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len([j for j in jobs._jobs.values()]) < 2:
         time.sleep(0.05)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from web.api import actions, collection, dashboards, environments, events, teams
-from web.surveys import api as surveys_api
 
-router = APIRouter(prefix="/api/v1")
+#: where the API lives; the survey API (``web.surveys.api``) is mounted under it too
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX)
 router.include_router(teams.router)
 router.include_router(dashboards.router)
 router.include_router(actions.router)
 router.include_router(collection.router)
 router.include_router(environments.router)
 router.include_router(events.router)
-router.include_router(surveys_api.router)

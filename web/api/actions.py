@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from maturity import actions
 from maturity import model as model_mod
+from web import jobs
 from web.api.schemas import PLAIN_TEXT, Problem
 from web.deps import AdminDep, ContextDep
 
@@ -52,15 +53,15 @@ class ModelCheckPublic(BaseModel):
     note: str
 
 
-def _jobs(request: Request) -> actions.Jobs:
-    jobs: actions.Jobs = request.app.state.jobs
-    return jobs
+def _jobs(request: Request) -> jobs.Jobs:
+    running: jobs.Jobs = request.app.state.jobs
+    return running
 
 
-def _submit(request: Request, kind: str, work: Any) -> actions.Job:
+def _submit(request: Request, kind: str, work: Any) -> jobs.Job:
     try:
         return _jobs(request).submit(kind, work)
-    except actions.Busy as exc:
+    except jobs.Busy as exc:
         raise HTTPException(409, str(exc)) from None
 
 

@@ -9,22 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from maturity import listings
-from web.api.schemas import BLANK_IS_NONE, FreshnessPublic, Problem, RunPublic, SourceName
+from web.api.schemas import FreshnessPublic, Problem, RunPublic
 from web.deps import SessionDep, SettingsDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
+from web.params import Source, Status
 
 router = APIRouter(tags=["collection"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
-Source = Annotated[
-    SourceName | None,
-    BLANK_IS_NONE,
-    Query(description="Only this source."),
-]
-Status = Annotated[
-    Literal["running", "success", "partial", "failed", "interrupted"] | None,
-    BLANK_IS_NONE,
-    Query(description="Only runs with this status."),
-]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many runs, newest first.")]
 StaleHours = Annotated[
     float | None,

@@ -5,31 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from maturity import dashboards, display, metrics
 from maturity.store import read
-from web.api.environments import TeamSlug, team_filter
 from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT, Problem
 from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
+from web.params import DimensionId, Since, Slug, TeamSlug, Until, check_period, team_filter
 
 router = APIRouter(tags=["levels"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
-Since = Annotated[
-    dt.date | None, BLANK_IS_NONE, Query(alias="from", description="First period end (a date).")
-]
-Until = Annotated[
-    dt.date | None, BLANK_IS_NONE, Query(alias="to", description="Last period end (a date).")
-]
-Slug = Annotated[
-    str, Path(min_length=1, max_length=200, pattern=PLAIN_TEXT, description="Team URL name.")
-]
-DimensionId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=PLAIN_TEXT, description="Dimension id.")
-]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
 DimensionFilter = Annotated[
     Name | None, BLANK_IS_NONE, Query(description="Only this dimension (its id).")
@@ -189,12 +177,6 @@ class DimensionPublic(BaseModel):
         description="Teams per level name, and under 'no data' those without data."
     )
     most_unmet: list[UnmetPublic]
-
-
-def check_period(since: dt.date | None, until: dt.date | None) -> None:
-    """422 when the period's start is after its end."""
-    if since is not None and until is not None and since > until:
-        raise HTTPException(422, "'from' must not be after 'to'")
 
 
 def _model(context: Any) -> Any:

@@ -5,21 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query
 
-from maturity import environments, listings
-from web.api.schemas import BLANK_IS_NONE, EnvironmentsPublic, Problem, TeamName, WeekCountPublic
+from maturity import environments
+from web.api.schemas import EnvironmentsPublic, Problem, WeekCountPublic
 from web.deps import ContextDep, SessionDep, ViewerDep
 from web.export import CSV_RESPONSE, csv_response
+from web.params import TeamSlug, team_filter
 
 router = APIRouter(tags=["environments"], responses={401: {"model": Problem}})
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to download")]
-TeamSlug = Annotated[
-    TeamName | None,
-    BLANK_IS_NONE,
-    Query(description="Only this team (its URL name)."),
-]
 Weeks = Annotated[int, Query(ge=1, le=260, description="How many weeks back, this one included.")]
 PLACEMENT_COLUMNS = [
     "service",
@@ -43,16 +38,6 @@ PLACEMENT_COLUMNS = [
 ]
 WEEK_COLUMNS = ["week", "environment", "tier", "deployments"]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
-
-
-def team_filter(session: Session, slug: str | None) -> int | None:
-    """The id of the team named by ``?team=``, None for all teams; 404 for an unknown one."""
-    if slug is None:
-        return None
-    team_id = listings.team_id_of(session, slug)
-    if team_id is None:
-        raise HTTPException(404, f"no team {slug!r}")
-    return team_id
 
 
 def placement_row(p: environments.Placement) -> dict[str, Any]:

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
-#: the pattern of every text parameter: no NUL, which PostgreSQL refuses in text (a 500 otherwise)
-PLAIN_TEXT = r"^[^\x00]*$"
+from web.params import BLANK_IS_NONE, PLAIN_TEXT, SourceName, TeamName
 
-
-def _blank_is_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
-#: a source's name as a parameter (git, github, jenkins, jira, events)
-SourceName = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=PLAIN_TEXT)]
-#: a team's URL name as a parameter
-TeamName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
-
-
-#: an optional filter left blank (a form's "all" choice sends ``?team=``) means no filter
-BLANK_IS_NONE = BeforeValidator(_blank_is_none)
+__all__ = ["BLANK_IS_NONE", "PLAIN_TEXT", "Problem", "SourceName", "TeamName"]
 
 
 class _Public(BaseModel):

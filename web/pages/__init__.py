@@ -1,92 +1,22 @@
-"""Server-rendered pages: Jinja2 templates (autoescaped) over the same read functions as the API.
+"""Server-rendered pages: Jinja2 templates (autoescaped, ``web.templating``) over the same read
+functions as the API.
 
-``NAV`` lists the pages in the navigation; a new page (the overview heat map, a team's page, a
-dimension across teams, the model, surveys, reports) is one module here, one template and one
-entry in ``NAV``.
+``web.templating.NAV`` lists the pages in the navigation; a new page (the overview heat map, a
+team's page, a dimension across teams, the model, surveys, reports) is one module here, one
+template and one entry in ``NAV``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from fastapi import APIRouter
 
-import jinja2
-from fastapi import APIRouter, Request
-from fastapi.templating import Jinja2Templates
-from starlette.responses import Response
-
-from maturity import display
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-
-
-@dataclass(frozen=True)
-class NavItem:
-    path: str
-    label: str
-
-
-NAV: tuple[NavItem, ...] = (
-    NavItem("/overview", "Overview"),
-    NavItem("/", "Home"),
-    NavItem("/model", "Model"),
-    NavItem("/environments", "Environments"),
-    NavItem("/collection", "Collection"),
-)
-
-
-def _when(value: dt.datetime | dt.date | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
-
-
-def _short_sha(value: str | None) -> str:
-    return value[:10] if value else "—"
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,  # every page shows text from sources: escape everything, always
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = _when
-    env.filters["short_sha"] = _short_sha
-    # One formatter for every unit: the same text as the API's 'text', the CLI and the reports.
-    env.filters["unit"] = display.value
-    env.globals["dora_labels"] = display.DORA_LABELS
-    env.globals["nav"] = NAV
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
-) -> Response:
-    """Render a page with what every page needs (active navigation entry, login state)."""
-    settings = request.app.state.settings
-    base = {
-        "active": request.url.path,
-        "login_enabled": settings.viewer_token is not None,
-    }
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+from web.pages import auth, collection, dashboards, environments, home
+from web.surveys import form as survey_form
+from web.surveys import team as survey_team
 
 
 def router() -> APIRouter:
-    """All pages in one router (imported late: the page modules import ``render`` from here)."""
-    from web.pages import auth, collection, dashboards, environments, home
-    from web.surveys import form as survey_form
-    from web.surveys import team as survey_team
-
+    """All pages in one router."""
     pages = APIRouter(include_in_schema=False)
     for module in (dashboards, home, collection, environments, auth, survey_form, survey_team):
         pages.include_router(module.router)

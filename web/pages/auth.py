@@ -13,7 +13,7 @@ from maturity.store import write
 from maturity.store.engine import session_scope
 from web import deps, security
 from web.deps import ContextDep, SettingsDep
-from web.pages import render
+from web.templating import render
 
 router = APIRouter()
 Next = Annotated[str, Query(max_length=2000)]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from maturity import listings
-from web.api.collection import Source, Status
 from web.deps import SessionDep, SettingsDep, ViewerDep
-from web.pages import render
+from web.params import Source, Status
+from web.templating import render
 
 router = APIRouter()
 

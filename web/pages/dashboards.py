@@ -11,12 +11,10 @@ from starlette.responses import Response
 
 from maturity import dashboards, display, listings
 from reports import charts
-from web import charts as embed_charts
-from web.api.dashboards import DimensionId, Since, Slug, Until, check_period
-from web.api.environments import TeamSlug, team_filter
 from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, SettingsDep, ViewerDep
-from web.pages import render, templates
+from web.params import DimensionId, Since, Slug, TeamSlug, Until, check_period, team_filter
+from web.templating import embed, render, templates
 
 router = APIRouter()
 
@@ -45,7 +43,7 @@ def _overview_parts(
     trend = charts.organisation_trend(
         view.trend, dict(view.dimensions), title="Mean score of the teams per dimension"
     )
-    return view, embed_charts.embed(heat), embed_charts.embed(trend), tables
+    return view, embed(heat), embed(trend), tables
 
 
 def _team_parts(
@@ -54,7 +52,7 @@ def _team_parts(
     view = dashboards.team_view(session, model, team_id, since=since, until=until)
     figures = {}
     if not view.scores.empty:
-        figures["levels"] = embed_charts.embed(
+        figures["levels"] = embed(
             charts.level_trend(
                 view.scores,
                 title=f"Score per dimension: {view.team}",
@@ -63,7 +61,7 @@ def _team_parts(
         )
     for tile in view.dora:
         if not view.series.empty and (view.series["metric"] == tile.metric).any():
-            figures[tile.metric] = embed_charts.embed(
+            figures[tile.metric] = embed(
                 charts.metric_trend(view.series, metric=tile.metric, title=tile.label)
             )
     return view, figures
@@ -158,7 +156,7 @@ def dimension_page(
     cache_this(request)
     figure = None
     if view.teams:
-        figure = embed_charts.embed(
+        figure = embed(
             charts.level_distribution(
                 [*view.distribution, (-1, display.NO_DATA, view.no_data)]
                 if view.no_data

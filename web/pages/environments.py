@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from maturity import environments, listings
-from web import charts
-from web.api.environments import TeamSlug, team_filter
+from reports import charts
 from web.deps import ContextDep, SessionDep, ViewerDep
-from web.pages import render
+from web.params import TeamSlug, team_filter
+from web.templating import embed, render
 
 router = APIRouter()
 
@@ -33,7 +33,7 @@ def environments_page(
         {
             "matrix": matrix,
             "weeks": weeks,
-            "figure": charts.embed(charts.deployments_per_week(weeks)) if weeks else None,
+            "figure": embed(charts.deployments_per_week(weeks)) if weeks else None,
             "teams": listings.list_teams(session),
             "team": team,
         },

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from maturity import listings
 from web.deps import SessionDep, SettingsDep, ViewerDep
-from web.pages import render
+from web.templating import render
 
 router = APIRouter()
 

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from maturity import survey_batches, surveys
 from web.deps import SessionDep
-from web.pages import render
+from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("web.surveys")

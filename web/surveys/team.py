@@ -7,10 +7,10 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import Response
 
 from maturity import listings
-from web import charts
+from reports import charts
 from web.deps import SessionDep, ViewerDep
-from web.pages import render
 from web.surveys import form, view
+from web.templating import embed, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,6 +63,6 @@ def team_surveys_page(
             "shown": shown,
             "groups": groups,
             "gaps": view.gaps(session, team_id),
-            "figure": charts.embed(figure) if figure is not None else None,
+            "figure": embed(figure) if figure is not None else None,
         },
     )
