@@ -8,20 +8,20 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from maturity import config as config_mod
+import collectors
 from maturity import spreadsheet
 from maturity.context import AppContext
-from maturity.store.engine import StoreError, redacted
+from maturity.errors import ConfigError, StoreError
+from maturity.store import names as store_names
 
 app = typer.Typer(
     name="maturity",
@@ -37,7 +37,6 @@ app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class UserError(Exception):
@@ -56,11 +55,6 @@ ConfigOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
-
-
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -72,8 +66,18 @@ def _root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from maturity import wiring
+
+    wiring.wire()
     ctx.obj = AppContext(config_path=config)
     ctx.call_on_close(ctx.obj.close)
+
+
+def redacted(url: str) -> str:
+    """The store's URL as it may be shown: never with its password."""
+    from maturity.store import engine
+
+    return engine.redacted(url)
 
 
 def _ctx(ctx: typer.Context) -> AppContext:
@@ -86,7 +90,7 @@ def main() -> None:
     """Entry point of the ``maturity`` command."""
     try:
         app()
-    except (config_mod.ConfigError, StoreError, UserError) as exc:
+    except (ConfigError, StoreError, UserError) as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
     except KeyboardInterrupt:
@@ -114,6 +118,8 @@ def init(
     """Write a commented example maturity.toml to start from."""
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to overwrite it")
+    from maturity import config as config_mod
+
     path.write_text(config_mod.EXAMPLE, encoding="utf-8")
     out.print(f"wrote {path}; edit the teams, then run 'maturity collect'")
 
@@ -142,10 +148,9 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 # --- collect ------------------------------------------------------------------------------
 
-#: the sources 'maturity collect' pulls from (events are pushed: 'maturity ingest'); named here
-#: because importing collectors costs a second that every command would pay;
-#: tests/unit/test_cli_help.py keeps it equal to the registered sources that collect
-COLLECT_SOURCES = ("git", "github", "gitlab", "jenkins", "jira")
+#: the sources 'maturity collect' pulls from (events are pushed: 'maturity ingest'), named
+#: without importing any of them
+COLLECT_SOURCES = collectors.pulled()
 
 
 @app.command()
@@ -177,7 +182,6 @@ def collect(
     ] = False,
 ) -> None:
     """Pull data from every configured source into the store."""
-    import collectors
     from collectors import runner
     from collectors.base import CollectContext
     from maturity import teams
@@ -290,24 +294,8 @@ def _when(value: Any) -> str:
 # --- export -------------------------------------------------------------------------------
 
 
-#: what 'maturity export' offers (tests/unit/test_cli_help.py keeps it equal to
-#: read.EXPORTABLE, which the CLI does not import to start: it needs pandas)
-EXPORT_TABLES = (
-    "teams",
-    "repositories",
-    "commits",
-    "tags",
-    "branches",
-    "pull_requests",
-    "reviews",
-    "builds",
-    "deployments",
-    "issues",
-    "issue_transitions",
-    "collector_runs",
-    "snapshots",
-    "metric_values",
-)
+#: what 'maturity export' offers, named without importing the store (read.EXPORTABLE maps them)
+EXPORT_TABLES = store_names.EXPORTABLE
 
 
 class ExportFormat(StrEnum):
@@ -497,6 +485,7 @@ def serve(
     import uvicorn
 
     from maturity import actions
+    from web import jobs
     from web.app import create_app
     from web.settings import SettingsError, WebSettings
 
@@ -524,7 +513,7 @@ def serve(
     if interval is not None:
         # Shares the application's action queue: a collection started from the web and the
         # scheduled one never run at the same time.
-        actions.every(web_app.state.jobs, context, interval, stop)
+        jobs.every(web_app.state.jobs, context, interval, stop)
         out.print(f"collecting and scoring every {collect_every}", markup=False)
     # Everything imported and built so far lives as long as the process: kept out of the
     # garbage collector's full passes, which otherwise stop every thread (the event loop too)
@@ -944,7 +933,6 @@ def demo(
     deployments, incidents and reviewed pull requests, fed through 'maturity ingest'), scored
     over two years of weeks; two of them share a monorepo and own their parts by path rules.
     """
-    import collectors
     from collectors.base import CollectContext
     from maturity import demo as demo_mod
     from maturity import teams

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
-from maturity import config as config_mod
-from maturity.store import engine as engine_mod
-from maturity.store import migrate
+    from maturity import config as config_mod
 
 
 @dataclass
@@ -20,16 +20,26 @@ class AppContext:
 
     config_path: Path | None = None
 
+    # The store's modules are imported when first needed, so that a command that opens no
+    # store (``maturity --help``) does not pay for SQLAlchemy.
+
     @cached_property
     def config(self) -> config_mod.Config:
+        from maturity import config as config_mod
+
         return config_mod.load(self.config_path)
 
     @cached_property
     def url(self) -> str:
+        from maturity.store import engine as engine_mod
+
         return engine_mod.resolve_url(self.config.store.url, self.config.base_dir)
 
     @cached_property
     def engine(self) -> Engine:
+        from maturity.store import engine as engine_mod
+        from maturity.store import migrate
+
         engine = engine_mod.make_engine(self.url)
         try:
             current = migrate.is_current(engine)
@@ -43,6 +53,8 @@ class AppContext:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from maturity.store import engine as engine_mod
+
         return engine_mod.make_sessionmaker(self.engine)
 
     def close(self) -> None:

@@ -13,11 +13,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from maturity.errors import StoreError
+
 DEFAULT_URL = "sqlite:///maturity.db"
-
-
-class StoreError(Exception):
-    """The store cannot be opened or is not at the schema this code expects."""
 
 
 def _parse(url: str) -> URL:

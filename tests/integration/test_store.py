@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity.store import engine as engine_mod
-from maturity.store import tables, write
+from maturity.store import migrate, tables, write
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,27 @@ def test_migrations_produce_exactly_the_declared_schema(store_url: str) -> None:
         diff = compare_metadata(ctx, tables.Base.metadata)
     eng.dispose()
     assert diff == []
+
+
+def test_a_store_is_found_current_without_alembic_as_alembic_finds_it(
+    store_url: str, tmp_path: Path
+) -> None:
+    """The check every command makes reads the revision files and the version row itself."""
+    assert migrate.head_revision() == migrate._alembic_head()
+    eng = engine_mod.make_engine(store_url)
+    with eng.connect() as conn:
+        assert (
+            migrate.current_revision(eng) == MigrationContext.configure(conn).get_current_revision()
+        )
+    assert migrate.is_current(eng)
+    eng.dispose()
+    empty = engine_mod.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert migrate.current_revision(empty) is None and not migrate.is_current(empty)
+    empty.dispose()
+    migrate.upgrade(f"sqlite:///{tmp_path / 'old.db'}", "0002")
+    old = engine_mod.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert migrate.current_revision(old) == "0002" and not migrate.is_current(old)
+    old.dispose()
 
 
 def _build(n: int, result: str) -> dict[str, object]:

@@ -55,11 +55,25 @@ def test_error_is_one_line_with_nonzero_exit(tmp_path: Path) -> None:
 def test_help_lists_exactly_the_exportable_tables_and_the_sources_that_collect() -> None:
     import collectors
     from maturity import cli
-    from maturity.store import read
+    from maturity.store import names, read
 
-    assert tuple(read.EXPORTABLE) == cli.EXPORT_TABLES
+    assert tuple(read.EXPORTABLE) == names.EXPORTABLE == cli.EXPORT_TABLES
     collecting = tuple(name for name, s in collectors.SOURCES.items() if s.collector)
-    assert collecting == cli.COLLECT_SOURCES
+    assert collecting == collectors.pulled() == cli.COLLECT_SOURCES
+    # the cheap registry names every declaration, under the declaration's own name
+    assert list(collectors.REGISTERED) == [s.name for s in collectors.SOURCES.values()]
+
+
+def test_help_imports_neither_the_store_nor_the_sources() -> None:
+    """What keeps 'maturity --help' fast: nothing heavy is imported to build the commands."""
+    code = (
+        "import sys, maturity.cli; "
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'pandas', 'plotly', 'pydantic', "
+        "'collectors.base', 'collectors.git', 'maturity.config', 'web', 'reports') "
+        "if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
 
 
 def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
