@@ -84,14 +84,6 @@ def iter_export(
         yield rows
 
 
-def table_counts(session: Session) -> dict[str, int]:
-    """How many rows each exportable table holds."""
-    return {
-        name: session.scalar(select(func.count()).select_from(model)) or 0
-        for name, model in EXPORTABLE.items()
-    }
-
-
 def repository_summary(session: Session) -> pd.DataFrame:
     """One row a repository: team, commits, tags, first and last commit."""
     commits = (

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
+from reports import charts
 from tests import webstore
 from tests.webstore import client
 from web.app import PLOTLY_JS, create_app
@@ -496,6 +497,19 @@ def test_pages_show_what_the_store_holds_and_escape_every_source_text(
     block = env.split('data-plotly-target="chart-deployments-weekly">')[1].split("</script>")[0]
     assert "<" not in block
     assert json.loads(block)["data"]
+
+
+def test_chart_names_on_a_page_go_through_the_reports_escaper(context: AppContext) -> None:
+    """One escaper for pages and reports: quotes are escaped too (``quote=True``)."""
+    hostile = "prod \"eu\" <b>x</b> & 'y'"
+    webstore.ingest(context, webstore.deployment("h1", "payments-api", hostile, 10))
+    env = client(context).get("/environments").text
+    block = env.split('data-plotly-target="chart-deployments-weekly">')[1].split("</script>")[0]
+    names = [trace["name"] for trace in json.loads(block)["data"]]
+    # html.escape by hand: " -> &quot;, < -> &lt;, > -> &gt;, & -> &amp;, ' -> &#x27;
+    escaped = "prod &quot;eu&quot; &lt;b&gt;x&lt;/b&gt; &amp; &#x27;y&#x27;"
+    assert names == [escaped]
+    assert charts.label(hostile) == escaped  # what the reports' figures use
 
 
 def test_every_response_carries_the_security_headers(context: AppContext) -> None:

@@ -120,3 +120,10 @@ def test_weeks_scored_for_only_some_teams_stand_apart_from_the_organisation_line
         list(alone.y) == [0.5] and alone.mode == "markers" and "of 6 teams" in alone.hovertemplate
     )
     assert alone.showlegend is False and alone.marker.color == line.line.color
+
+
+def test_a_hostile_team_name_in_a_report_chart_is_escaped_quotes_included() -> None:
+    hostile = "<img src=x onerror='alert(1)'> \"q\""
+    fig = charts.level_heatmap([hostile], ["Deployment"], [[2]])
+    # html.escape by hand, quotes too: ' -> &#x27; and " -> &quot;
+    assert fig.data[0].y == ("&lt;img src=x onerror=&#x27;alert(1)&#x27;&gt; &quot;q&quot;",)
