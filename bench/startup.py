@@ -1,21 +1,24 @@
 """Start-up time of the command line: ``maturity --help`` and a no-op ``maturity collect``.
 
 Like hyperfine: each command runs ``--warmup`` times unmeasured, then ``--runs`` times, and the
-wall time of each whole process is reported (mean, standard deviation, min, max). The no-op
+wall time of each whole process is reported (mean, standard deviation, min, max), with its
+CPU time (user + system), which a machine busy with other work inflates less. The no-op
 collect reads one small git repository that is already collected, so it writes nothing: what
 it measures is the cost of starting, importing, opening the store and asking git.
 
     .venv/bin/python bench/startup.py
-    PYTHONPATH=/path/to/other/checkout .venv/bin/python bench/startup.py   # another version
+    .venv/bin/python bench/startup.py --checkout before=/path/to/older/checkout
 
-It runs ``maturity`` from the interpreter's own folder (``.venv/bin/maturity``), which imports
-the package from ``PYTHONPATH`` first, so the same script measures any checkout.
+It runs ``maturity`` from the interpreter's own folder (``.venv/bin/maturity``); with
+``--checkout`` it also runs it with that checkout on ``PYTHONPATH`` (imported first), the runs
+of every checkout interleaved, so that a ratio is measured under one and the same load.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,52 +64,76 @@ def _repository(where: Path) -> Path:
     return repo
 
 
-def _time(argv: list[str], env: dict[str, str], cwd: Path, runs: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        subprocess.run(argv, check=True, capture_output=True, env=env, cwd=cwd)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, env=env, cwd=cwd)
-        times.append(time.perf_counter() - start)
-    return times
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of ``argv``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--checkout",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="Also time the package of this checkout (on PYTHONPATH), runs interleaved with "
+        "this one's so that both see the same load; repeatable.",
+    )
     args = parser.parse_args()
+    checkouts = {"this checkout": None, **dict(c.split("=", 1) for c in args.checkout)}
+    base = _command()
+    cases = {
+        "maturity --help": ["--help"],
+        "maturity collect (one repository, nothing new)": ["collect"],
+    }
     with tempfile.TemporaryDirectory(prefix="maturity-startup-") as tmp:
         where = Path(tmp)
         repo = _repository(where)
-        config = where / "maturity.toml"
-        config.write_text(
-            f'[store]\nurl = "sqlite:///{where / "maturity.db"}"\n\n'
-            f'[[teams]]\nname = "bench"\nrepositories = ["{repo}"]\n',
-            encoding="utf-8",
-        )
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("MATURITY_") and k != "VIRTUAL_ENV"
-        }
-        env["MATURITY_CONFIG"] = str(config)
-        base = _command()
-        subprocess.run([*base, "collect"], check=True, capture_output=True, env=env, cwd=where)
-        cases = {
-            "maturity --help": [*base, "--help"],
-            "maturity collect (one repository, nothing new)": [*base, "collect"],
-        }
-        print(f"{sys.version.split()[0]}, {args.runs} runs after {args.warmup} warm-up runs")
-        print("| command | mean (s) | sd (s) | min (s) | max (s) |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        for name, argv in cases.items():
-            times = _time(argv, env, where, args.runs, args.warmup)
-            print(
-                f"| `{name}` | {statistics.mean(times):.3f} | {statistics.stdev(times):.3f} "
-                f"| {min(times):.3f} | {max(times):.3f} |"
+        setups = {}
+        for n, (label, path) in enumerate(checkouts.items()):
+            folder = where / f"checkout{n}"
+            folder.mkdir()
+            config = folder / "maturity.toml"
+            config.write_text(
+                f'[store]\nurl = "sqlite:///{folder / "maturity.db"}"\n\n'
+                f'[[teams]]\nname = "bench"\nrepositories = ["{repo}"]\n',
+                encoding="utf-8",
             )
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("MATURITY_") and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+            }
+            env["MATURITY_CONFIG"] = str(config)
+            if path is not None:
+                env["PYTHONPATH"] = str(Path(path).resolve())
+            subprocess.run([*base, "collect"], check=True, capture_output=True, env=env, cwd=folder)
+            setups[label] = (env, folder)
+        print(f"Python {sys.version.split()[0]}, {args.runs} runs after {args.warmup} warm-up runs")
+        print("| command | checkout | mean (s) | sd (s) | min (s) | max (s) | CPU mean (s) |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, extra in cases.items():
+            times: dict[str, list[tuple[float, float]]] = {label: [] for label in setups}
+            for n in range(args.warmup + args.runs):
+                for label, (env, folder) in setups.items():
+                    took = _timed([*base, *extra], env, folder)
+                    if n >= args.warmup:
+                        times[label].append(took)
+            for label, found in times.items():
+                wall = [w for w, _ in found]
+                cpu = statistics.mean(c for _, c in found)
+                print(
+                    f"| `{name}` | {label} | {statistics.mean(wall):.3f} "
+                    f"| {statistics.stdev(wall):.3f} | {min(wall):.3f} | {max(wall):.3f} "
+                    f"| {cpu:.3f} |"
+                )
 
 
 if __name__ == "__main__":

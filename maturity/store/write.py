@@ -17,7 +17,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Table, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from maturity.store import tables
@@ -36,6 +35,18 @@ def table_of(model: type[tables.Base] | Table) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def _insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT of ``dialect``; imported when used: a SQLite store never
+    pays for the PostgreSQL dialect, nor a PostgreSQL one for SQLite's."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def upsert(
@@ -71,8 +82,7 @@ def upsert(
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = _insert(dialect)(table)
     if update_cols:
         stmt = stmt.on_conflict_do_update(
             index_elements=list(key),
@@ -217,10 +227,7 @@ def set_cursor(session: Session, *, source: str, scope: str, stream: str, value:
         "value": value,
         "updated_at": dt.datetime.now(dt.UTC),
     }
-    insert: Any = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    stmt = insert(table).values(**row)
+    stmt = _insert(session.get_bind().dialect.name)(table).values(**row)
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "scope", "stream"],
         set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},

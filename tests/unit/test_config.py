@@ -185,3 +185,21 @@ def test_a_bad_path_glob_in_an_inline_table_names_its_line(tmp_path: Path) -> No
         f"{path}:3: teams[0].repositories[0].paths: Value error, "
         "path glob 'libs/[pay' has a '[' without its ']'"
     )
+
+
+def test_sources_come_from_the_provider_the_entry_layer_sets(tmp_path: Path) -> None:
+    """The core names no collector: without the wiring, no source section is known."""
+    from maturity import wiring
+
+    text = '[sources.github]\ntoken_env = "GH"\n\n[[teams]]\nname = "a"\ngithub = ["acme/*"]\n'
+    try:
+        config.use_sources(None)
+        assert config.source_specs() == ()
+        with pytest.raises(config.ConfigError) as info:
+            config.parse(text, source=tmp_path / "maturity.toml")
+        assert "github" in str(info.value)
+    finally:
+        wiring.wire()
+    cfg = config.parse(text, source=tmp_path / "maturity.toml")
+    assert cfg.team("a").owns("github") == ["acme/*"]
+    assert [s.name for s in config.source_specs()][:2] == ["git", "github"]
