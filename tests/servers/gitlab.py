@@ -733,9 +733,12 @@ class _GitLabHandler(BaseHTTPRequestHandler):
         }
 
     def _throttled(self, retry_after: float) -> None:
-        reset_at = self.gl.rate.reset_at
+        # As Rack::Attack answers: Retry-After is the time to the reset the headers announce
+        # (a reset a minute away with Retry-After 2 made every 429 test wait that minute).
+        reset_at = min(self.gl.rate.reset_at, time.time() + retry_after)
         headers = {
             **self._rate_headers(),
+            "RateLimit-Reset": str(int(reset_at)),
             "RateLimit-Remaining": "0",
             "RateLimit-ResetTime": email.utils.formatdate(reset_at, usegmt=True),
             "Retry-After": str(max(0, int(retry_after))),
