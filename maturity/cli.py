@@ -10,7 +10,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from maturity import spreadsheet
 from maturity.context import AppContext
 from maturity.errors import ConfigError, StoreError
 from maturity.store import names as store_names
+
+if TYPE_CHECKING:
+    from maturity import config as config_mod
 
 app = typer.Typer(
     name="maturity",

@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from maturity.errors import ConfigError
 from maturity import paths as paths_mod
+from maturity.errors import ConfigError
 
 log = logging.getLogger("maturity.config")
 
