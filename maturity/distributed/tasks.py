@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import chord, group, signals
 
+from maturity import wiring
 from maturity.context import AppContext
 from maturity.distributed import leases, partitions
 from maturity.distributed import settings as settings_mod
@@ -36,6 +37,7 @@ def context() -> AppContext:
     process: an engine never crosses a fork."""
     global _context, _context_pid
     if _context is None or _context_pid != os.getpid():
+        wiring.wire()  # also when Celery started this process itself, not 'maturity worker'
         _context = AppContext(config_path=None)
         _context_pid = os.getpid()
     return _context
