@@ -291,6 +291,13 @@ def test_clean_install_runs_every_readme_command(newcomer: Newcomer) -> None:
             assert status_code == 200 and body.startswith(b"%PDF-")
     done.add(("serve",))
 
+    # scale-out needs PostgreSQL: on the newcomer's SQLite store it is refused in one line
+    for command in ("worker", "schedule"):
+        refused = run(command, ok=False)
+        assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1, refused
+        assert "PostgreSQL" in refused.err
+        done.add((command,))
+
     # the demo, from an installed package (no checkout: its own team is left out, and says so)
     demo = run("demo", "--dir", str(n.work / "demo"))
     assert "sample retrospective report" in demo.out
