@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -157,17 +157,24 @@ def apply(
     frames: dict[str, pd.DataFrame],
     rules: Rules,
     *,
-    since: dt.datetime,
-    until: dt.datetime,
+    ranges: Mapping[str, tuple[dt.datetime, dt.datetime | None]],
     team_ids: Sequence[int] | None,
 ) -> dict[str, pd.DataFrame]:
-    """Frames of ``read.scoring_frames`` (read with ``shared=rules``) with the rows of shared
-    repositories given to the teams they belong to (see the module's docstring).
+    """Frames of ``read.scoring_frames`` (read with ``shared=rules`` over ``ranges``, per table
+    its ``[since, until)``) with the rows of shared repositories given to the teams they belong
+    to (see the module's docstring).
 
     Commits get a ``share`` column (1.0 where a repository is not shared).
     """
     if not rules:
         return frames
+
+    def span(*names: str) -> tuple[dt.datetime, dt.datetime]:
+        lows = [ranges[n][0] for n in names]
+        highs = [ranges[n][1] for n in names]
+        return min(lows), max(h for h in highs if h is not None)
+
+    since, until = span("commits")
     out = dict(frames)
     keep = (lambda t: t.isin(list(team_ids))) if team_ids is not None else (lambda t: t >= 0)
     ct = commit_teams(session, rules, since=since, until=until)
@@ -189,9 +196,9 @@ def apply(
         keep,
     ).drop(columns="share")
     out["pull_requests"] = _pull_requests(
-        session, frames["pull_requests"], rules, since, until, keep
+        session, frames["pull_requests"], rules, *span("pull_requests"), keep
     )
-    owner = _one_owner(session, rules, since, until)
+    owner = _one_owner(session, rules, *span("builds", "deployments"))
     out["builds"] = _owned(frames["builds"], owner, keep)
     deps = _owned(frames["deployments"], owner, keep)
     out["deployments"] = deps

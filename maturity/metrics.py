@@ -31,10 +31,54 @@ DEPLOY_SUCCESS = frozenset({"success", "succeeded", "ok", "deployed", "done", "c
 DEPLOY_FAILURE = frozenset({"failure", "failed", "error", "rolled_back", "rolledback"})
 #: a tag counts as automated when a successful CI build of its commit started this long before
 TAG_AFTER_BUILD = pd.Timedelta(hours=24)
-#: how far before the first window deployments, commits and pull requests are read, so that a
-#: change can be matched to the deployment that shipped it (lead times up to this long)
+#: a change counts in lead time when the deployment that shipped it ended at most this long
+#: after its commit; a production deployment counts as promoted (staged) when its version went
+#: to pre-production at most this long before
 LOOKBACK_DAYS = 90
+#: a default-branch commit counts as built (CI coverage) by a build of its sha started at most
+#: this long before or after the commit
+CI_MATCH = pd.Timedelta(days=7)
+#: a merged pull request starts a squash or rebase merge's lead time when it merged at most this
+#: long before the merge commit's committer time
+PR_MERGE_SLACK = pd.Timedelta(days=1)
 SOURCE_KINDS = ("git", "ci", "deploy", "tracker")
+
+
+#: the tables a scoring run reads (``read.scoring_frames``); ``incident_references`` are the
+#: incidents that name a deployment (``issues.deployment_ref``)
+READ_TABLES = (
+    "commits",
+    "tags",
+    "pull_requests",
+    "builds",
+    "deployments",
+    "issues",
+    "incident_references",
+)
+
+#: a reach: hours, or the name of a ``[rules]`` setting in hours; ``after`` may be None (every
+#: later record)
+Hours = float | str
+
+
+@dataclass(frozen=True)
+class Need:
+    """Records of ``table`` a metric reads outside its window: up to ``before`` ahead of the
+    window's first day, and up to ``after`` past its period end (None: every later record)."""
+
+    table: str
+    before: Hours = 0.0
+    after: Hours | None = 0.0
+
+    def span(self, rules: RulesConfig) -> tuple[dt.timedelta, dt.timedelta | None]:
+        """``(before, after)`` as durations under ``rules``."""
+
+        def hours(value: Hours) -> dt.timedelta:
+            return dt.timedelta(
+                hours=float(getattr(rules, value) if isinstance(value, str) else value)
+            )
+
+        return hours(self.before), None if self.after is None else hours(self.after)
 
 
 @dataclass(frozen=True)
@@ -47,12 +91,25 @@ class Metric:
     sources: tuple[str, ...]
     records: str  # how to find the records behind a value (shown in evidence)
     dora: bool = False
+    #: records it reads outside its window; the tables of ``sources`` are read over the window
+    needs: tuple[Need, ...] = ()
 
 
 def _m(
-    name: str, unit: str, sources: str, records: str, description: str, dora: bool = False
+    name: str,
+    unit: str,
+    sources: str,
+    records: str,
+    description: str,
+    dora: bool = False,
+    needs: tuple[Need, ...] = (),
 ) -> Metric:
-    return Metric(name, description, unit, tuple(sources.split()), records, dora)
+    return Metric(name, description, unit, tuple(sources.split()), records, dora, needs)
+
+
+_H = pd.Timedelta(hours=1)
+_LOOKBACK_H = LOOKBACK_DAYS * 24.0
+_ATTRIBUTION = "incident_attribution_hours"
 
 
 CATALOGUE: dict[str, Metric] = {
@@ -79,6 +136,11 @@ CATALOGUE: dict[str, Metric] = {
             "successful production deployment that contained it, over changes deployed in the "
             "window. Rollbacks ship nothing.",
             dora=True,
+            needs=(
+                Need("commits", before=_LOOKBACK_H),
+                Need("deployments", before=_LOOKBACK_H),
+                Need("pull_requests", before=_LOOKBACK_H + PR_MERGE_SLACK / _H),
+            ),
         ),
         _m(
             "lead_time_matched_by_time",
@@ -97,6 +159,11 @@ CATALOGUE: dict[str, Metric] = {
             "Share of production deployments (rollbacks excluded) that failed, were followed by a "
             "rollback or hotfix of the same service, or had an incident attributed to them.",
             dora=True,
+            needs=(
+                Need("deployments", before=_ATTRIBUTION, after=_ATTRIBUTION),
+                Need("issues", after=_ATTRIBUTION),
+                Need("incident_references", after=None),
+            ),
         ),
         _m(
             "time_to_restore_hours",
@@ -185,13 +252,16 @@ CATALOGUE: dict[str, Metric] = {
             "tags on the default branch created in the window, and builds of their commits",
             "Share of default-branch tags whose commit had a successful CI build started at "
             "most 24 hours before the tag.",
+            needs=(Need("builds", before=TAG_AFTER_BUILD / _H),),
         ),
         _m(
             "ci_coverage",
             "share",
             "commits builds",
             "default-branch commits committed in the window, and builds with the same sha",
-            "Share of default-branch commits that some CI build ran on (matched by sha).",
+            "Share of default-branch commits that some CI build ran on (matched by sha) at "
+            "most 7 days before or after the commit.",
+            needs=(Need("builds", before=CI_MATCH / _H, after=CI_MATCH / _H),),
         ),
         # --- build & test -----------------------------------------------------------------
         _m(
@@ -293,7 +363,8 @@ CATALOGUE: dict[str, Metric] = {
             "deployments",
             "successful production deployments in the window, and earlier staging deployments",
             "Share of successful production deployments whose version (else commit) was "
-            "successfully deployed to staging before.",
+            "successfully deployed to staging at most 90 days before.",
+            needs=(Need("deployments", before=_LOOKBACK_H),),
         ),
         _m(
             "promoted_version_share",
@@ -301,7 +372,9 @@ CATALOGUE: dict[str, Metric] = {
             "deployments",
             "successful production deployments in the window, and earlier pre-production ones",
             "Share of successful production deployments whose version (else commit) was deployed "
-            "to any pre-production environment (development, qa, staging) before.",
+            "to any pre-production environment (development, qa, staging) at most 90 days "
+            "before.",
+            needs=(Need("deployments", before=_LOOKBACK_H),),
         ),
         _m(
             "versioned_deployment_share",
@@ -374,6 +447,33 @@ CATALOGUE: dict[str, Metric] = {
 #: metric -> the metric counting the values of its sample that were matched by time (a
 #: deployment that named no commit): the evidence shows it beside the sample
 COUNTED_APART: dict[str, str] = {"lead_time_hours": "lead_time_matched_by_time"}
+
+
+def reach(
+    rules: RulesConfig, metrics: Sequence[Metric] | None = None
+) -> dict[str, tuple[dt.timedelta, dt.timedelta | None]]:
+    """Per table of :data:`READ_TABLES`: how far before the first window and after the last
+    period end a run must read so that every metric sees what its rules need.
+
+    The read range of a run comes from here (``snapshots.read_ranges``), never from the run:
+    a week's values are then the same however many weeks are scored with it.
+    """
+    out: dict[str, tuple[dt.timedelta, dt.timedelta | None]] = {}
+    zero = dt.timedelta(0)
+    for metric in CATALOGUE.values() if metrics is None else metrics:
+        for table in metric.sources:
+            out.setdefault(table, (zero, zero))
+        for need in metric.needs:
+            before, after = need.span(rules)
+            old_before, old_after = out.get(need.table, (zero, zero))
+            out[need.table] = (
+                max(before, old_before),
+                None if after is None or old_after is None else max(after, old_after),
+            )
+    for table in READ_TABLES:
+        out.setdefault(table, (zero, zero))
+    return {t: out[t] for t in READ_TABLES}
+
 
 # --- DORA 2024 performance tiers ----------------------------------------------------------
 
@@ -725,16 +825,32 @@ def _git(frames: Frames, grid: Grid, presence: dict[str, Array], *_: object) -> 
     td = pd.DataFrame({"t": team[on_default], "d": day[on_default]}).drop_duplicates()
     days = window_sum(grid, td["t"].to_numpy(), td["d"].to_numpy())
     out["integration_days_per_week"] = (np.where(git, days / (grid.window_days / 7), np.nan), days)
-    built = on_default & np.isin(c["sha_hash"].to_numpy(), _built_hashes(frames))
+    built = on_default & _built(frames, c)
     out["ci_coverage"] = _share(
         window_sum(grid, team, day, built), window_sum(grid, team, day, on_default)
     )
     return out
 
 
-def _built_hashes(frames: Frames) -> Array:
-    h = frames.builds["sha_hash"].to_numpy()
-    return np.unique(h[h != 0])
+def _built(frames: Frames, c: pd.DataFrame) -> Array:
+    """Commits that a build of the same sha started at most :data:`CI_MATCH` before or after."""
+    b = frames.builds[frames.builds["sha_hash"] != 0]
+    sha = c["sha_hash"].to_numpy()
+    out = np.isin(sha, b["sha_hash"].to_numpy())
+    if not out.any():
+        return out
+    probe = pd.DataFrame(
+        {"pos": np.flatnonzero(out), "sha_hash": sha[out], "at": _naive(c["committed_at"])[out]}
+    ).sort_values("at", kind="stable")
+    builds = pd.DataFrame(
+        {"sha_hash": b["sha_hash"].to_numpy(), "at": _naive(b["started_at"]), "hit": True}
+    ).sort_values("at", kind="stable")
+    m = pd.merge_asof(
+        probe, builds, on="at", by="sha_hash", direction="nearest", tolerance=CI_MATCH
+    )
+    out[:] = False
+    out[m["pos"].to_numpy()[m["hit"].notna().to_numpy()]] = True
+    return out
 
 
 def _reviews(frames: Frames, grid: Grid, *_: object) -> Result:
@@ -849,17 +965,28 @@ def _deployments(
             "at": _naive(d["started_at"]),
         }
     )
+    base = base.assign(pos=np.arange(len(d)), ident=base["ident"].astype(str))
+    named = ident.notna().to_numpy()
     prod_ok = prod & success
     for metric, lower in (
         ("staged_production_share", (tier_ == "staging") & success),
         ("promoted_version_share", np.isin(tier_, ["development", "qa", "staging"])),
     ):
-        first = (
-            base[lower & base["ident"].notna().to_numpy()].groupby(["team", "ident"])["at"].min()
-        )
-        probe = base[prod_ok].join(first.rename("pre_at"), on=["team", "ident"])
+        # the same version deployed to pre-production before, at most LOOKBACK_DAYS before
         went = np.zeros(len(d), dtype=bool)
-        went[np.flatnonzero(prod_ok)] = (probe["pre_at"] < probe["at"]).to_numpy(dtype=bool)
+        pre = base[lower & named][["team", "ident", "at"]].assign(hit=True)
+        probe = base[prod_ok & named]
+        if len(pre) and len(probe):
+            m = pd.merge_asof(
+                probe.sort_values("at", kind="stable"),
+                pre.sort_values("at", kind="stable"),
+                on="at",
+                by=["team", "ident"],
+                direction="backward",
+                tolerance=pd.Timedelta(days=LOOKBACK_DAYS),
+                allow_exact_matches=False,
+            )
+            went[m["pos"].to_numpy()[m["hit"].notna().to_numpy()]] = True
         out[metric] = _share(window_sum(grid, team, day, went), n_prod_ok)
     # rework (DORA 2024): unplanned deployments made to fix a problem in production, among
     # production deployments that finished either way
@@ -1060,8 +1187,8 @@ def _incident_attributed(
     rest = inc[inc["ref"].isna()]
     if rest.empty:
         return hit, caused
-    probe = rest[["row", "team_id", "service", "at"]].sort_values("at")
-    deps_sorted = deps.sort_values("at")
+    probe = rest[["row", "team_id", "service", "at"]].sort_values("at", kind="stable")
+    deps_sorted = deps.sort_values("at", kind="stable")
     tol = pd.Timedelta(hours=rules.incident_attribution_hours)
     same = probe["service"] != ""
     if rules.incident_attribution == "same_service_latest_before" and same.any():
@@ -1456,10 +1583,13 @@ def _sources(frames: Frames, grid: Grid, presence: dict[str, Array]) -> Result:
     fresh_all = []
     for kind, (frame, col) in kinds.items():
         team = grid.team_index(frame["team_id"])
-        when = frame[col]
-        if kind == "tracker":  # an issue counts when it was created or last changed
-            when = when.where(when.notna() & (when > frame["created_at"]), frame["created_at"])
-        day = grid.day(when)
+        day = grid.day(frame[col])
+        if kind == "tracker":
+            # an issue counts on the day it was created and on the day it last changed (each
+            # period sees the ones on or before its end)
+            changed = frame[col].notna() & (frame[col] > frame["created_at"])
+            team = np.concatenate([grid.team_index(frame["team_id"][changed]), team])
+            day = np.concatenate([grid.day(frame[col][changed]), grid.day(frame["created_at"])])
         integrated += window_sum(grid, team, day) > 0
         last = last_day(grid, team, day)
         b = frames.bounds

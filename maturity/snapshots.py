@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import attribution, scoring
 from maturity import metrics as metrics_mod
-from maturity.config import Config
+from maturity.config import Config, RulesConfig
 from maturity.model import Model
 from maturity.store import read, tables, write
-from maturity.store.engine import session_scope
 
 
 class Progress(Protocol):
@@ -38,16 +37,21 @@ def period_ends(week: dt.date | None, backfill: int | None, *, today: dt.date) -
     return [last - dt.timedelta(weeks=i) for i in range(count - 1, -1, -1)]
 
 
-def read_range(
-    ends: Sequence[dt.date], window_days: int, tz: str
-) -> tuple[dt.datetime, dt.datetime]:
-    """The UTC instants ``[since, until)`` of the rows needed to score ``ends``."""
+def read_ranges(
+    ends: Sequence[dt.date], window_days: int, tz: str, rules: RulesConfig
+) -> dict[str, read.Range]:
+    """Per table, the UTC instants ``[since, until)`` of the rows needed to score ``ends``:
+    the windows widened by what the metric rules need before and after them
+    (:func:`maturity.metrics.reach`), so that every week reads what it would read alone."""
     zone = ZoneInfo(tz)
-    first = min(ends) - dt.timedelta(days=window_days - 1 + metrics_mod.LOOKBACK_DAYS)
-    last = max(ends) + dt.timedelta(days=1)
-    since = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC)
-    until = dt.datetime.combine(last, dt.time(), zone).astimezone(dt.UTC)
-    return since, until
+    first = dt.datetime.combine(
+        min(ends) - dt.timedelta(days=window_days - 1), dt.time(), zone
+    ).astimezone(dt.UTC)
+    last = dt.datetime.combine(max(ends) + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    return {
+        table: (first - before, None if after is None else last + after)
+        for table, (before, after) in metrics_mod.reach(rules).items()
+    }
 
 
 def load_frames(
@@ -58,14 +62,16 @@ def load_frames(
     tz: str,
     team_ids: Sequence[int],
     rules: attribution.Rules | None = None,
+    metric_rules: RulesConfig | None = None,
 ) -> metrics_mod.Frames:
     """The store's rows for ``ends`` as :class:`maturity.metrics.Frames` (the benchmark floor),
-    shared repositories split between teams by their path ``rules``."""
-    since, until = read_range(ends, window_days, tz)
+    over what the ``metric_rules`` need, shared repositories split between teams by their path
+    ``rules``."""
+    ranges = read_ranges(ends, window_days, tz, metric_rules or RulesConfig())
     shared = list(rules or {})
-    f = read.scoring_frames(session, since=since, until=until, team_ids=team_ids, shared=shared)
+    f = read.scoring_frames(session, ranges=ranges, team_ids=team_ids, shared=shared)
     if rules:
-        f = attribution.apply(session, f, rules, since=since, until=until, team_ids=team_ids)
+        f = attribution.apply(session, f, rules, ranges=ranges, team_ids=team_ids)
     return metrics_mod.Frames(team_ids=list(team_ids), **f)
 
 
@@ -91,8 +97,16 @@ def compute(
     """Metrics and snapshots for ``ends`` without writing anything."""
     window = config.settings.window_days
     tz = config.settings.timezone
-    rules = attribution.split_repositories(session, config)
-    frames = load_frames(session, ends, window_days=window, tz=tz, team_ids=team_ids, rules=rules)
+    path_rules = attribution.split_repositories(session, config)
+    frames = load_frames(
+        session,
+        ends,
+        window_days=window,
+        tz=tz,
+        team_ids=team_ids,
+        rules=path_rules,
+        metric_rules=config.rules,
+    )
     values = metrics_mod.compute(
         frames,
         list(ends),
@@ -129,45 +143,23 @@ def score_and_store(
     week: dt.date | None = None,
     backfill: int | None = None,
     today: dt.date | None = None,
-    survey: scoring.SurveyInput = None,
+    survey: scoring.SurveyInput | None = None,
     progress: Progress | None = None,
     chunk_weeks: int = 104,
 ) -> ScoreRun:
-    """Score the requested weeks for every team (or the one or several named) and store the
-    snapshots.
+    """Score and store the requested weeks: :func:`maturity.pipeline.score`, under the name
+    tests and benchmarks have used."""
+    from maturity import pipeline
 
-    Weeks are scored in chunks so that a long backfill keeps memory flat; each chunk is one
-    transaction, so an interrupted backfill keeps what it finished.
-    """
-    if today is None:
-        today = dt.datetime.now(ZoneInfo(config.settings.timezone)).date()
-    ends = period_ends(week, backfill, today=today)
-    with session_scope(sessions) as session:
-        teams = read.team_names(session)
-        for name in [team] if isinstance(team, str) else team or ():
-            if not (teams["name"].str.casefold() == name.casefold()).any():
-                raise LookupError(f"no team named {name!r} in the store (run 'maturity collect')")
-        if team is not None:
-            wanted = {n.casefold() for n in ([team] if isinstance(team, str) else team)}
-            teams = teams[teams["name"].str.casefold().isin(wanted)]
-    team_ids = [int(t) for t in teams["team_id"]]
-    chunks = [ends[i : i + chunk_weeks] for i in range(0, len(ends), chunk_weeks)]
-    if progress:
-        progress.start("scoring weeks", total=len(ends))
-    all_snaps, all_values = [], []
-    for part in chunks:
-        with session_scope(sessions) as session:
-            run = compute(session, config, model, part, team_ids=team_ids, survey=survey)
-            store(
-                session, run, window_days=config.settings.window_days, now=dt.datetime.now(dt.UTC)
-            )
-        all_snaps.append(run.snapshots.drop(columns="evidence"))
-        all_values.append(run.metric_values)
-        if progress:
-            progress.advance(len(part))
-    return ScoreRun(
-        ends,
-        pd.concat(all_snaps, ignore_index=True) if all_snaps else pd.DataFrame(),
-        pd.concat(all_values, ignore_index=True) if all_values else pd.DataFrame(),
-        model.version,
+    return pipeline.score(
+        sessions,
+        config,
+        model,
+        team=team,
+        week=week,
+        backfill=backfill,
+        today=today,
+        survey=survey,
+        progress=progress,
+        chunk_weeks=chunk_weeks,
     )

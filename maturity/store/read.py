@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -281,15 +281,25 @@ def _or_unowned(
     return or_(_teams_filter(model.team_id, team_ids), unowned)
 
 
+#: a table's read range ``[since, until)``; ``until`` None: every later record
+Range = tuple[dt.datetime, dt.datetime | None]
+
+
 def scoring_frames(
     session: Session,
     *,
-    since: dt.datetime,
-    until: dt.datetime,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    ranges: Mapping[str, Range] | None = None,
     team_ids: Sequence[int] | None = None,
     shared: Sequence[int] = (),
 ) -> dict[str, pd.DataFrame]:
-    """The columns metrics need, for records in ``[since, until)`` of the given teams.
+    """The columns metrics need, for records of the given teams in each table's range.
+
+    Args:
+        ranges: per table (``maturity.metrics.READ_TABLES``) its ``[since, until)``, as the
+            metric rules need them (``maturity.snapshots.read_ranges``); tables it does not name
+            are read over ``[since, until)``.
 
     The commits, tags and pull requests of the ``shared`` repositories (split between teams by
     path rules) are read whatever their team, with team id :data:`SHARED` on commits, for
@@ -297,8 +307,22 @@ def scoring_frames(
 
     Returns:
         name to frame: commits, tags, pull_requests, builds, deployments, issues, and bounds
-        (per team and kind: the first record ever and the newest before ``since``).
+        (per team and kind: the first record ever and the newest before the kind's range).
     """
+    if since is None and not ranges:
+        raise ValueError("scoring_frames needs since and until, or ranges")
+
+    def span(table: str) -> tuple[dt.datetime, dt.datetime | None]:
+        found = (ranges or {}).get(table)
+        if found is not None:
+            return found
+        assert since is not None
+        return since, until
+
+    def within(col: Any, table: str) -> Any:
+        lo, hi = span(table)
+        return and_(col >= lo, col < hi) if hi is not None else col >= lo
+
     R, C = tables.Repository, tables.Commit
     # Seven yes/no facts of a commit travel as one small integer: reading two million commits
     # is dominated by the number of values the driver hands to Python.
@@ -350,8 +374,7 @@ def scoring_frames(
             _raw(C.parents),
         ).where(
             C.repository_id.in_(list(repo_team)) if team_ids is not None else true(),
-            C.committed_at >= since,
-            C.committed_at < until,
+            within(C.committed_at, "commits"),
         ),
         ["repository_id", "sha", "authored_at", "committed_at", "flags", "parents"],
         prepare_commits,
@@ -379,7 +402,11 @@ def scoring_frames(
         ["repository_id", "team_id", "sha", "on_default_branch", "at"],
     )
     _utc(tags, "at")
-    tags = tags[(tags["at"] >= pd.Timestamp(since)) & (tags["at"] < pd.Timestamp(until))]
+    tag_since, tag_until = span("tags")
+    keep = tags["at"] >= pd.Timestamp(tag_since)
+    if tag_until is not None:
+        keep &= tags["at"] < pd.Timestamp(tag_until)
+    tags = tags[keep]
     tags = tags.reset_index(drop=True)
     tags["on_default_branch"] = tags["on_default_branch"].astype("boolean")
     tags["sha_hash"] = sha_hash(tags.pop("sha"))
@@ -400,11 +427,7 @@ def scoring_frames(
             _raw(P.commits_count),
         )
         .join(R, R.id == P.repository_id)
-        .where(
-            _team_or_shared(R, team_ids, shared),
-            P.merged_at >= since,
-            P.merged_at < until,
-        ),
+        .where(_team_or_shared(R, team_ids, shared), within(P.merged_at, "pull_requests")),
         [
             "repository_id",
             "team_id",
@@ -439,11 +462,7 @@ def scoring_frames(
             _raw(B.tests_total),
             _raw(B.has_lint),
             _raw(B.commit_sha),
-        ).where(
-            _or_unowned(B, team_ids, shared, shared_shas),
-            B.started_at >= since,
-            B.started_at < until,
-        ),
+        ).where(_or_unowned(B, team_ids, shared, shared_shas), within(B.started_at, "builds")),
         ["team_id", "started_at", "result", "tests_total", "has_lint", "commit_sha"],
         _prepare_builds,
     )
@@ -466,11 +485,10 @@ def scoring_frames(
             _raw(D.trigger),
             _raw(D.is_rollback),
             _raw(D.is_hotfix),
-        ).where(
-            _or_unowned(D, team_ids, shared, shared_shas),
-            D.started_at >= since,
-            D.started_at < until,
-        ),
+        )
+        .where(_or_unowned(D, team_ids, shared, shared_shas), within(D.started_at, "deployments"))
+        # one order whatever the range: rules that take "the next deployment" break ties alike
+        .order_by(D.started_at, D.id),
         [
             "team_id",
             "repository_id",
@@ -494,6 +512,7 @@ def scoring_frames(
     deps["team_id"] = pd.to_numeric(deps["team_id"]).astype(np.int64)
 
     Iss = tables.Issue
+    issue_since, issue_until = span("issues")
     issues = _frame(
         session,
         select(
@@ -506,15 +525,20 @@ def scoring_frames(
             _raw(Iss.deployment_ref),
         ).where(
             _teams_filter(Iss.team_id, team_ids),
-            Iss.created_at < until,
             or_(
-                Iss.created_at >= since,
-                and_(Iss.resolved_at >= since, Iss.resolved_at < until),
-                and_(Iss.updated_at >= since, Iss.updated_at < until),
+                within(Iss.created_at, "issues"),
+                and_(Iss.created_at < issue_since, within(Iss.resolved_at, "issues")),
+                and_(Iss.created_at < issue_since, within(Iss.updated_at, "issues")),
                 # an incident open at the start is open in the windows after it
                 and_(
                     Iss.is_incident.is_(True),
-                    or_(Iss.resolved_at.is_(None), Iss.resolved_at >= since),
+                    Iss.created_at < issue_since,
+                    or_(Iss.resolved_at.is_(None), Iss.resolved_at >= issue_since),
+                ),
+                and_(
+                    Iss.deployment_ref.is_not(None),
+                    Iss.is_incident.is_(True),
+                    within(Iss.created_at, "incident_references"),
                 ),
             ),
         ),
@@ -529,9 +553,10 @@ def scoring_frames(
         ],
     )
     _utc(issues, "created_at", "updated_at", "resolved_at")
-    # a resolution or update after the range is not yet known at its end
-    issues.loc[issues["resolved_at"] >= pd.Timestamp(until), "resolved_at"] = pd.NaT
-    issues.loc[issues["updated_at"] >= pd.Timestamp(until), "updated_at"] = pd.NaT
+    if issue_until is not None:
+        # a resolution or update after the range is not yet known at its end
+        issues.loc[issues["resolved_at"] >= pd.Timestamp(issue_until), "resolved_at"] = pd.NaT
+        issues.loc[issues["updated_at"] >= pd.Timestamp(issue_until), "updated_at"] = pd.NaT
     _bool(issues, "is_incident")
     issues["team_id"] = pd.to_numeric(issues["team_id"]).astype(np.int64)
 
@@ -551,7 +576,18 @@ def scoring_frames(
         "deployments": deps,
         "issues": issues,
         "bounds": source_bounds(
-            session, since=since, until=until, team_ids=team_ids, shared=shared
+            session,
+            spans={
+                kind: span(table)
+                for kind, table in (
+                    ("git", "commits"),
+                    ("ci", "builds"),
+                    ("deploy", "deployments"),
+                    ("tracker", "issues"),
+                )
+            },
+            team_ids=team_ids,
+            shared=shared,
         ),
     }
 
@@ -559,27 +595,35 @@ def scoring_frames(
 def source_bounds(
     session: Session,
     *,
-    since: dt.datetime,
-    until: dt.datetime,
+    spans: Mapping[str, Range],
     team_ids: Sequence[int] | None = None,
     shared: Sequence[int] = (),
 ) -> pd.DataFrame:
-    """Per team and kind of source: the first record ever and the newest before ``since``
-    (git: of the repositories not ``shared`` by path rules)."""
+    """Per team and kind of source: the first record ever and the newest before the kind's
+    range (``spans``: kind to ``[since, until)`` of its frame); an issue's newest record is the
+    later of its creation and its last change (git: of the repositories not ``shared`` by path
+    rules)."""
     R, C = tables.Repository, tables.Commit
+    I = tables.Issue  # noqa: E741
     specs: list[tuple[str, Any, Any, Any]] = [
         ("ci", tables.Build.team_id, tables.Build.started_at, None),
         ("deploy", tables.Deployment.team_id, tables.Deployment.started_at, None),
-        ("tracker", tables.Issue.team_id, tables.Issue.created_at, None),
+        ("tracker", I.team_id, I.created_at, I.updated_at),
     ]
+
+    def before_until(col: Any, kind: str) -> Any:
+        until = spans[kind][1]
+        return col < until if until is not None else true()
+
     frames = []
+    git_since = spans["git"][0]
     per_repo = (
         select(
             C.repository_id,
             func.min(C.committed_at).label("first_at"),
-            func.max(case((C.committed_at < since, C.committed_at))).label("last_before"),
+            func.max(case((C.committed_at < git_since, C.committed_at))).label("last_before"),
         )
-        .where(C.committed_at < until)
+        .where(before_until(C.committed_at, "git"))
         .group_by(C.repository_id)
         .subquery()
     )
@@ -593,21 +637,43 @@ def source_bounds(
         .where(_teams_filter(R.team_id, team_ids), *([R.id.not_in(list(shared))] if shared else []))
     )
     frames.append(
-        ("git", _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]))
+        (
+            "git",
+            _frame(session, git.group_by(R.team_id), ["team_id", "first_at", "last_before"]),
+            None,
+        )
     )
-    for kind, team_col, time_col, _ in specs:
-        stmt = (
-            select(
-                team_col,
-                type_coerce(func.min(time_col), NullType()),
-                type_coerce(func.max(case((time_col < since, time_col))), NullType()),
+    for kind, team_col, time_col, changed_col in specs:
+        since = spans[kind][0]
+        cols = [
+            team_col,
+            type_coerce(func.min(time_col), NullType()),
+            type_coerce(func.max(case((time_col < since, time_col))), NullType()),
+        ]
+        names = ["team_id", "first_at", "last_before"]
+        if changed_col is not None:
+            cols.append(
+                type_coerce(
+                    func.max(case((changed_col < since, changed_col))),
+                    NullType(),
+                )
             )
-            .where(_teams_filter(team_col, team_ids), time_col < until)
+            names.append("changed_before")
+        stmt = (
+            select(*cols)
+            .where(_teams_filter(team_col, team_ids), before_until(time_col, kind))
             .group_by(team_col)
         )
-        frames.append((kind, _frame(session, stmt, ["team_id", "first_at", "last_before"])))
-    out = pd.concat([f.assign(kind=k) for k, f in frames], ignore_index=True)
-    _utc(out, "first_at", "last_before")
+        frames.append((kind, _frame(session, stmt, names), changed_col))
+    parts = []
+    for kind, frame, changed in frames:
+        _utc(frame, "first_at", "last_before")
+        if changed is not None:
+            _utc(frame, "changed_before")
+            frame["last_before"] = frame[["last_before", "changed_before"]].max(axis=1)
+            frame = frame.drop(columns="changed_before")
+        parts.append(frame.assign(kind=kind))
+    out = pd.concat(parts, ignore_index=True)
     out["team_id"] = pd.to_numeric(out["team_id"]).astype(np.int64)
     return out
 
