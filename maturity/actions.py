@@ -30,57 +30,38 @@ def parse_duration(text: str) -> dt.timedelta:
 
 def collect(context: AppContext, progress: Progress) -> dict[str, Any]:
     """What ``maturity collect`` does for every configured source."""
-    import collectors
-    from collectors import runner
-    from collectors.base import CollectContext
-    from maturity import teams
-    from maturity.store.engine import session_scope
+    from maturity import pipeline
 
-    cfg = context.config
-    with session_scope(context.sessions) as session:
-        teams.sync(session, cfg)
-    results = []
-    skipped = []
-    for name, declaration in collectors.SOURCES.items():
-        cc = CollectContext(config=cfg, sessions=context.sessions, progress=progress)
-        try:
-            results += runner.collect_source(cc, declaration)
-        except ModuleNotFoundError as exc:
-            if not declaration.collector or exc.name != declaration.collector.split(":")[0]:
-                raise
-            # A source whose collector this build does not ship: say so, collect the others.
-            skipped.append(name)
-            progress.note(f"{name}: no collector in this build")
-    with session_scope(context.sessions) as session:
-        teams.reattribute(session)
-    return {
-        "scopes": len(results),
-        "records": sum(r.records for r in results),
-        "failed_scopes": sum(r.status == "failed" for r in results),
-        "partial_scopes": sum(r.status == "partial" for r in results),
-        "skipped_sources": skipped,
-    }
+    return pipeline.collect(context.sessions, context.config, progress=progress).summary()
 
 
 def score(
     context: AppContext, progress: Progress, *, backfill: int | None = None
 ) -> dict[str, Any]:
     """What ``maturity score`` does: this week (and ``backfill`` weeks before it)."""
-    from maturity import dashboards, snapshots
+    from maturity import dashboards, pipeline
 
     model = dashboards.current_model(context.config.model_path())
-    run = snapshots.score_and_store(
+    run = pipeline.score(
         context.sessions, context.config, model, backfill=backfill, progress=progress
     )
+    return _scored(run)
+
+
+def collect_and_score(context: AppContext, progress: Progress) -> dict[str, Any]:
+    """Collect, then score the current week (what ``serve --collect-every`` repeats)."""
+    from maturity import dashboards, pipeline
+
+    model = dashboards.current_model(context.config.model_path())
+    collected, run = pipeline.collect_and_score(
+        context.sessions, context.config, model, progress=progress
+    )
+    return {**_scored(run), **collected.summary()}
+
+
+def _scored(run: Any) -> dict[str, Any]:
     return {
         "weeks": len(run.period_ends),
         "snapshots": len(run.snapshots),
         "model_version": run.model_version,
     }
-
-
-def collect_and_score(context: AppContext, progress: Progress) -> dict[str, Any]:
-    """Collect, then score the current week (what ``serve --collect-every`` repeats)."""
-    collected = collect(context, progress)
-    scored = score(context, progress)
-    return {**scored, **collected}

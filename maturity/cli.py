@@ -186,43 +186,45 @@ def collect(
 ) -> None:
     """Pull data from every configured source into the store."""
     from collectors import runner
-    from collectors.base import CollectContext
-    from maturity import teams
+    from maturity import pipeline
     from maturity.progress import BarProgress
-    from maturity.store.engine import session_scope
 
     unknown = [s for s in source or () if s not in COLLECT_SOURCES]
     if unknown:
         raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(COLLECT_SOURCES)}")
-    wanted = source or list(collectors.SOURCES)
     context = _ctx(ctx)
     cfg = context.config
     if team is not None:
         cfg.team(team)
     if distributed:
+        import collectors
+        from maturity import teams
+        from maturity.distributed import commands as distributed_commands
         from maturity.distributed import settings as distributed_settings
+        from maturity.store.engine import session_scope
 
         distributed_settings.require_postgres(context.url)
-    with session_scope(context.sessions) as session:
-        teams.sync(session, cfg)
-    if distributed:
-        from maturity.distributed import commands as distributed_commands
-
+        with session_scope(context.sessions) as session:
+            teams.sync(session, cfg)
         results = distributed_commands.collect(
-            context, wanted, team=team, full_refresh=full_refresh, console=err
+            context,
+            source or list(collectors.SOURCES),
+            team=team,
+            full_refresh=full_refresh,
+            console=err,
         )
+        with session_scope(context.sessions) as session:
+            teams.reattribute(session)
     else:
         with BarProgress(err) as progress:
-            cc = CollectContext(
-                config=cfg,
-                sessions=context.sessions,
+            results = pipeline.collect(
+                context.sessions,
+                cfg,
+                sources=source or None,
                 team=team,
                 full_refresh=full_refresh,
                 progress=progress,
-            )
-            results = runner.collect(cc, wanted)
-    with session_scope(context.sessions) as session:
-        teams.reattribute(session)
+            ).results
     table = Table(title="collection", show_lines=False)
     for col in ("source", "scope", "status", "records", "note"):
         table.add_column(col, justify="right" if col == "records" else "left")
@@ -721,7 +723,7 @@ def score(
     ] = None,
 ) -> None:
     """Compute and store one snapshot per team, dimension and week (re-scoring replaces)."""
-    from maturity import snapshots
+    from maturity import pipeline
     from maturity.progress import BarProgress
 
     context = _ctx(ctx)
@@ -735,17 +737,15 @@ def score(
     if distributed:
         _score_distributed(context, team, when, backfill, partition_size)
         return
-    survey = _survey_aggregates(context, when, backfill)
     with BarProgress(err) as progress:
         try:
-            run = snapshots.score_and_store(
+            run = pipeline.score(
                 context.sessions,
                 context.config,
                 m,
                 team=team,
                 week=when,
                 backfill=backfill,
-                survey=survey,
                 progress=progress,
             )
         except LookupError as exc:
@@ -936,11 +936,10 @@ def demo(
     deployments, incidents and reviewed pull requests, fed through 'maturity ingest'), scored
     over two years of weeks; two of them share a monorepo and own their parts by path rules.
     """
-    from collectors.base import CollectContext
     from maturity import demo as demo_mod
-    from maturity import teams
+    from maturity import demo_surveys, pipeline
     from maturity.progress import BarProgress
-    from maturity.store.engine import normalize_url, session_scope
+    from maturity.store.engine import normalize_url
 
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -961,21 +960,13 @@ def demo(
     ctx.obj = context
     ctx.call_on_close(context.close)
     cfg = context.config
-    with session_scope(context.sessions) as session:
-        teams.sync(session, cfg)
     with BarProgress(err) as progress:
-        results = collectors.collector("git")(
-            CollectContext(config=cfg, sessions=context.sessions, progress=progress)
-        )
-    with session_scope(context.sessions) as session:
-        teams.reattribute(session)
-    for r in results:
+        results = pipeline.collect(context.sessions, cfg, sources=["git"], progress=progress)
+    for r in results.results:
         if r.status != "success":
             err.print(f"{r.scope}: {r.status}: {r.error}", markup=False)
     _demo_deliveries(context, directory, demo_mod.SEED if seed is None else seed)
     model = _load_model(context)
-    from maturity import demo_surveys, snapshots, surveys
-
     demo_surveys.answer_rounds(context.sessions, model, end=demo_mod.END.date(), seed=demo_mod.SEED)
     # The demo's history ends on a fixed day: score its teams on the two years up to it, and
     # this checkout's team on its own (real, later) dates, where it has data.
@@ -984,18 +975,14 @@ def demo(
     if own_weeks is not None:
         plans.append(([demo_mod.CHECKOUT_TEAM], *own_weeks))
     for names, last, back in plans:
-        weeks = snapshots.period_ends(last, back, today=dt.date.today())
-        with session_scope(context.sessions) as session:
-            answered = surveys.survey_input(session, weeks)
         with BarProgress(err) as progress:
-            snapshots.score_and_store(
+            pipeline.score(
                 context.sessions,
                 cfg,
                 model,
                 team=names,
                 week=last,
                 backfill=back,
-                survey=answered,
                 progress=progress,
             )
     status(ctx)
@@ -1043,19 +1030,6 @@ survey_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(survey_app, name="survey")
-
-
-def _survey_aggregates(context: AppContext, week: dt.date | None, backfill: int | None) -> Any:
-    """The survey answers of rounds that reached k, per team and week scored."""
-    from zoneinfo import ZoneInfo
-
-    from maturity import snapshots, surveys
-    from maturity.store.engine import session_scope
-
-    today = dt.datetime.now(ZoneInfo(context.config.settings.timezone)).date()
-    ends = snapshots.period_ends(week, backfill, today=today)
-    with session_scope(context.sessions) as session:
-        return surveys.survey_input(session, ends)
 
 
 def _team_id(session: Any, name: str) -> int:
