@@ -61,6 +61,11 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def latest(self) -> Job | None:
+        """The action submitted last, if any."""
+        with self._lock:
+            return next(reversed(self._jobs.values()), None)
+
     def submit(
         self, kind: str, work: Callable[[Job], dict[str, Any]], *, wait: bool = False
     ) -> Job:

@@ -652,12 +652,9 @@ def source_bounds(
         ]
         names = ["team_id", "first_at", "last_before"]
         if changed_col is not None:
-            cols.append(
-                type_coerce(
-                    func.max(case((changed_col < since, changed_col))),
-                    NullType(),
-                )
-            )
+            # (a change counts after the creation only, as in the frames)
+            changed = and_(changed_col < since, changed_col > time_col)
+            cols.append(type_coerce(func.max(case((changed, changed_col))), NullType()))
             names.append("changed_before")
         stmt = (
             select(*cols)

@@ -1,0 +1,210 @@
+"""One week, one value: a week scored alone, in a backfill, across a chunk boundary, from the web
+action or on the schedule stores the same rows (scenarios computed by hand, SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from maturity import pipeline, survey_batches, surveys
+from maturity import model as model_mod
+from maturity.config import Config
+from maturity.context import AppContext
+from maturity.store import read, tables
+from maturity.store.engine import session_scope
+from tests import history as h
+from tests.integration.test_actions import ADMIN, AS_ADMIN, wait_done
+from tests.webstore import client
+from web import jobs as web_jobs
+
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+MODEL = model_mod.load(None)
+SUNDAY = dt.date(2026, 11, 22)
+NEXT_SUNDAY = dt.date(2026, 11, 29)
+
+
+def metric(sessions: sessionmaker[Session], name: str, week: dt.date) -> tuple[Any, int]:
+    """(value, sample size) stored for the only team, ``name`` and the week ending ``week``."""
+    with session_scope(sessions) as s:
+        rows = read.metric_series(s, metrics=[name], since=week, until=week)
+    assert len(rows) == 1, rows
+    value = rows["value"].iloc[0]
+    return (None if value is None or value != value else float(value)), int(
+        rows["sample_size"].iloc[0]
+    )
+
+
+def _payments(sessions: sessionmaker[Session]) -> tuple[int, int]:
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        team = hist.team("payments")
+        return team, hist.repository(team, "api")
+
+
+# --- a Sunday deployment, a Monday incident ------------------------------------------------
+
+
+def _sunday_deployment_monday_incident(sessions: sessionmaker[Session]) -> None:
+    team, _repo = _payments(sessions)
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        hist.deployments(
+            [
+                h.deployment(
+                    team,
+                    h.at("2026-11-22", 22),  # Sunday 22:00 UTC: the week ending 2026-11-22
+                    service="payments-api",
+                    finished_at=h.at("2026-11-22", 22, 10),
+                )
+            ]
+        )
+        # Monday 09:00, 11 hours later (< the 72 attribution hours): the week ending 11-29
+        hist.issues(
+            [
+                h.issue(
+                    team,
+                    h.at("2026-11-23", 9),
+                    service="payments-api",
+                    resolved_at=h.at("2026-11-23", 11),
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["alone", "backfill", "chunk boundary"],
+)
+def test_a_sunday_deployment_fails_by_a_monday_incident_however_its_week_is_scored(
+    sessions: sessionmaker[Session], how: str
+) -> None:
+    _sunday_deployment_monday_incident(sessions)
+    if how == "alone":
+        pipeline.score(sessions, Config(), MODEL, week=SUNDAY, today=NEXT_SUNDAY)
+    elif how == "backfill":
+        pipeline.score(sessions, Config(), MODEL, week=NEXT_SUNDAY, backfill=1, today=NEXT_SUNDAY)
+    else:  # the Sunday's week ends one chunk, the Monday's starts the next
+        pipeline.score(
+            sessions, Config(), MODEL, week=NEXT_SUNDAY, backfill=1, chunk_weeks=1,
+            today=NEXT_SUNDAY,
+        )  # fmt: skip
+    # one production deployment in the window, and one incident attributed to it: 1 / 1
+    assert metric(sessions, "change_failure_rate", SUNDAY) == (1.0, 1)
+    assert metric(sessions, "deployment_frequency", SUNDAY)[1] == 1
+
+
+def test_the_monday_incident_restores_in_the_week_it_was_resolved(
+    sessions: sessionmaker[Session],
+) -> None:
+    _sunday_deployment_monday_incident(sessions)
+    pipeline.score(sessions, Config(), MODEL, week=NEXT_SUNDAY, backfill=1, today=NEXT_SUNDAY)
+    assert metric(sessions, "time_to_restore_hours", SUNDAY) == (None, 0)  # not resolved yet
+    # created 09:00, resolved 11:00: 2 hours; the Sunday deployment is still in the 90-day window
+    assert metric(sessions, "time_to_restore_hours", NEXT_SUNDAY) == (2.0, 1)
+    assert metric(sessions, "change_failure_rate", NEXT_SUNDAY) == (1.0, 1)
+
+
+# --- a lead time whose commit predates the window ---------------------------------------
+
+
+def _old_commit_and_a_fresh_one(sessions: sessionmaker[Session]) -> None:
+    team, repo = _payments(sessions)
+    fresh = h.sha("fresh")
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        hist.commits(
+            repo,
+            [
+                # 2026-05-01: 201 days before the deployment, more than the 90-day look-back
+                h.commit(team, h.at("2026-05-01", 10), sha=h.sha("old")),
+                h.commit(team, h.at("2026-11-18", 10), sha=fresh),
+            ],
+        )
+        hist.deployments(
+            [
+                h.deployment(
+                    team,
+                    h.at("2026-11-18", 14),
+                    repository_id=repo,
+                    commit_sha=fresh,
+                    service="payments-api",
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize("backfill", [0, 9])
+def test_a_lead_time_of_four_hours_alone_is_four_hours_in_a_ten_week_backfill(
+    sessions: sessionmaker[Session], backfill: int
+) -> None:
+    _old_commit_and_a_fresh_one(sessions)
+    pipeline.score(sessions, Config(), MODEL, week=SUNDAY, backfill=backfill, today=SUNDAY)
+    # committed 10:00, deployed (started = finished) 14:00: 4.0 hours, one change; the May
+    # commit waited 201 days (> 90) and counts in no week
+    assert metric(sessions, "lead_time_hours", SUNDAY) == (4.0, 1)
+
+
+# --- survey answers, whoever scores ---------------------------------------------------------
+
+CRITERION = "sc.branching_defined"
+
+
+def _answered_round(context: AppContext, today: dt.date) -> None:
+    questions = surveys.questions_for_model(MODEL)
+    with session_scope(context.sessions) as s:
+        team_id = s.query(tables.Team.id).filter(tables.Team.name == "payments").scalar()
+        made = surveys.open_round(
+            s, team_id=team_id, questions=questions, links=5, model_version="t", today=today
+        )
+    sheets = [(t, {q.id: 5 for q in questions}, None) for t in made.tokens]
+    survey_batches.write_answers(context.sessions, made.public_id, sheets, today=today)
+
+
+def _survey_part(context: AppContext) -> dict[str, Any]:
+    with session_scope(context.sessions) as s:
+        snaps = read.latest_snapshots(s)
+    mine = snaps[(snaps["team"] == "payments") & (snaps["dimension"] == "source_control")]
+    assert len(mine) == 1
+    [criterion] = [c for c in mine["evidence"].iloc[0]["criteria"] if c["id"] == CRITERION]
+    part: dict[str, Any] = criterion["survey"]
+    return part
+
+
+#: five people answered 5 to every question: the mean 5.0 reaches the criterion's min_mean
+MET = {"verdict": "met", "mean": 5.0, "responses": 5}
+
+
+def test_survey_criteria_stay_met_when_the_web_action_scores(context: AppContext) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    _answered_round(context, today)
+    pipeline.score(context.sessions, context.config, MODEL, today=today)
+    assert {k: _survey_part(context)[k] for k in MET} == MET
+    c = client(context, admin_token=ADMIN)
+    started = c.post("/api/v1/actions/score", headers=AS_ADMIN)
+    assert started.status_code == 202
+    assert wait_done(c, started.json()["id"])["status"] == "success"
+    assert {k: _survey_part(context)[k] for k in MET} == MET
+
+
+def test_survey_criteria_stay_met_when_the_schedule_scores(context: AppContext) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    _answered_round(context, today)
+    jobs, stop = web_jobs.Jobs(), threading.Event()
+    thread = web_jobs.every(jobs, context, dt.timedelta(hours=1), stop)
+    deadline = time.monotonic() + 60
+    job = None
+    while time.monotonic() < deadline:
+        job = jobs.latest()
+        if job is not None and job.status in ("success", "failed"):
+            break
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=30)
+    assert job is not None and job.kind == "collect+score" and job.status == "success", job
+    assert {k: _survey_part(context)[k] for k in MET} == MET
