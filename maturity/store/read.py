@@ -653,8 +653,8 @@ def source_bounds(
         names = ["team_id", "first_at", "last_before"]
         if changed_col is not None:
             # (a change counts after the creation only, as in the frames)
-            changed = and_(changed_col < since, changed_col > time_col)
-            cols.append(type_coerce(func.max(case((changed, changed_col))), NullType()))
+            later = and_(changed_col < since, changed_col > time_col)
+            cols.append(type_coerce(func.max(case((later, changed_col))), NullType()))
             names.append("changed_before")
         stmt = (
             select(*cols)
@@ -663,9 +663,9 @@ def source_bounds(
         )
         frames.append((kind, _frame(session, stmt, names), changed_col))
     parts = []
-    for kind, frame, changed in frames:
+    for kind, frame, has_changes in frames:
         _utc(frame, "first_at", "last_before")
-        if changed is not None:
+        if has_changes is not None:
             _utc(frame, "changed_before")
             frame["last_before"] = frame[["last_before", "changed_before"]].max(axis=1)
             frame = frame.drop(columns="changed_before")
