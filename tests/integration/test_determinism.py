@@ -208,3 +208,70 @@ def test_survey_criteria_stay_met_when_the_schedule_scores(context: AppContext) 
     thread.join(timeout=30)
     assert job is not None and job.kind == "collect+score" and job.status == "success", job
     assert {k: _survey_part(context)[k] for k in MET} == MET
+
+
+# --- an issue created in one week and changed two weeks later ------------------------------
+
+
+@pytest.mark.parametrize("backfill", [0, 2])
+def test_an_issue_counts_for_freshness_from_its_creation_whatever_the_later_change(
+    sessions: sessionmaker[Session], backfill: int
+) -> None:
+    team, _repo = _payments(sessions)
+    with session_scope(sessions) as s:
+        h.StoreHistory(s).issues(
+            [
+                h.issue(
+                    team,
+                    h.at("2026-11-04", 12),
+                    updated_at=h.at("2026-11-18", 12),
+                    is_incident=False,
+                )
+            ]
+        )
+    first = dt.date(2026, 11, 8)
+    pipeline.score(
+        sessions,
+        Config(),
+        MODEL,
+        week=first + dt.timedelta(weeks=backfill),
+        backfill=backfill,
+        today=SUNDAY,
+    )
+    # created Wednesday 11-04: 4 days before the week's end on Sunday 11-08
+    assert metric(sessions, "freshness_tracker_days", first) == (4.0, 1)
+    if backfill:
+        # 11-15 - 11-04 = 11 days (the change is later); 11-22 - 11-18 = 4 days
+        assert metric(sessions, "freshness_tracker_days", dt.date(2026, 11, 15)) == (11.0, 1)
+        assert metric(sessions, "freshness_tracker_days", SUNDAY) == (4.0, 1)
+
+
+# --- a Sunday commit built two days, or ten days, later --------------------------------------
+
+
+@pytest.mark.parametrize("backfill", [0, 2])
+@pytest.mark.parametrize(
+    ("build_day", "covered"),
+    [
+        ("2026-11-24", 1.0),  # Tuesday 10:00, 46 hours later (within 7 days): 1 built / 1
+        ("2026-12-02", 0.0),  # 10 days later, past the 7 days: 0 built / 1
+    ],
+)
+def test_a_commit_is_covered_by_a_build_within_seven_days_however_its_week_is_scored(
+    sessions: sessionmaker[Session], backfill: int, build_day: str, covered: float
+) -> None:
+    team, repo = _payments(sessions)
+    built = h.sha("built later")
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        hist.commits(repo, [h.commit(team, h.at("2026-11-22", 12), sha=built)])
+        hist.builds([h.build(team, h.at(build_day, 10), commit_sha=built)])
+    pipeline.score(
+        sessions,
+        Config(),
+        MODEL,
+        week=SUNDAY + dt.timedelta(weeks=backfill),
+        backfill=backfill,
+        today=SUNDAY + dt.timedelta(weeks=backfill),
+    )
+    assert metric(sessions, "ci_coverage", SUNDAY) == (covered, 1)
