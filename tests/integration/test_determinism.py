@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from maturity import pipeline, survey_batches, surveys
 from maturity import model as model_mod
+from maturity import pipeline, survey_batches, surveys
 from maturity.config import Config
 from maturity.context import AppContext
 from maturity.store import read, tables
