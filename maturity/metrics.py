@@ -1181,6 +1181,8 @@ def _incident_attributed(
                 right_on=[*keys, col],
                 suffixes=("", "_dep"),
             )
+            # an incident cannot come from a deployment that started after it was created
+            m = m[(m["at"] >= m["at_dep"]).to_numpy(dtype=bool)]
             hit[m["pos"].to_numpy()] = True
             matched[m["row"].to_numpy()] = True
     caused |= matched
