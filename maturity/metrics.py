@@ -38,8 +38,8 @@ LOOKBACK_DAYS = 90
 #: a default-branch commit counts as built (CI coverage) by a build of its sha started at most
 #: this long before or after the commit
 CI_MATCH = pd.Timedelta(days=7)
-#: a merged pull request starts a squash or rebase merge's lead time when it merged at most this
-#: long before the merge commit's committer time
+#: pull requests are read this much further back than the commits of lead time (a merge commit
+#: may be committed a little after its pull request's recorded merge)
 PR_MERGE_SLACK = pd.Timedelta(days=1)
 SOURCE_KINDS = ("git", "ci", "deploy", "tracker")
 
