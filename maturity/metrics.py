@@ -1374,10 +1374,16 @@ def _lead_time(
         if dd.empty:
             continue
         done, start, matched_by_time, ok = _shipments(cc, dd, frames.pull_requests)
-        # only the team's own rows are its changes (the others only link its history)
-        ok_own = np.flatnonzero(ok) < own
-        done, start, matched_by_time = done[ok_own], start[ok_own], matched_by_time[ok_own]
-        ok = ok & (np.arange(len(cc)) < own)
+        # only the team's own rows are its changes (the others only link its history), and a
+        # change counts when the deployment that shipped it ended at most LOOKBACK_DAYS after
+        # its commit: a week's read range holds every such change, so no run counts a change
+        # another run of the same week cannot read
+        rows = np.flatnonzero(ok)
+        waited = done - _naive(cc["committed_at"])[rows]
+        keep = (rows < own) & (waited <= np.timedelta64(LOOKBACK_DAYS, "D"))
+        done, start, matched_by_time = done[keep], start[keep], matched_by_time[keep]
+        ok = np.zeros(len(cc), dtype=bool)
+        ok[rows[keep]] = True
         teams.append(cc["team_id"].to_numpy(np.int64)[ok])
         days.append(done)
         hours.append(np.clip(((done - start) / np.timedelta64(1, "h")).astype(np.float64), 0, None))

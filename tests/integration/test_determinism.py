@@ -150,6 +150,45 @@ def test_a_lead_time_of_four_hours_alone_is_four_hours_in_a_ten_week_backfill(
     assert metric(sessions, "lead_time_hours", SUNDAY) == (4.0, 1)
 
 
+def _a_change_that_waited_past_the_look_back(sessions: sessionmaker[Session]) -> None:
+    team, repo = _payments(sessions)
+    waited, fresh = h.sha("waited"), h.sha("fresh")
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        hist.commits(
+            repo,
+            [
+                # 2026-05-01: 201 days before the deployment of its child, more than 90
+                h.commit(team, h.at("2026-05-01", 10), sha=waited),
+                h.commit(team, h.at("2026-11-18", 10), sha=fresh, parents=waited),
+            ],
+        )
+        hist.deployments(
+            [
+                h.deployment(
+                    team,
+                    h.at("2026-11-18", 14),
+                    repository_id=repo,
+                    commit_sha=fresh,
+                    service="payments-api",
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize("backfill", [0, 9, 20])
+def test_a_change_shipped_after_the_look_back_counts_in_no_backfill(
+    sessions: sessionmaker[Session], backfill: int
+) -> None:
+    # the week alone (its 90-day window opens 08-24) reads commits from 05-26, 90 days before
+    # that; ten or twenty-one weeks read the May commit too, and its child's deployment holds it
+    _a_change_that_waited_past_the_look_back(sessions)
+    pipeline.score(sessions, Config(), MODEL, week=SUNDAY, backfill=backfill, today=SUNDAY)
+    # only the fresh change: committed 10:00, deployed 14:00, 4.0 hours; the May change
+    # shipped 201 days (> 90) after its commit and counts in no week, however it is scored
+    assert metric(sessions, "lead_time_hours", SUNDAY) == (4.0, 1)
+
+
 # --- survey answers, whoever scores ---------------------------------------------------------
 
 CRITERION = "sc.branching_defined"
