@@ -29,7 +29,7 @@ PG_ADMIN = os.environ.get(
 def run_step(step: str, url: str) -> dict[str, float]:
     """One measurement in this process; prints nothing, returns seconds and peak MB."""
     from maturity import model as model_mod
-    from maturity import snapshots
+    from maturity import pipeline, snapshots
     from maturity.config import Config, StoreConfig
     from maturity.store import engine as engine_mod
     from maturity.store import read
@@ -46,9 +46,7 @@ def run_step(step: str, url: str) -> dict[str, float]:
             frames = snapshots.load_frames(s, ends, window_days=90, tz="UTC", team_ids=teams)
             rows = sum(len(f) for f in (frames.commits, frames.builds, frames.deployments))
     else:
-        run = snapshots.score_and_store(
-            sessions, config, model, week=END, backfill=len(ends) - 1, today=END
-        )
+        run = pipeline.score(sessions, config, model, week=END, backfill=len(ends) - 1, today=END)
         rows = len(run.snapshots)
     seconds = time.perf_counter() - t0
     eng.dispose()

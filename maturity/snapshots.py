@@ -10,7 +10,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from maturity import attribution, scoring
 from maturity import metrics as metrics_mod
@@ -131,35 +131,4 @@ def store(session: Session, run: ScoreRun, *, window_days: int, now: dt.datetime
     mv = mv.assign(window_days=window_days)
     write.replace_computed(
         session, tables.MetricValue, mv, team_ids=team_ids, period_ends=run.period_ends
-    )
-
-
-def score_and_store(
-    sessions: sessionmaker[Session],
-    config: Config,
-    model: Model,
-    *,
-    team: str | Sequence[str] | None = None,
-    week: dt.date | None = None,
-    backfill: int | None = None,
-    today: dt.date | None = None,
-    survey: scoring.SurveyInput | None = None,
-    progress: Progress | None = None,
-    chunk_weeks: int = 104,
-) -> ScoreRun:
-    """Score and store the requested weeks: :func:`maturity.pipeline.score`, under the name
-    tests and benchmarks have used."""
-    from maturity import pipeline
-
-    return pipeline.score(
-        sessions,
-        config,
-        model,
-        team=team,
-        week=week,
-        backfill=backfill,
-        today=today,
-        survey=survey,
-        progress=progress,
-        chunk_weeks=chunk_weeks,
     )

@@ -1,4 +1,4 @@
-"""Factories for the score dashboards: teams with histories, scored by ``score_and_store``.
+"""Factories for the score dashboards: teams with histories, scored by ``pipeline.score``.
 
 One commit message and every incident title carry script and image payloads, so that any page
 that shows them is tested for escaping by the browser tests.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from maturity import model as model_mod
-from maturity import snapshots
+from maturity import pipeline
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
@@ -80,6 +80,6 @@ def seed_scored(context: AppContext, *, weeks: int = 8, hostile: bool = False) -
     add_team(context, "alpha", "alpha", busy=4)
     add_team(context, "beta", "beta", busy=1)
     add_team(context, HOSTILE_TEAM if hostile else "gamma", "gamma", busy=2)
-    snapshots.score_and_store(
+    pipeline.score(
         context.sessions, context.config, MODEL, week=WEEK, backfill=weeks - 1, today=WEEK
     )

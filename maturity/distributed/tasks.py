@@ -118,9 +118,9 @@ def score_partition(
     today: str,
 ) -> dict[str, Any]:
     """Score the weeks asked for the teams of one partition and store their snapshots
-    (``maturity.snapshots.score_and_store``: memory is bounded by the partition)."""
+    (``maturity.pipeline.score``: memory is bounded by the partition)."""
     from maturity import model as model_mod
-    from maturity import snapshots, surveys
+    from maturity import pipeline, snapshots, surveys
 
     ctx = context()
     _reset_peak()
@@ -130,7 +130,7 @@ def score_partition(
     ends = snapshots.period_ends(when, backfill, today=day)
     with session_scope(ctx.sessions) as session:
         survey = surveys.survey_input(session, ends)
-    run = snapshots.score_and_store(
+    run = pipeline.score(
         ctx.sessions,
         ctx.config,
         model,

@@ -1,4 +1,4 @@
-"""The score API and pages over snapshots that score_and_store wrote, on SQLite and PostgreSQL."""
+"""The score API and pages over snapshots that pipeline.score wrote, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

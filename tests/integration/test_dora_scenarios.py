@@ -2,7 +2,7 @@
 
 Every scenario is a real git repository (merges, squashes, rebases made by git), collected by
 the git collector, with deployments, incidents and pull requests sent as events through
-``events.ingest``, scored by ``snapshots.score_and_store`` into a real store. The expected
+``events.ingest``, scored by ``pipeline.score`` into a real store. The expected
 values are literals; the comment beside each says how it was computed. The window is one week
 (``window_days = 7``), so a value belongs to exactly one week: Monday 2026-11-02 to Sunday
 2026-11-08 (UTC unless a test says otherwise).
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import collectors.git as git_collector
 from collectors import events
 from collectors.base import CollectContext
-from maturity import config, model, snapshots, teams
+from maturity import config, model, pipeline, teams
 from maturity.store import tables
 from maturity.store.engine import session_scope
 from tests.gitrepo import GitRepo
@@ -171,7 +171,7 @@ class Scenario:
     ) -> None:
         result = self.collect()
         assert result.written, result.invalid
-        snapshots.score_and_store(
+        pipeline.score(
             self.sessions, self.cfg, model.load(path), week=week, backfill=backfill, today=week
         )
 

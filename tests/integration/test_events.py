@@ -491,7 +491,7 @@ def test_ingested_pull_requests_give_the_review_rate_and_lifetime(
 ) -> None:
     from maturity import config as config_mod
     from maturity import model as model_mod
-    from maturity import snapshots
+    from maturity import pipeline
 
     _synced(sessions, tmp_path)
     week = dt.date(2026, 11, 29)
@@ -508,7 +508,7 @@ def test_ingested_pull_requests_give_the_review_rate_and_lifetime(
         for n in (1, 2, 3, 4)
     ]
     assert events.ingest(sessions, events.parse_objects(merged), scope="test").written
-    snapshots.score_and_store(
+    pipeline.score(
         sessions,
         config_mod.load(write_config(tmp_path)),
         model_mod.load(),

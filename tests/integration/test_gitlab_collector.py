@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import collectors.gitlab as gitlab_collector
 from collectors.base import CollectContext, ScopeResult
 from maturity import config as config_mod
-from maturity import model, snapshots, teams
+from maturity import model, teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
 from tests.rowwrites import counting
@@ -531,7 +531,7 @@ def test_a_team_owning_gitlab_projects_gets_its_dora_keys_and_review_rate_after_
     cfg = make_config(server, ["acme/payments/*"])
     [result] = collect(sessions, cfg)
     assert result.status == "success", result.error
-    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    pipeline.score(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
     with session_scope(sessions) as s:
         values = dict(
             s.execute(

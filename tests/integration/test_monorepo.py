@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import collectors
 from collectors import events
 from collectors.base import CollectContext
-from maturity import attribution, config, model, snapshots, teams
+from maturity import attribution, config, model, pipeline, teams
 from maturity.store import tables
 from maturity.store.engine import session_scope
 from tests.clirun import run_maturity
@@ -172,7 +172,7 @@ def test_commits_pull_requests_and_lead_times_per_team(
     mono, shas = monorepo
     cfg = make_config(mono, ["services/payments/**"], ["services/search"])
     collect(sessions, cfg, shas)
-    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    pipeline.score(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
     got = values(sessions)
     # payments: c1 and c3; search: c2, c3, c6 and the merge that brought c6 in; c4 and c5
     # touch no team's paths and count for nobody
@@ -267,7 +267,7 @@ def test_changed_rules_reattribute_without_collecting(
     monkeypatch.setattr(streams, "collect_repository", no_collection)
     # payments now owns the shared library as well (and README.md is still nobody's)
     cfg = make_config(mono, ["services/payments/**", "libs/**"], ["services/search/**"])
-    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    pipeline.score(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
     got = values(sessions)
     # payments: c1, c3 and now c4
     assert got[("payments", "commits")] == 3
@@ -358,7 +358,7 @@ def test_a_deployment_of_the_shared_repository_ships_only_its_teams_changes(
             "status": "success",
         }
         write.upsert(session, tables.Deployment, [row], key=["source", "scope", "external_id"])
-    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    pipeline.score(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
     got = values(sessions)
     # payments: c1 10-05 10:00 -> p0 10-05 13:00 = 3 h; c3 -> p1 = 6 h; median 4.5 h
     assert got[("payments", "lead_time_hours")] == pytest.approx(4.5)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import config as config_mod
 from maturity import model as model_mod
-from maturity import snapshots, survey_batches, surveys
+from maturity import pipeline, survey_batches, surveys
 from maturity.context import AppContext
 from maturity.store import read
 from maturity.store.engine import session_scope
@@ -312,7 +312,7 @@ def test_default_period_starts_where_the_previous_report_ended(
 def test_real_scoring_feeds_the_report_unchanged(sessions: sessionmaker[Session]) -> None:
     with session_scope(sessions) as s:
         build_history(s, "scored", LEVEL_HISTORIES["source_control"][3])
-    snapshots.score_and_store(sessions, CONFIG, MODEL, week=dt.date(2026, 3, 4), backfill=4)
+    pipeline.score(sessions, CONFIG, MODEL, week=dt.date(2026, 3, 4), backfill=4)
     with session_scope(sessions) as s:
         stored = read.latest_snapshots(s)
         report = build.build_report(

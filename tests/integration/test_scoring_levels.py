@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import model as model_mod
-from maturity import snapshots
+from maturity import pipeline, snapshots
 from maturity.config import Config
 from maturity.store import read, tables
 from maturity.store.engine import session_scope
@@ -219,7 +219,7 @@ def test_history_built_at_each_level_scores_exactly_that_level(
     survey: dict[int, dict[str, tuple[float, int]]] = {}
     for level, team_id in teams.items():
         survey.update(survey_for(team_id, dimension, level))
-    run = snapshots.score_and_store(sessions, Config(), MODEL, week=WEEK, survey=survey)
+    run = pipeline.score(sessions, Config(), MODEL, week=WEEK, survey=survey)
     got = run.snapshots[run.snapshots["dimension"] == dimension].set_index("team_id")["level"]
     assert {lvl: int(got[t]) for lvl, t in teams.items()} == {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}
     with session_scope(sessions) as s:
@@ -243,10 +243,10 @@ def test_rescoring_the_same_week_replaces_and_never_duplicates(
     sessions: sessionmaker[Session],
 ) -> None:
     _two_teams(sessions)
-    snapshots.score_and_store(sessions, Config(), MODEL, week=WEEK)
+    pipeline.score(sessions, Config(), MODEL, week=WEEK)
     with session_scope(sessions) as s:
         first = s.scalar(select(func.max(tables.Snapshot.computed_at)))
-    snapshots.score_and_store(sessions, Config(), MODEL, week=WEEK)
+    pipeline.score(sessions, Config(), MODEL, week=WEEK)
     with session_scope(sessions) as s:
         count = s.scalar(select(func.count()).select_from(tables.Snapshot))
         values = s.scalar(select(func.count()).select_from(tables.MetricValue))
@@ -262,9 +262,7 @@ def test_backfill_stores_one_snapshot_per_team_dimension_and_week(
     sessions: sessionmaker[Session],
 ) -> None:
     _two_teams(sessions)
-    run = snapshots.score_and_store(
-        sessions, Config(), MODEL, week=WEEK, backfill=11, chunk_weeks=5
-    )
+    run = pipeline.score(sessions, Config(), MODEL, week=WEEK, backfill=11, chunk_weeks=5)
     assert len(run.period_ends) == 12
     with session_scope(sessions) as s:
         snaps = read.list_snapshots(s)

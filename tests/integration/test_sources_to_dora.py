@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import collectors
 from collectors.base import CollectContext
-from maturity import config, model, snapshots, teams
+from maturity import config, model, pipeline, teams
 from maturity.store import tables
 from maturity.store.engine import session_scope
 from tests.servers.github import GitHubServer
@@ -103,7 +103,7 @@ def test_github_jenkins_and_jira_give_the_four_keys(
         )
     assert set(by_source) == {"github", "jenkins"} and len(set(by_source.values())) == 1
 
-    snapshots.score_and_store(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
+    pipeline.score(sessions, cfg, model.load(), week=WEEK_END, today=WEEK_END)
     with session_scope(sessions) as session:
         values = dict(
             session.execute(

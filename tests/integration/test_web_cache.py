@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from maturity import snapshots
+from maturity import pipeline
 from maturity.context import AppContext
 from maturity.store import read, tables
 from maturity.store.engine import session_scope
@@ -381,7 +381,7 @@ def test_rescoring_the_newest_week_changes_the_answer(context: AppContext) -> No
 def test_real_rescoring_of_the_newest_week_changes_the_store_version(context: AppContext) -> None:
     with context.sessions() as session:
         before = read.store_version(session)
-    snapshots.score_and_store(
+    pipeline.score(
         context.sessions,
         context.config,
         scoredstore.MODEL,

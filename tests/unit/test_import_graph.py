@@ -24,6 +24,7 @@ ENTRY = frozenset(
         "maturity.cli",
         "maturity.actions",
         "maturity.wiring",
+        "maturity.pipeline",
     }
 )
 #: entry-layer packages: scale-out wires collection and scoring into Celery tasks
