@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import gen_repo, gen_store
+from maturity import wiring
 from tests.cluster import RedisServer, Worker
 from tests.servers.github import GitHubServer
 
@@ -77,6 +78,8 @@ def collect_embedded(cfg: Path) -> float:
         "from maturity import teams\n"
         "from maturity.context import AppContext\n"
         "from maturity.store.engine import session_scope\n"
+        "from maturity import wiring\n"
+        "wiring.wire()\n"
         f"ctx = AppContext(config_path=__import__('pathlib').Path({str(cfg)!r}))\n"
         "with session_scope(ctx.sessions) as s: teams.sync(s, ctx.config)\n"
         "t = time.perf_counter()\n"
@@ -204,7 +207,20 @@ def main() -> None:
     )
     parser.add_argument("--weeks", type=int, default=4, help="weeks scored")
     parser.add_argument("--partition", type=int, default=25, help="teams per scoring task")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=list(CONCURRENCY),
+        help="worker processes to collect with (1 must be among them: the ratios are to it)",
+    )
+    parser.add_argument(
+        "--no-score", action="store_true", help="collection only: skip scoring in partitions"
+    )
     args = parser.parse_args()
+    if 1 not in args.concurrency:
+        parser.error("--concurrency must include 1")
+    wiring.wire()  # configurations name the collectors' sources
 
     work = Path(__file__).resolve().parent / ".work" / "fleet"
     work.mkdir(parents=True, exist_ok=True)
@@ -239,7 +255,7 @@ def main() -> None:
                 runs["embedded_s"] = round(collect_embedded(cfg), 2)
                 runs["requests_per_scope"] = round(gh.total() / scopes, 1) if kind == "api" else 0
                 drop_db(name)
-                for c in CONCURRENCY:
+                for c in args.concurrency:
                     name = f"fleet_{kind}_{c}_{os.getpid()}"
                     cfg = write_config(work / f"{kind}-{c}", create_db(name, template), body)
                     seconds, n, in_tasks = collect_distributed(cfg, c)
@@ -250,7 +266,9 @@ def main() -> None:
                         runs["c1_in_collect_one_s"] = round(in_tasks[1], 2)
                     drop_db(name)
                 base = runs["c1_s"]
-                runs["speedup"] = {f"c{c}": round(base / runs[f"c{c}_s"], 2) for c in CONCURRENCY}
+                runs["speedup"] = {
+                    f"c{c}": round(base / runs[f"c{c}_s"], 2) for c in args.concurrency
+                }
                 # one worker process against the single process, per scope: all of it, the
                 # part inside the task (lease, opening the source for one scope, the run row),
                 # and the rest (listing the scopes, queue, acknowledgements, the follower)
@@ -271,29 +289,30 @@ def main() -> None:
                 print(kind, json.dumps(runs), flush=True)
 
         # scoring in partitions
-        name = f"fleet_score_{os.getpid()}"
-        url = db_url(name)
-        gen_store.build_store(url, scale=args.store_scale, create=True)
-        end = dt.date(2026, 11, 22)
-        ends = [end - dt.timedelta(weeks=i) for i in range(args.weeks - 1, -1, -1)]
-        single_s, single_mb = score_single(url, ends)
-        report["score"] = {
-            "teams": 200,
-            "weeks": args.weeks,
-            "single_s": round(single_s, 2),
-            "single_peak_mb": round(single_mb),
-        }
-        # the peak of a process follows its partition: the same partitions on 1 and 2
-        # processes, then partitions four times larger
-        for size, conc in ((args.partition, 1), (args.partition, 2), (args.partition * 4, 2)):
-            done = score_partitioned(work, url, ends, size, conc)
-            report["score"][f"p{size}_c{conc}"] = {
-                "partitions": done["partitions"],
-                "seconds": round(done["seconds"], 2),
-                "peak_mb_per_worker_process": round(done["peak_rss_mb"]),
+        if not args.no_score:
+            name = f"fleet_score_{os.getpid()}"
+            url = db_url(name)
+            gen_store.build_store(url, scale=args.store_scale, create=True)
+            end = dt.date(2026, 11, 22)
+            ends = [end - dt.timedelta(weeks=i) for i in range(args.weeks - 1, -1, -1)]
+            single_s, single_mb = score_single(url, ends)
+            report["score"] = {
+                "teams": 200,
+                "weeks": args.weeks,
+                "single_s": round(single_s, 2),
+                "single_peak_mb": round(single_mb),
             }
-        drop_db(name)
-        print("score", json.dumps(report["score"]), flush=True)
+            # the peak of a process follows its partition: the same partitions on 1 and 2
+            # processes, then partitions four times larger
+            for size, conc in ((args.partition, 1), (args.partition, 2), (args.partition * 4, 2)):
+                done = score_partitioned(work, url, ends, size, conc)
+                report["score"][f"p{size}_c{conc}"] = {
+                    "partitions": done["partitions"],
+                    "seconds": round(done["seconds"], 2),
+                    "peak_mb_per_worker_process": round(done["peak_rss_mb"]),
+                }
+            drop_db(name)
+            print("score", json.dumps(report["score"]), flush=True)
     finally:
         drop_db(template)
         redis.stop()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Float, String, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,16 +40,36 @@ class Claim:
     retry_in_s: float = 0.0
 
 
+# One round trip in the usual case (the row exists): lock the row unless another claim has it
+# locked (SKIP LOCKED), take it if its lease is over, and read what the last finished task left.
+# The UPDATE in WITH runs whether or not the SELECT reads it, on the row the CTE locked.
+_CLAIM = text(
+    """
+    WITH cur AS (
+        SELECT id, done_key, result, expires_at,
+               holder IS NULL OR expires_at IS NULL OR expires_at <= now() AS free
+        FROM scope_leases
+        WHERE source = :source AND scope = :scope
+        FOR UPDATE SKIP LOCKED
+    ), taken AS (
+        UPDATE scope_leases
+        SET holder = :holder, expires_at = now() + make_interval(secs => :lease_s)
+        WHERE id = (SELECT id FROM cur WHERE free)
+    )
+    SELECT free, done_key, result, EXTRACT(EPOCH FROM expires_at - now()) AS left_s FROM cur
+    """
+).columns(
+    column("free", Boolean),
+    column("done_key", String),
+    column("result", L.__table__.c.result.type),  # the table's own JSON text type
+    column("left_s", Float),
+)
+
+
 def claim(session: Session, *, source: str, scope: str, holder: str, lease_s: float) -> Claim:
     """Take the lease of (source, scope) for ``lease_s`` seconds unless another holds it."""
-    locked = (
-        select(L.id, L.holder, L.expires_at, L.done_key, L.result)
-        .where(L.source == source, L.scope == scope)
-        .with_for_update(skip_locked=True)
-    )
-    now = session.scalar(select(func.now()))
-    assert now is not None
-    row = session.execute(locked).first()
+    args = {"source": source, "scope": scope, "holder": holder, "lease_s": float(lease_s)}
+    row = session.execute(_CLAIM, args).first()
     if row is None:
         # Locked by a claim in progress elsewhere, or no row yet. A plain read tells them apart
         # without waiting (an insert would wait for the other claim's transaction).
@@ -60,16 +80,11 @@ def claim(session: Session, *, source: str, scope: str, holder: str, lease_s: fl
             .values(source=source, scope=scope)
             .on_conflict_do_nothing(index_elements=["source", "scope"])
         )
-        row = session.execute(locked).first()
+        row = session.execute(_CLAIM, args).first()
         if row is None:  # created by another worker in this very instant
             return Claim(busy=True, retry_in_s=1.0)
-    if row.holder is not None and row.expires_at is not None and row.expires_at > now:
-        return Claim(busy=True, retry_in_s=max(1.0, (row.expires_at - now).total_seconds()))
-    session.execute(
-        update(L)
-        .where(L.id == row.id)
-        .values(holder=holder, expires_at=now + dt.timedelta(seconds=lease_s))
-    )
+    if not row.free:
+        return Claim(busy=True, retry_in_s=max(1.0, float(row.left_s or 0.0)))
     return Claim(busy=False, done_key=row.done_key, result=row.result)
 
 
@@ -92,7 +107,14 @@ def release(
     done_key: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> None:
-    """Give the lease up; with ``done_key``, remember that this run finished the scope."""
+    """Give the lease up; with ``done_key``, remember that this run finished the scope.
+
+    Committed without waiting for the write-ahead log's flush (``synchronous_commit`` off for
+    this transaction only): the flush was half a task's overhead, and losing a release to a
+    crash of PostgreSQL itself costs no correctness, only time: the lease runs out as a dead
+    worker's does, and a redelivered task collects the scope again (the writes are upserts)
+    instead of returning the remembered outcome. A claim still waits for its flush."""
+    session.execute(text("SET LOCAL synchronous_commit = off"))
     values: dict[str, Any] = {"holder": None, "expires_at": None}
     if done_key is not None:
         values.update(done_key=done_key, result=result)
