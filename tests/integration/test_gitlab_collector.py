@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import collectors.gitlab as gitlab_collector
 from collectors.base import CollectContext, ScopeResult
 from maturity import config as config_mod
-from maturity import model, teams
+from maturity import model, pipeline, teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
 from tests.rowwrites import counting
@@ -518,11 +518,11 @@ def test_a_team_owning_gitlab_projects_gets_its_dora_keys_and_review_rate_after_
         commit = project.add_commit(at=at)
         # merge requests 1 and 3 approved by someone else, 2 and 4 merged unreviewed
         project.add_merge_request(at=at, approvers=["lead"] if i % 2 == 0 else [])
-        pipeline = project.add_pipeline(at=at + dt.timedelta(hours=1), sha=commit["sha"])
+        ran = project.add_pipeline(at=at + dt.timedelta(hours=1), sha=commit["sha"])
         project.add_deployment(
             at=at + dt.timedelta(hours=4),
             sha=commit["sha"],
-            pipeline=pipeline,
+            pipeline=ran,
             status="failed" if i == 3 else "success",
         )
         if i < 2:  # incidents restored in 1 and 3 hours
