@@ -75,12 +75,11 @@ def maturity_serve(config: Path, *, env: Mapping[str, str] | None = None) -> Ite
             proc.communicate()
 
 
-@contextmanager
-def uvicorn_thread(app: Any) -> Iterator[Served]:
-    """uvicorn serving ``app`` in a thread of this process on a free port."""
+def start_uvicorn(app: Any) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+    """Start uvicorn serving ``app`` in a daemon thread on a free port; return once it serves.
+    The caller stops it: ``server.should_exit = True``, ``thread.join()``, ``sock.close()``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -88,6 +87,14 @@ def uvicorn_thread(app: Any) -> Iterator[Served]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
+    return server, thread, sock
+
+
+@contextmanager
+def uvicorn_thread(app: Any) -> Iterator[Served]:
+    """uvicorn serving ``app`` in a thread of this process on a free port."""
+    server, thread, sock = start_uvicorn(app)
+    port = sock.getsockname()[1]
     try:
         yield Served(f"http://127.0.0.1:{port}", port)
     finally:

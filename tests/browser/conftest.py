@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +11,8 @@ from typing import Any
 import pytest
 import uvicorn
 from playwright import sync_api as playwright_sync
+
+from tests.liveserver import start_uvicorn
 
 CHROMIUM = os.environ.get("MATURITY_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -40,17 +40,8 @@ class Server:
 
 
 def _serve(app: Any) -> Server:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return Server(f"http://127.0.0.1:{port}", server, thread)
+    server, thread, sock = start_uvicorn(app)
+    return Server(f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
 
 
 @pytest.fixture(scope="session")
