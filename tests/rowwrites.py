@@ -24,6 +24,7 @@ TABLES = (
     "ownership",
     "repositories",
     "commits",
+    "commit_files",
     "tags",
     "branches",
     "pull_requests",
