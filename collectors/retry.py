@@ -153,6 +153,10 @@ def install_gate(gate: RequestGate | None) -> None:
         ticket = current.before(str(request.url), request.headers)
         try:
             response = original(self, request, *args, **kwargs)
+            if not kwargs.get("stream", False):
+                # the body is still on the wire when send returns: read it while the slot is
+                # held (requests keeps it, so the session's own read costs nothing more)
+                _ = response.content
         except BaseException:
             current.after(ticket, None, {})
             raise

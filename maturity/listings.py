@@ -37,6 +37,8 @@ def _count_by_team(session: Session, model: Any, *where: Any) -> dict[int, int]:
 def list_teams(session: Session, *, slug: str | None = None) -> list[TeamSummary]:
     """Every team in the store (or the one with ``slug``), by name."""
     stmt = select(tables.Team).order_by(tables.Team.name)
+    if slug is not None and "\x00" in slug:  # no team has one; PostgreSQL refuses it in text
+        return []
     if slug is not None:
         stmt = stmt.where(tables.Team.slug == slug)
     teams = session.scalars(stmt).all()
@@ -94,6 +96,8 @@ def get_team(session: Session, slug: str) -> TeamSummary | None:
 
 def team_id_of(session: Session, slug: str) -> int | None:
     """The id of the team with URL name ``slug``, or None."""
+    if "\x00" in slug:  # no team has one, and PostgreSQL refuses NUL in a text parameter
+        return None
     return session.scalar(select(tables.Team.id).where(tables.Team.slug == slug))
 
 

@@ -186,6 +186,8 @@ def open_round(
 
 
 def get_round(session: Session, public_id: str) -> tables.SurveyRound:
+    if "\x00" in public_id:  # no round has one, and PostgreSQL refuses NUL in a text parameter
+        raise UnknownRound("this survey does not exist")
     found = session.scalar(
         select(tables.SurveyRound).where(tables.SurveyRound.public_id == public_id)
     )

@@ -65,6 +65,40 @@ def test_a_team_page_for_a_period_without_snapshots_answers_without_a_trend(
     assert "Trend of the levels" not in page.text
 
 
+NUL_REQUESTS = [
+    ("POST", "/api/v1/surveys", {"team": "\x00", "links": 1}),
+    ("POST", "/api/v1/surveys", {"team": "payments", "links": 1, "base_url": "http://x\x00"}),
+    ("POST", "/api/v1/surveys/abc/responses", {"token": "\x00", "answers": {}}),
+    ("GET", "/api/v1/teams/%00", None),
+    ("GET", "/api/v1/teams/%00/surveys", None),
+    ("GET", "/api/v1/teams/%00/levels", None),
+    ("GET", "/api/v1/snapshots?team=%00", None),
+    ("GET", "/teams/%00", None),
+    ("GET", "/teams/%00/surveys", None),
+    ("GET", "/teams/%00/report", None),
+    ("GET", "/survey/%00", None),
+    ("GET", "/survey/%00/thanks", None),
+]
+
+
+def test_a_nul_in_any_text_a_client_sends_is_a_4xx_on_both_stores(
+    tmp_path: Path, store_url: str
+) -> None:
+    # PostgreSQL refuses NUL in a text parameter; a fuzzer found a 500 through the survey API
+    context = webstore.make_context(tmp_path, store_url)
+    try:
+        webstore.seed_demo(context)
+        with webstore.client(context, admin_token=ADMIN, viewer_token=VIEWER) as web:
+            auth = {"Authorization": f"Bearer {ADMIN}"}
+            for method, path, body in NUL_REQUESTS:
+                answer = web.request(method, path, json=body, headers=auth)
+                assert 400 <= answer.status_code < 500, (method, path, answer.status_code)
+            form = web.post("/survey/%00", data={"token": "t"}, headers=auth)
+            assert form.status_code == 404, form.text
+    finally:
+        context.close()
+
+
 def test_a_report_for_year_one_is_refused_with_a_reason_in_the_web_and_the_cli(
     scored: AppContext,
 ) -> None:

@@ -661,13 +661,7 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         with self.gh._lock:
             self.gh.counts[logical] += 1
             self.gh.raw_paths[parsed.path] += 1
-            self.gh.in_flight += 1
-            self.gh.max_in_flight = max(self.gh.max_in_flight, self.gh.in_flight)
-        try:
-            self._answer(method, logical, path, parsed.path, query, body_in)
-        finally:
-            with self.gh._lock:
-                self.gh.in_flight -= 1
+        self._answer(method, logical, path, parsed.path, query, body_in)
 
     def _answer(
         self,
@@ -682,8 +676,17 @@ class _GitHubHandler(BaseHTTPRequestHandler):
         fault = self.gh._take_fault(logical)
         with self.gh._lock:
             self.gh.arrivals.append((time.time(), logical, fault.kind if fault else ""))
-        if self.gh.latency_s:
-            time.sleep(self.gh.latency_s)
+            # held from its arrival until its answer starts: a client can only send its next
+            # request after that, so two requests held at once were truly sent at once (counting
+            # to the end of the handler would also count the microseconds after the last byte)
+            self.gh.in_flight += 1
+            self.gh.max_in_flight = max(self.gh.max_in_flight, self.gh.in_flight)
+        try:
+            if self.gh.latency_s:
+                time.sleep(self.gh.latency_s)
+        finally:
+            with self.gh._lock:
+                self.gh.in_flight -= 1
         if fault is not None and self._fault(fault):
             self._record(method, logical, 0)
             return

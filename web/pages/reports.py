@@ -13,6 +13,7 @@ from maturity.store.engine import session_scope
 from reports import build, flows, render
 from web import pdfs
 from web.deps import ContextDep, SessionDep, ViewerDep
+from web.params import Slug
 
 router = APIRouter()
 
@@ -30,7 +31,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 @router.get("/teams/{slug}/report")
 def team_report(
     request: Request,
-    slug: str,
+    slug: Slug,
     session: SessionDep,
     context: ContextDep,
     _viewer: ViewerDep,

@@ -27,18 +27,23 @@ Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to do
 
 class OpenRound(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    team: str = Field(min_length=1, max_length=200, description="The team's URL name.")
+    team: str = Field(
+        min_length=1, max_length=200, pattern=PLAIN_TEXT, description="The team's URL name."
+    )
     links: int = Field(ge=1, le=surveys.MAX_LINKS)
     k: int = Field(default=surveys.DEFAULT_K, ge=surveys.MIN_K, le=surveys.MAX_LINKS)
     closes_on: dt.date | None = None
     base_url: str | None = Field(
-        default=None, max_length=500, description="Where people reach this application."
+        default=None,
+        max_length=500,
+        pattern=PLAIN_TEXT,
+        description="Where people reach this application.",
     )
 
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    token: str = Field(min_length=1, max_length=200)
+    token: str = Field(min_length=1, max_length=200, pattern=PLAIN_TEXT)
     answers: dict[str, int | Literal["dont_know"] | None] = Field(max_length=500)
     comment: str | None = Field(default=None, max_length=surveys.MAX_COMMENT)
 

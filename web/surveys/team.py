@@ -9,6 +9,7 @@ from starlette.responses import Response
 from maturity import listings
 from reports import charts
 from web.deps import SessionDep, ViewerDep
+from web.params import Slug
 from web.surveys import form, view
 from web.templating import embed, render
 
@@ -43,7 +44,7 @@ def _figure(views: list[view.RoundView]) -> go.Figure | None:
 
 @router.get("/teams/{slug}/surveys")
 def team_surveys_page(
-    request: Request, slug: str, session: SessionDep, _viewer: ViewerDep
+    request: Request, slug: Slug, session: SessionDep, _viewer: ViewerDep
 ) -> Response:
     """The team's survey rounds; results of a round only once it has k responses."""
     team = listings.get_team(session, slug)
