@@ -198,14 +198,11 @@ def collect(
         cfg.team(team)
     if distributed:
         import collectors
-        from maturity import teams
         from maturity.distributed import commands as distributed_commands
         from maturity.distributed import settings as distributed_settings
-        from maturity.store.engine import session_scope
 
         distributed_settings.require_postgres(context.url)
-        with session_scope(context.sessions) as session:
-            teams.sync(session, cfg)
+        pipeline.begin_collection(context.sessions, cfg)
         results = distributed_commands.collect(
             context,
             source or list(collectors.SOURCES),
@@ -213,8 +210,7 @@ def collect(
             full_refresh=full_refresh,
             console=err,
         )
-        with session_scope(context.sessions) as session:
-            teams.reattribute(session)
+        pipeline.end_collection(context.sessions)
     else:
         with BarProgress(err) as progress:
             results = pipeline.collect(
@@ -415,8 +411,7 @@ def ingest(
 ) -> None:
     """Read builds, deployments, incidents and pull requests as JSON lines (see docs/events.md)."""
     from collectors import events
-    from maturity import teams
-    from maturity.store.engine import session_scope
+    from maturity import pipeline
 
     if schema:
         out.print(json.dumps(events.json_schema(), indent=2), markup=False)
@@ -437,8 +432,7 @@ def ingest(
         name = path.name
     context = _ctx(ctx)
     try:
-        with session_scope(context.sessions) as session:
-            teams.sync(session, context.config)
+        pipeline.begin_collection(context.sessions, context.config)
         # Line by line into batches of one transaction: a file of any size in flat memory.
         result = events.ingest(
             context.sessions,
@@ -1009,8 +1003,7 @@ def _demo_deliveries(context: AppContext, directory: Path, seed: int) -> None:
     ingest path."""
     from collectors import events
     from maturity import demo as demo_mod
-    from maturity import demo_delivery, teams
-    from maturity.store.engine import session_scope
+    from maturity import demo_delivery, pipeline
 
     path = directory / "events.jsonl"
     count = demo_delivery.write_events(demo_mod.history(directory), path, seed)
@@ -1018,8 +1011,7 @@ def _demo_deliveries(context: AppContext, directory: Path, seed: int) -> None:
     if parsed.invalid:
         raise UserError("; ".join(events.summarize(parsed.invalid, limit=3)))
     events.ingest(context.sessions, parsed, scope=f"ingest:{path.name}")
-    with session_scope(context.sessions) as session:
-        teams.reattribute(session)
+    pipeline.end_collection(context.sessions)
     err.print(f"ingested {count} CI, deployment and incident events from {path}", markup=False)
 
 

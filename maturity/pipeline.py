@@ -1,8 +1,13 @@
 """The one pipeline: collect sources into the store, and score weeks from it.
 
-Every entry point calls these and nothing else sequences their steps: the command line
-(``maturity collect``, ``score``, ``demo``), the web actions (``POST /api/v1/actions/collect``
-and ``/score``) and the schedule (``maturity serve --collect-every``). So a week scored from
+The steps, in order: ``begin_collection`` (teams and rules into the store), one
+``collectors.runner`` run per (source, scope), ``end_collection`` (attribute to teams), then
+``score`` (weeks in chunks, with survey answers). Every entry point calls these and nothing
+else sequences their steps: the command line (``maturity collect``, ``score``, ``demo``), the
+web actions (``POST /api/v1/actions/collect`` and ``/score``) and the schedule (``maturity
+serve --collect-every``). The distributed mode runs the same steps as Celery tasks
+(``maturity.distributed.tasks``: ``begin_collection``, one task per scope, then
+``end_collection`` and ``score`` per partition once every scope is done). So a week scored from
 any of them is scored the same way: with the survey answers of its team, over what the metric
 rules need (``maturity.snapshots.read_ranges``), in chunks that never change a value.
 """
@@ -82,10 +87,8 @@ def collect(
     import collectors
     from collectors import runner
     from collectors.base import CollectContext
-    from maturity import teams
 
-    with session_scope(sessions) as session:
-        teams.sync(session, config)
+    begin_collection(sessions, config)
     cc = CollectContext(
         config=config,
         sessions=sessions,
@@ -108,9 +111,26 @@ def collect(
                 # A source whose collector this build does not ship: say so, collect the others.
                 done.skipped.append(name)
                 cc.progress.note(f"{name}: no collector in this build")
+    end_collection(sessions)
+    return done
+
+
+def begin_collection(sessions: sessionmaker[Session], config: Config) -> None:
+    """The first step of every collection: the configured teams, their ownership and path
+    rules into the store (the distributed ``refresh`` task calls it too)."""
+    from maturity import teams
+
+    with session_scope(sessions) as session:
+        teams.sync(session, config)
+
+
+def end_collection(sessions: sessionmaker[Session]) -> None:
+    """The last step of every collection, once every scope is in: attribute what came in to
+    its team (the distributed ``after_refresh`` task calls it too, before it scores)."""
+    from maturity import teams
+
     with session_scope(sessions) as session:
         teams.reattribute(session)
-    return done
 
 
 def score(

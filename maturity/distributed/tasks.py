@@ -193,11 +193,10 @@ def refresh(backfill: int | None = None) -> dict[str, Any]:
     then (``after_refresh``) attribute and score this week in partitions."""
     import collectors
     from collectors.base import CollectContext
-    from maturity import teams
+    from maturity import pipeline
 
     ctx = context()
-    with session_scope(ctx.sessions) as session:
-        teams.sync(session, ctx.config)
+    pipeline.begin_collection(ctx.sessions, ctx.config)
     cc = CollectContext(config=ctx.config, sessions=ctx.sessions)
     planned = partitions.plan(cc, list(collectors.SOURCES))
     run_key = uuid.uuid4().hex
@@ -208,14 +207,15 @@ def refresh(backfill: int | None = None) -> dict[str, Any]:
 
 @app.task(name="maturity.after_refresh")
 def after_refresh(results: list[dict[str, Any]], backfill: int | None = None) -> dict[str, Any]:
-    """Once every scope of a scheduled refresh is collected: attribute, then score."""
+    """Once every scope of a scheduled refresh is collected: the pipeline's last collection
+    step (attribute), then its ``score`` in partitions."""
     from zoneinfo import ZoneInfo
 
-    from maturity import teams
+    from maturity import pipeline
 
     ctx = context()
+    pipeline.end_collection(ctx.sessions)
     with session_scope(ctx.sessions) as session:
-        teams.reattribute(session)
         parts = partitions.team_partitions(session, settings_mod.load(ctx.config).partition_size)
     today = dt.datetime.now(ZoneInfo(ctx.config.settings.timezone)).date()
     group(score_signatures(parts, week=None, backfill=backfill, today=today)).apply_async()
