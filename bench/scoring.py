@@ -32,7 +32,7 @@ def run_step(step: str, url: str) -> dict[str, float]:
     from maturity import pipeline, snapshots
     from maturity.config import Config, StoreConfig
     from maturity.store import engine as engine_mod
-    from maturity.store import read
+    from maturity.store import scores
 
     config = Config(store=StoreConfig(url=url))
     eng = engine_mod.make_engine(url)
@@ -42,7 +42,7 @@ def run_step(step: str, url: str) -> dict[str, float]:
     t0 = time.perf_counter()
     if step.startswith("floor"):
         with engine_mod.session_scope(sessions) as s:
-            teams = [int(t) for t in read.team_names(s)["team_id"]]
+            teams = [int(t) for t in scores.team_names(s)["team_id"]]
             frames = snapshots.load_frames(s, ends, window_days=90, tz="UTC", team_ids=teams)
             rows = sum(len(f) for f in (frames.commits, frames.builds, frames.deployments))
     else:

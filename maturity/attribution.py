@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from maturity import paths as paths_mod
 from maturity.config import Config
-from maturity.store import read, tables
+from maturity.store import inputs, tables
 
 #: repository id -> (team id, glob) in the order of the configuration file
 Rules = dict[int, list[tuple[int, paths_mod.Glob]]]
@@ -160,7 +160,7 @@ def apply(
     ranges: Mapping[str, tuple[dt.datetime, dt.datetime | None]],
     team_ids: Sequence[int] | None,
 ) -> dict[str, pd.DataFrame]:
-    """Frames of ``read.scoring_frames`` (read with ``shared=rules`` over ``ranges``, per table
+    """Frames of ``inputs.scoring_frames`` (read with ``shared=rules`` over ``ranges``, per table
     its ``[since, until)``) with the rows of shared repositories given to the teams they belong
     to (see the module's docstring).
 
@@ -243,7 +243,7 @@ def _one_owner(
     best = best.drop_duplicates(subset="sha")
     return dict(
         zip(
-            read.sha_hash(best["sha"]).tolist(),
+            inputs.sha_hash(best["sha"]).tolist(),
             best["team_id"].astype(np.int64).tolist(),
             strict=True,
         )
@@ -253,11 +253,11 @@ def _one_owner(
 def _owned(frame: pd.DataFrame, owner: dict[int, int], keep: Any) -> pd.DataFrame:
     """Rows read without a team (team SHARED) given to the one team of their commit, or left
     out when their commit is no team's."""
-    unowned = (frame["team_id"] == read.SHARED).to_numpy(dtype=bool)
+    unowned = (frame["team_id"] == inputs.SHARED).to_numpy(dtype=bool)
     if not unowned.any():
         return frame
     frame = frame.copy()
-    team = frame.loc[unowned, "sha_hash"].map(owner).fillna(read.SHARED).astype(np.int64)
+    team = frame.loc[unowned, "sha_hash"].map(owner).fillna(inputs.SHARED).astype(np.int64)
     frame.loc[unowned, "team_id"] = team.to_numpy()
     gone = unowned & ~keep(frame["team_id"]).to_numpy(dtype=bool)
     return frame[~gone].reset_index(drop=True)
@@ -276,7 +276,7 @@ def _explode(
     owned = pd.DataFrame(
         {
             "repository_id": teams_of["repository_id"].to_numpy(np.int64),
-            hash_col: read.sha_hash(teams_of["sha"]),
+            hash_col: inputs.sha_hash(teams_of["sha"]),
             "team_id": teams_of["team_id"].to_numpy(np.int64),
             "share": teams_of["share"].to_numpy(np.float64),
         }
@@ -333,7 +333,7 @@ def _pull_requests(
     owned = pd.DataFrame(
         {
             "repository_id": table["repository_id"].to_numpy(np.int64),
-            "merge_sha_hash": read.sha_hash(table["sha"]),
+            "merge_sha_hash": inputs.sha_hash(table["sha"]),
             "team_id": table["team_id"].to_numpy(np.int64),
         }
     ).drop_duplicates()
@@ -346,7 +346,7 @@ def _git_bounds(
     session: Session, rules: Rules, since: dt.datetime, until: dt.datetime, keep: Any
 ) -> pd.DataFrame:
     """Per team, of its part of the shared repositories: the first commit ever and the newest
-    before ``since`` (presence and freshness of git, as ``read.source_bounds``)."""
+    before ``since`` (presence and freshness of git, as ``inputs.source_bounds``)."""
     F, C = tables.CommitFile, tables.Commit
     stmt = (
         select(

@@ -253,13 +253,13 @@ def _shared_repositories(cfg: config_mod.Config) -> dict[str, list[str]]:
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Show teams, repositories, counts, sources, and each team's levels and DORA keys."""
-    from maturity.store import read
+    from maturity.store import status as store_status
     from maturity.store.engine import session_scope
 
     context = _ctx(ctx)
     with session_scope(context.sessions) as session:
-        repos = read.repository_summary(session)
-        runs = read.last_runs(session)
+        repos = store_status.repository_summary(session)
+        runs = store_status.last_runs(session)
     out.print(f"store: {redacted(context.url)}")
     table = Table(title="repositories")
     for col in ("team", "repository", "commits", "tags", "last commit"):
@@ -295,7 +295,8 @@ def _when(value: Any) -> str:
 # --- export -------------------------------------------------------------------------------
 
 
-#: what 'maturity export' offers, named without importing the store (read.EXPORTABLE maps them)
+#: what 'maturity export' offers, named without importing the store
+#: (``maturity.store.export.EXPORTABLE`` maps them)
 EXPORT_TABLES = store_names.EXPORTABLE
 
 
@@ -328,12 +329,14 @@ def export(
     ] = False,
 ) -> None:
     """Export collected tables as CSV or JSON lines, so the data can go anywhere."""
-    from maturity.store import read
+    from maturity.store import export as store_export
     from maturity.store.engine import session_scope
 
-    names = list(read.EXPORTABLE) if table == "all" else [table]
-    if table != "all" and table not in read.EXPORTABLE:
-        raise UserError(f"unknown table {table!r}; tables: all, {', '.join(read.EXPORTABLE)}")
+    names = list(store_export.EXPORTABLE) if table == "all" else [table]
+    if table != "all" and table not in store_export.EXPORTABLE:
+        raise UserError(
+            f"unknown table {table!r}; tables: all, {', '.join(store_export.EXPORTABLE)}"
+        )
     if table == "all" and out_path is None:
         raise UserError("'export all' needs --out FOLDER (one file per table)")
     context = _ctx(ctx)
@@ -346,7 +349,7 @@ def export(
                 target = out_path / f"{name}.{fmt.value}"
             else:
                 target = out_path
-            _write_export(read.iter_export(session, name), fmt, target, raw=raw)
+            _write_export(store_export.iter_export(session, name), fmt, target, raw=raw)
             if target is not None:
                 err.print(f"wrote {target}")
 
@@ -767,7 +770,7 @@ def _score_distributed(
 ) -> None:
     from maturity.distributed import commands as distributed_commands
     from maturity.distributed import settings as distributed_settings
-    from maturity.store import read
+    from maturity.store import scores as store_scores
     from maturity.store.engine import session_scope
 
     distributed_settings.require_postgres(context.url)
@@ -794,7 +797,7 @@ def _score_distributed(
         markup=False,
     )
     with session_scope(context.sessions) as session:
-        snaps = read.list_snapshots(session, since=last, until=last)
+        snaps = store_scores.list_snapshots(session, since=last, until=last)
     if team is not None:
         snaps = snaps[snaps["team"].str.casefold() == team.casefold()]
     _print_levels(context, snaps, title=f"week ending {last}")
@@ -804,11 +807,11 @@ def _score_distributed(
 def _note_quiet_history(context: AppContext, last: dt.date, team: str | None) -> None:
     """Point at the right weeks when a team's history ends long before the weeks scored (an
     archived or quiet repository): there, its git metrics are unknown or 0."""
-    from maturity.store import read
+    from maturity.store import status as store_status
     from maturity.store.engine import session_scope
 
     with session_scope(context.sessions) as session:
-        repos = read.repository_summary(session)
+        repos = store_status.repository_summary(session)
     window = context.config.settings.window_days
     repos = repos[repos["team"].notna() & repos["last_commit"].notna()]
     if team is not None:
@@ -827,11 +830,11 @@ def _note_quiet_history(context: AppContext, last: dt.date, team: str | None) ->
 
 def _print_levels(context: AppContext, snaps: Any, *, title: str) -> None:
     from maturity import display
-    from maturity.store import read
+    from maturity.store import scores as store_scores
     from maturity.store.engine import session_scope
 
     with session_scope(context.sessions) as session:
-        names = read.team_names(session).set_index("team_id")["name"]
+        names = store_scores.team_names(session).set_index("team_id")["name"]
     try:  # the model's order and names; dimensions it does not know (an older model) at the end
         dimensions = _load_model(context).dimensions
     except UserError:
@@ -868,12 +871,12 @@ def _print_maturity(context: AppContext) -> None:
     """Each team's latest level per dimension and the DORA four keys with their tiers."""
     from maturity import display
     from maturity import metrics as metrics_mod
-    from maturity.store import read
+    from maturity.store import scores as store_scores
     from maturity.store.engine import session_scope
 
     with session_scope(context.sessions) as session:
-        latest = read.latest_snapshots(session)
-        keys = read.metric_series(session, metrics=list(metrics_mod.DORA_KEYS))
+        latest = store_scores.latest_snapshots(session)
+        keys = store_scores.metric_series(session, metrics=list(metrics_mod.DORA_KEYS))
     if latest.empty:
         out.print("no snapshots yet: run 'maturity score'")
         return

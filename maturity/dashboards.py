@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from maturity import display, metrics
 from maturity import model as model_mod
-from maturity.store import read, tables
+from maturity.store import scores as scores_mod
+from maturity.store import tables
+from maturity.store import version as version_mod
 
 _model_lock = threading.Lock()
 _model_cache: dict[tuple[str, float], model_mod.Model] = {}
@@ -175,7 +177,7 @@ class TeamChoice:
 
 def team_choices(session: Session) -> list[TeamChoice]:
     """Every team's name and URL name, for a filter."""
-    return [TeamChoice(t.name, t.slug) for t in read.team_names(session).itertuples()]
+    return [TeamChoice(t.name, t.slug) for t in scores_mod.team_names(session).itertuples()]
 
 
 def _dora_latest(
@@ -183,7 +185,9 @@ def _dora_latest(
 ) -> dict[int, list[DoraTile]]:
     """Per team, the DORA keys at its newest period end with metric values (each key's tier)."""
     found: dict[int, dict[str, Any]] = {}
-    for row in read.latest_metric_values(session, metrics.DORA_KEYS, team_id=team_id, until=until):
+    for row in scores_mod.latest_metric_values(
+        session, metrics.DORA_KEYS, team_id=team_id, until=until
+    ):
         found.setdefault(int(row.team_id), {})[row.metric] = row
     return {
         tid: [_tile(key, by_metric.get(key)) for key in metrics.DORA_KEYS]
@@ -217,17 +221,17 @@ def overview(
 ) -> Overview:
     """Teams x dimensions (newest level at or before ``until``), DORA keys, organisation trend."""
     teams: dict[str, TeamRow] = {}
-    for row in read.latest_levels(session, team_id=team_id, until=until):
+    for row in scores_mod.latest_levels(session, team_id=team_id, until=until):
         entry = teams.setdefault(row.slug, TeamRow(row.name, row.slug, {}))
         entry.cells[row.dimension] = _cell(row)
     dora_by_id = _dora_latest(session, team_id=team_id, until=until)
-    names = {int(t.team_id): t.slug for t in read.team_names(session).itertuples()}
+    names = {int(t.team_id): t.slug for t in scores_mod.team_names(session).itertuples()}
     dora = {names[tid]: tiles for tid, tiles in dora_by_id.items() if tid in names}
     return Overview(
         dimensions=[(d.id, d.name) for d in model.dimensions],
         teams=list(teams.values()),
         dora=dora,
-        trend=read.score_trend(session, team_id=team_id, since=since, until=until),
+        trend=scores_mod.score_trend(session, team_id=team_id, since=since, until=until),
     )
 
 
@@ -260,7 +264,7 @@ def team_levels(
     names = {d.id: d.name for d in model.dimensions}
     order = {d.id: i for i, d in enumerate(model.dimensions)}
     rows = sorted(
-        read.latest_levels(session, team_id=team_id, until=until, evidence=True),
+        scores_mod.latest_levels(session, team_id=team_id, until=until, evidence=True),
         key=lambda r: order.get(r.dimension, 99),
     )
     out = []
@@ -305,8 +309,8 @@ def team_view(
         slug=team.slug,
         levels=levels,
         dora=dora,
-        scores=read.list_scores(session, team_id=team_id, since=since, until=until),
-        series=read.metric_series(
+        scores=scores_mod.list_scores(session, team_id=team_id, since=since, until=until),
+        series=scores_mod.metric_series(
             session, metrics=list(metrics.DORA_KEYS), team_id=team_id, since=since, until=until
         ),
     )
@@ -317,7 +321,7 @@ def dimension_view(
 ) -> DimensionView:
     """One dimension across teams: newest levels, teams per level, criteria most often unmet."""
     dim = model.dimension(dim_id)
-    rows = read.latest_levels(session, dimension=dim_id, until=until, evidence=True)
+    rows = scores_mod.latest_levels(session, dimension=dim_id, until=until, evidence=True)
     counts = [0] * len(display.LEVELS)
     no_data = 0
     unmet: dict[str, int] = {}
@@ -391,7 +395,7 @@ _MEMO_SIZE = 512
 def store_version(session: Session) -> tuple[Any, ...]:
     """The store's URL (one process may serve, or test, several stores) and the version of its
     scores: views built from snapshots, metric values and teams hold until scoring writes."""
-    return (str(session.get_bind().engine.url), *read.store_version(session).scores)
+    return (str(session.get_bind().engine.url), *version_mod.store_version(session).scores)
 
 
 def memo(session: Session, key: Any, build: Any) -> Any:

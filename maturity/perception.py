@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from maturity.store import read
+from maturity.store import scores
 
 _KNOWN = ("met", "unmet")
 
@@ -78,7 +78,7 @@ def gaps_from_evidence(evidence: dict[str, Any], week: dt.date) -> list[Gap]:
 
 def team_gaps(session: Session, team_id: int) -> list[Gap]:
     """The perception gaps in the team's latest snapshot of every dimension."""
-    latest = read.latest_snapshots(session, team_id=team_id)
+    latest = scores.latest_snapshots(session, team_id=team_id)
     gaps: list[Gap] = []
     if latest.empty or "evidence" not in latest:
         return gaps

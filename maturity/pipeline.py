@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maturity import scoring, snapshots, surveys
 from maturity.config import Config
 from maturity.model import Model
-from maturity.store import read
+from maturity.store import scores
 from maturity.store.engine import session_scope
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def collect_and_score(
 
 def _team_ids(session: Session, team: str | Sequence[str] | None) -> list[int]:
     """Ids of every team, or of the named ones; LookupError naming one the store lacks."""
-    teams = read.team_names(session)
+    teams = scores.team_names(session)
     if team is None:
         return [int(t) for t in teams["team_id"]]
     names = [team] if isinstance(team, str) else list(team)

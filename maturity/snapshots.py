@@ -16,7 +16,7 @@ from maturity import attribution, scoring
 from maturity import metrics as metrics_mod
 from maturity.config import Config, RulesConfig
 from maturity.model import Model
-from maturity.store import read, tables, write
+from maturity.store import inputs, tables, write
 
 
 class Progress(Protocol):
@@ -39,7 +39,7 @@ def period_ends(week: dt.date | None, backfill: int | None, *, today: dt.date) -
 
 def read_ranges(
     ends: Sequence[dt.date], window_days: int, tz: str, rules: RulesConfig
-) -> dict[str, read.Range]:
+) -> dict[str, inputs.Range]:
     """Per table, the UTC instants ``[since, until)`` of the rows needed to score ``ends``:
     the windows widened by what the metric rules need before and after them
     (:func:`maturity.metrics.reach`), so that every week reads what it would read alone."""
@@ -69,7 +69,7 @@ def load_frames(
     ``rules``."""
     ranges = read_ranges(ends, window_days, tz, metric_rules or RulesConfig())
     shared = list(rules or {})
-    f = read.scoring_frames(session, ranges=ranges, team_ids=team_ids, shared=shared)
+    f = inputs.scoring_frames(session, ranges=ranges, team_ids=team_ids, shared=shared)
     if rules:
         f = attribution.apply(session, f, rules, ranges=ranges, team_ids=team_ids)
     return metrics_mod.Frames(team_ids=list(team_ids), **f)

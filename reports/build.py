@@ -20,7 +20,7 @@ from maturity import display, metrics, surveys
 from maturity.config import Config
 from maturity.model import LEVELS, Criterion, Model
 from maturity.snapshots import week_end
-from maturity.store import read
+from maturity.store import scores
 
 #: the default period when no report was generated for the team before
 DEFAULT_DAYS = 28
@@ -178,9 +178,9 @@ class Report:
     gaps: tuple[PerceptionGap, ...]
     next_steps: tuple[NextStep, ...]
     caveats: tuple[str, ...]
-    #: the snapshots behind the level trend chart (``read.list_snapshots``)
+    #: the snapshots behind the level trend chart (``scores.list_snapshots``)
     level_history: pd.DataFrame = field(compare=False, repr=False)
-    #: the DORA series behind the trend charts (``read.metric_series``)
+    #: the DORA series behind the trend charts (``scores.metric_series``)
     dora_history: pd.DataFrame = field(compare=False, repr=False)
 
 
@@ -208,7 +208,7 @@ def default_period(
     check_dates(start, end)
     end = end or today
     if start is None:
-        last = read.last_report_end(session, team_id=team_id)
+        last = scores.last_report_end(session, team_id=team_id)
         start = last if last is not None and last < end else end - dt.timedelta(DEFAULT_DAYS)
     if start > end:
         raise ReportError(f"the period starts ({start}) after it ends ({end})")
@@ -217,7 +217,7 @@ def default_period(
 
 def find_team(session: Session, team: str) -> tuple[int, str, str]:
     """(id, name, slug) of the team named (or slugged) ``team``, case-insensitively."""
-    names = read.team_names(session)
+    names = scores.team_names(session)
     hit = names[
         (names["name"].str.casefold() == team.casefold())
         | (names["slug"].str.casefold() == team.casefold())
@@ -290,9 +290,9 @@ def build_report(
     length = end - start
     last_week = week_end(end)
     history_from = start - length - dt.timedelta(7)
-    snaps = read.list_snapshots(session, team_id=team_id, since=history_from, until=last_week)
+    snaps = scores.list_snapshots(session, team_id=team_id, since=history_from, until=last_week)
     in_period = snaps[(snaps["period_end"] >= start) & (snaps["period_end"] <= last_week)]
-    series = read.metric_series(session, team_id=team_id, since=history_from, until=last_week)
+    series = scores.metric_series(session, team_id=team_id, since=history_from, until=last_week)
     dora_history = series[series["metric"].isin(metrics.DORA_KEYS)].reset_index(drop=True)
     survey_rounds, hidden_rounds = _surveys(session, team_id, end)
 
@@ -465,7 +465,7 @@ def _dora(series: pd.DataFrame, week_now: dt.date, week_then: dt.date) -> tuple[
 
 def _surveys(session: Session, team_id: int, end: dt.date) -> tuple[tuple[SurveyRound, ...], int]:
     shown, hidden = [], 0
-    for public_id, _opened in read.list_survey_rounds(session, team_id=team_id, until=end):
+    for public_id, _opened in scores.list_survey_rounds(session, team_id=team_id, until=end):
         result = surveys.results(session, public_id)
         if not result.visible:
             hidden += 1

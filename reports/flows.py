@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from maturity.config import Config
 from maturity.model import Model
-from maturity.store import read, write
+from maturity.store import scores, write
 from maturity.store.engine import session_scope
 from reports import build, render
 
@@ -91,7 +91,7 @@ def generate_all(
 ) -> tuple[list[Generated], Path]:
     """One report per team in ``out_dir`` (named by slug) and an index linking them."""
     with session_scope(sessions) as session:
-        slugs = list(read.team_names(session)["slug"])
+        slugs = list(scores.team_names(session)["slug"])
     done = [
         generate(
             sessions,

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from maturity import metrics
-from maturity.store import read, tables, write
+from maturity.store import inputs, tables, write
 
 UTC = dt.UTC
 _seq = itertools.count(1)
@@ -143,23 +143,23 @@ def frames(
     pull_requests: list[dict[str, Any]] = (),  # type: ignore[assignment]
     tags: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> metrics.Frames:
-    """Frames shaped like ``read.scoring_frames`` from row dictionaries (no store)."""
+    """Frames shaped like ``inputs.scoring_frames`` from row dictionaries (no store)."""
     c = _frame(list(commits), commit())
-    c["sha_hash"] = read.sha_hash(c.pop("sha"))
+    c["sha_hash"] = inputs.sha_hash(c.pop("sha"))
     c["on_default_branch"] = c["on_default_branch"].astype("boolean")
-    read.parent_columns(c)
+    inputs.parent_columns(c)
     b = _frame(list(builds), build())
-    b["sha_hash"] = read.sha_hash(b.pop("commit_sha"))
+    b["sha_hash"] = inputs.sha_hash(b.pop("commit_sha"))
     b["tests_total"] = pd.to_numeric(b["tests_total"]).astype("Float64")
     b["has_lint"] = b["has_lint"].astype("boolean")
     d = _frame(list(deployments), deployment())
-    d["sha_hash"] = read.sha_hash(d.pop("commit_sha"))
+    d["sha_hash"] = inputs.sha_hash(d.pop("commit_sha"))
     d["repository_id"] = pd.to_numeric(d["repository_id"]).astype("Float64")
     i = _frame(list(issues), issue())
     p = _frame(list(pull_requests), pull_request())
-    p["merge_sha_hash"] = read.sha_hash(p.pop("merge_commit_sha"))
+    p["merge_sha_hash"] = inputs.sha_hash(p.pop("merge_commit_sha"))
     t = _frame(list(tags), tag())
-    t["sha_hash"] = read.sha_hash(t.pop("sha"))
+    t["sha_hash"] = inputs.sha_hash(t.pop("sha"))
     t["on_default_branch"] = t["on_default_branch"].astype("boolean")
     return metrics.Frames(
         team_ids=team_ids or [1],

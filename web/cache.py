@@ -2,7 +2,7 @@
 
 Scored data changes when scoring, a team sync or a collection writes (weekly, hourly at most);
 team leads read it all day. A route that builds its answer only from what
-:func:`maturity.store.read.store_version` covers (snapshots, metric values, teams, collector
+:func:`maturity.store.version.store_version` covers (snapshots, metric values, teams, collector
 runs) and the model file calls :func:`cache_this`; :class:`ResponseCache` then keeps the bytes
 of its 200 answer per URL and reader role, and answers the next request for that URL with one
 version query instead of the page's queries, figures and template. When the version changes,
@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from maturity.context import AppContext
 from maturity.store import engine as engine_mod
-from maturity.store import read
+from maturity.store import version as version_mod
 from web import deps
 from web.deps import viewer_role
 from web.security import COOKIE
@@ -63,7 +63,7 @@ def cache_this(request: Request, *, until: dt.datetime | None = None) -> None:
     """Let :class:`ResponseCache` keep this request's answer until the store changes.
 
     Call it only from a route whose answer depends on nothing but the URL, the reader's role,
-    the model file and the tables :func:`maturity.store.read.store_version` covers.
+    the model file and the tables :func:`maturity.store.version.store_version` covers.
     """
     request.scope.setdefault("state", {})[STATE_KEY] = Policy(until)
 
@@ -137,7 +137,7 @@ class ResponseCache:
         if path is not None and path.exists():
             st = path.stat()  # the time alone misses a copy that keeps it (cp -p, rsync -t)
             model = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
-        return (model, *read.store_version(self._connection()))
+        return (model, *version_mod.store_version(self._connection()))
 
     def _current_version(self) -> tuple[Any, ...] | None:
         if time.monotonic() < self._retry_at:

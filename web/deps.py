@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from maturity.context import AppContext
-from maturity.store import read
+from maturity.store import logins
 from web import security
 from web.settings import ADMIN_ENV, INGEST_ENV, WebSettings
 
@@ -85,7 +85,7 @@ def has_session(request: Request, settings: WebSettings) -> bool:
     digest = security.session_digest(session_id)
     context: AppContext = request.app.state.context
     with context.sessions() as session:
-        found = read.get_login_session(session, id_hash=digest, now=dt.datetime.now(dt.UTC))
+        found = logins.get_login_session(session, id_hash=digest, now=dt.datetime.now(dt.UTC))
     return found is not None and security.binding_matches(found[1], settings.viewer_token, digest)
 
 

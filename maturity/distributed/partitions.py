@@ -50,9 +50,9 @@ def team_partitions(
     session: Session, size: int, team: str | Sequence[str] | None = None
 ) -> list[list[str]]:
     """Team names (all, or the named ones) in partitions of at most ``size``, by team id."""
-    from maturity.store import read
+    from maturity.store import scores
 
-    teams = read.team_names(session).sort_values("team_id")
+    teams = scores.team_names(session).sort_values("team_id")
     if team is not None:
         wanted = {n.casefold() for n in ([team] if isinstance(team, str) else team)}
         known = set(teams["name"].str.casefold())

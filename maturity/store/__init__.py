@@ -1,1 +1,6 @@
-"""The store: schema, engines, migrations, the one writer and the read API."""
+"""The store: schema, engines, migrations, the one writer and the reads, one module a concern.
+
+Reads: ``export`` (the exportable tables), ``status`` (collection status), ``inputs`` (the
+scoring inputs as frames), ``scores`` (stored snapshots and metric values for pages, reports
+and the API), ``version`` (the store version caches key by) and ``logins`` (browser logins).
+"""

@@ -1,7 +1,7 @@
 """The names the store shows the outside, as plain text: no SQLAlchemy, no pandas to import.
 
-The command line names them in its help, which every ``maturity`` start builds; the read API
-(``maturity.store.read.EXPORTABLE``) maps each to its table, and a test keeps both equal.
+The command line names them in its help, which every ``maturity`` start builds; the export reads
+(``maturity.store.export.EXPORTABLE``) map each to its table, and a test keeps both equal.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from maturity import metrics
 from maturity.context import AppContext
-from maturity.store import read
+from maturity.store import scores
 from tests import scoredstore, webstore
 from tests.conftest import drop_postgres_store, new_postgres_store
 from tests.webstore import client
@@ -51,7 +51,7 @@ def context(
 
 def stored_latest(context: AppContext) -> dict[tuple[str, str], tuple[int, float]]:
     with context.sessions() as session:
-        frame = read.latest_snapshots(session)
+        frame = scores.latest_snapshots(session)
     return {
         (str(r.team), str(r.dimension)): (int(r.level), float(r.score)) for r in frame.itertuples()
     }
@@ -85,7 +85,7 @@ def test_team_levels_carry_the_stored_evidence_and_next_steps(context: AppContex
     assert body["team"] == "alpha"
     assert [lv["dimension"] for lv in body["levels"]] == DIMENSIONS
     with context.sessions() as session:
-        snaps = read.latest_snapshots(session)
+        snaps = scores.latest_snapshots(session)
     stored = snaps[snaps["team"] == "alpha"].set_index("dimension")["evidence"]
     for lv in body["levels"]:
         evidence = stored[lv["dimension"]]
@@ -120,7 +120,7 @@ def test_metrics_come_with_their_dora_tier_and_unknown_stays_null(context: AppCo
     other = c.get("/api/v1/metrics?team=alpha&metric=commits").json()
     assert {r["tier"] for r in other} == {None}
     with context.sessions() as session:
-        stored = read.metric_series(session, metrics=["review_rate"])
+        stored = scores.metric_series(session, metrics=["review_rate"])
     assert stored["value"].isna().all()  # no pull requests: unknown, not zero
     assert {r["value"] for r in c.get("/api/v1/metrics?metric=review_rate").json()} == {None}
 

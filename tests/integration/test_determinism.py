@@ -16,7 +16,7 @@ from maturity import model as model_mod
 from maturity import pipeline, survey_batches, surveys
 from maturity.config import Config
 from maturity.context import AppContext
-from maturity.store import read, tables
+from maturity.store import scores, tables
 from maturity.store.engine import session_scope
 from tests import history as h
 from tests.integration.test_actions import ADMIN, AS_ADMIN, wait_done
@@ -32,7 +32,7 @@ NEXT_SUNDAY = dt.date(2026, 11, 29)
 def metric(sessions: sessionmaker[Session], name: str, week: dt.date) -> tuple[Any, int]:
     """(value, sample size) stored for the only team, ``name`` and the week ending ``week``."""
     with session_scope(sessions) as s:
-        rows = read.metric_series(s, metrics=[name], since=week, until=week)
+        rows = scores.metric_series(s, metrics=[name], since=week, until=week)
     assert len(rows) == 1, rows
     value = rows["value"].iloc[0]
     return (None if value is None or value != value else float(value)), int(
@@ -207,7 +207,7 @@ def _answered_round(context: AppContext, today: dt.date) -> None:
 
 def _survey_part(context: AppContext) -> dict[str, Any]:
     with session_scope(context.sessions) as s:
-        snaps = read.latest_snapshots(s)
+        snaps = scores.latest_snapshots(s)
     mine = snaps[(snaps["team"] == "payments") & (snaps["dimension"] == "source_control")]
     assert len(mine) == 1
     [criterion] = [c for c in mine["evidence"].iloc[0]["criteria"] if c["id"] == CRITERION]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from maturity import model as model_mod
 from maturity import pipeline, snapshots, survey_batches, surveys
 from maturity.context import AppContext
-from maturity.store import read, tables
+from maturity.store import scores, tables
 from maturity.store.engine import session_scope
 from tests import history as h
 from tests.integration.test_actions import ADMIN, AS_ADMIN, wait_done
@@ -253,8 +253,8 @@ def write_history(context: AppContext, story: dict[str, Any]) -> None:
 def stored(context: AppContext) -> tuple[list[Any], list[Any]]:
     """Every snapshot and metric value row, without when they were computed."""
     with session_scope(context.sessions) as s:
-        snaps = read.list_snapshots(s)
-        values = read.metric_series(s)
+        snaps = scores.list_snapshots(s)
+        values = scores.metric_series(s)
 
     def plain(value: Any) -> Any:
         if isinstance(value, float) and value != value:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from maturity.store import read, tables
+from maturity.store import export, tables
 from maturity.store.engine import make_engine, make_sessionmaker, session_scope
 from tests.cluster import RedisServer, Worker
 from tests.conftest import drop_postgres_store, new_postgres_store
@@ -108,11 +108,11 @@ def exported(url: str, *, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
     engine = make_engine(url)
     out: dict[str, list[str]] = {}
     with session_scope(make_sessionmaker(engine)) as session:
-        for name in read.EXPORTABLE:
+        for name in export.EXPORTABLE:
             if name in skip:
                 continue
             rows = []
-            for chunk in read.iter_export(session, name):
+            for chunk in export.iter_export(session, name):
                 for row in chunk:
                     kept = {k: v for k, v in row.items() if k not in VOLATILE | RUN_CLOCK}
                     rows.append(json.dumps(kept, sort_keys=True, default=str))
@@ -275,7 +275,7 @@ def test_distributed_collection_stores_what_one_process_stores(
         line.split()[:3] for line in single.stdout.splitlines() if " success " in line
     ]
     theirs, ours = exported(one_url), exported(many_url)
-    for name in read.EXPORTABLE:
+    for name in export.EXPORTABLE:
         assert ours[name] == theirs[name], name
     assert sum(len(ours[n]) for n in ("commits", "pull_requests", "builds", "issues")) > 100
     assert cursors(many_url) == cursors(one_url)

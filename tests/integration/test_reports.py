@@ -18,7 +18,7 @@ from maturity import config as config_mod
 from maturity import model as model_mod
 from maturity import pipeline, survey_batches, surveys
 from maturity.context import AppContext
-from maturity.store import read
+from maturity.store import scores
 from maturity.store.engine import session_scope
 from reports import build, flows, render
 from tests import reporthistory as rh
@@ -111,9 +111,9 @@ def test_dora_keys_show_now_previous_change_and_tier(store: sessionmaker[Session
     assert "| Deployment frequency | 5.5 per week | 1.5 per week | +4 per week | high |" in md
     assert "| Change failure rate | 18% | 10% | +8 pp | high |" in md
     assert "| Time to restore service | unknown | unknown | n/a | unknown |" in md
-    # the figures are the stored metric values, exactly as read.metric_series returns them
+    # the figures are the stored metric values, exactly as scores.metric_series returns them
     with session_scope(store) as s:
-        stored = read.metric_series(s, metrics=["lead_time_hours"], until=END)
+        stored = scores.metric_series(s, metrics=["lead_time_hours"], until=END)
     assert [k.now for k in report.dora if k.metric == "lead_time_hours"] == [
         stored["value"].iloc[-1]
     ]
@@ -208,7 +208,7 @@ def test_survey_rounds_below_k_are_absent_and_at_k_present_with_perception_gap(
     store: sessionmaker[Session],
 ) -> None:
     with session_scope(store) as s:
-        team_id = int(read.team_names(s).set_index("slug").loc["payments", "team_id"])
+        team_id = int(scores.team_names(s).set_index("slug").loc["payments", "team_id"])
         _round(s, team_id, 2, 3, dt.date(2026, 10, 10), "Below k: tags are automated")
         _round(s, team_id, 3, 3, dt.date(2026, 10, 20), "At k: tags are automated")
     report = report_of(store)
@@ -229,7 +229,7 @@ def test_a_question_rated_by_fewer_than_k_is_hidden_and_makes_no_perception_gap(
     store: sessionmaker[Session],
 ) -> None:
     with session_scope(store) as s:
-        team_id = int(read.team_names(s).set_index("slug").loc["payments", "team_id"])
+        team_id = int(scores.team_names(s).set_index("slug").loc["payments", "team_id"])
         _round(s, team_id, 3, 3, dt.date(2026, 10, 20), "Tags are automated", rated=1)
     report = report_of(store)
     (shown,) = report.surveys
@@ -314,7 +314,7 @@ def test_real_scoring_feeds_the_report_unchanged(sessions: sessionmaker[Session]
         build_history(s, "scored", LEVEL_HISTORIES["source_control"][3])
     pipeline.score(sessions, CONFIG, MODEL, week=dt.date(2026, 3, 4), backfill=4)
     with session_scope(sessions) as s:
-        stored = read.latest_snapshots(s)
+        stored = scores.latest_snapshots(s)
         report = build.build_report(
             s, CONFIG, MODEL, team="scored", start=dt.date(2026, 2, 8), end=dt.date(2026, 3, 8)
         )
@@ -331,7 +331,7 @@ def test_real_scoring_feeds_the_report_unchanged(sessions: sessionmaker[Session]
 def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
     ctx = webstore.make_context(tmp_path, store_url)
     with session_scope(ctx.sessions) as s:
-        team_id = int(read.team_names(s).set_index("slug").loc["payments", "team_id"])
+        team_id = int(scores.team_names(s).set_index("slug").loc["payments", "team_id"])
         add_history(s, team_id)
     yield ctx
     ctx.close()
@@ -423,7 +423,7 @@ def test_a_team_without_data_reads_no_data_not_base_zero(
 ) -> None:
     unknown = {c.id.replace(".", "_"): "unknown" for _, _, c in MODEL.criteria()}
     with session_scope(store) as s:
-        team_id = int(read.team_names(s).set_index("slug").loc["quiet", "team_id"])
+        team_id = int(scores.team_names(s).set_index("slug").loc["quiet", "team_id"])
         for week in WEEKS:
             levels = {d.id: (0, 0) for d in MODEL.dimensions}
             rh.add_week(s, MODEL, team_id, week, levels, **unknown)

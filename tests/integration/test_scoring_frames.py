@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from maturity.store import read
+from maturity.store import inputs
 from maturity.store.engine import session_scope
 from tests import history as h
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_frames_hold_every_row_when_read_in_chunks(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(read, "READ_CHUNK", 3)
+    monkeypatch.setattr(inputs, "READ_CHUNK", 3)
     ny = dt.timezone(dt.timedelta(hours=-5))
     with session_scope(sessions) as s:
         hist = h.StoreHistory(s)
@@ -43,7 +43,7 @@ def test_frames_hold_every_row_when_read_in_chunks(
             ]
         )
     with session_scope(sessions) as s:
-        f = read.scoring_frames(
+        f = inputs.scoring_frames(
             s,
             since=dt.datetime(2026, 2, 1, tzinfo=dt.UTC),
             until=dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
@@ -51,7 +51,7 @@ def test_frames_hold_every_row_when_read_in_chunks(
         )
     c, d = f["commits"], f["deployments"]
     assert len(c) == 10 and len(d) == 7
-    assert sorted(c["sha_hash"]) == sorted(read.sha_hash(pd.Series([r["sha"] for r in commits])))
+    assert sorted(c["sha_hash"]) == sorted(inputs.sha_hash(pd.Series([r["sha"] for r in commits])))
     assert c["test_files"].sum() == 5 and c["has_issue_key"].sum() == 4
     assert c["on_default_branch"].isna().sum() == 1
     assert str(c["committed_at"].dt.tz) == "UTC"

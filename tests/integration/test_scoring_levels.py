@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from maturity import model as model_mod
 from maturity import pipeline, snapshots
 from maturity.config import Config
-from maturity.store import read, tables
+from maturity.store import scores, tables
 from maturity.store.engine import session_scope
 from tests import history as h
 
@@ -223,7 +223,7 @@ def test_history_built_at_each_level_scores_exactly_that_level(
     got = run.snapshots[run.snapshots["dimension"] == dimension].set_index("team_id")["level"]
     assert {lvl: int(got[t]) for lvl, t in teams.items()} == {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}
     with session_scope(sessions) as s:
-        stored = read.latest_snapshots(s)
+        stored = scores.latest_snapshots(s)
     stored = stored[stored["dimension"] == dimension].set_index("team_id")
     for level, team_id in teams.items():
         evidence = stored.loc[team_id, "evidence"]
@@ -265,8 +265,8 @@ def test_backfill_stores_one_snapshot_per_team_dimension_and_week(
     run = pipeline.score(sessions, Config(), MODEL, week=WEEK, backfill=11, chunk_weeks=5)
     assert len(run.period_ends) == 12
     with session_scope(sessions) as s:
-        snaps = read.list_snapshots(s)
-        series = read.metric_series(s, metrics=["commits"])
+        snaps = scores.list_snapshots(s)
+        series = scores.metric_series(s, metrics=["commits"])
     per_key = snaps.groupby(["team_id", "dimension", "period_end"]).size()
     assert len(per_key) == 2 * len(MODEL.dimensions) * 12
     assert (per_key == 1).all()

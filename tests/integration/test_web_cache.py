@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from maturity import pipeline
 from maturity.context import AppContext
-from maturity.store import read, tables
+from maturity.store import tables, version
 from maturity.store.engine import session_scope
 from tests import scoredstore, webstore
 from tests.conftest import drop_postgres_store, new_postgres_store
@@ -200,7 +200,7 @@ def _freshness(page: str, source: str) -> str:
 
 def test_a_finished_run_changes_the_version_without_a_new_row(context: AppContext) -> None:
     with context.sessions() as session:
-        before = read.store_version(session)
+        before = version.store_version(session)
     with session_scope(context.sessions) as session:
         run = tables.CollectorRun(
             source="git",
@@ -210,12 +210,12 @@ def test_a_finished_run_changes_the_version_without_a_new_row(context: AppContex
         )
         session.add(run)
     with context.sessions() as session:
-        started = read.store_version(session)
+        started = version.store_version(session)
     with session_scope(context.sessions) as session:
         found = session.scalars(select(tables.CollectorRun)).one()
         found.status, found.finished_at = "success", dt.datetime.now(dt.UTC)
     with context.sessions() as session:
-        finished = read.store_version(session)
+        finished = version.store_version(session)
     assert len({before, started, finished}) == 3
 
 
@@ -380,7 +380,7 @@ def test_rescoring_the_newest_week_changes_the_answer(context: AppContext) -> No
 
 def test_real_rescoring_of_the_newest_week_changes_the_store_version(context: AppContext) -> None:
     with context.sessions() as session:
-        before = read.store_version(session)
+        before = version.store_version(session)
     pipeline.score(
         context.sessions,
         context.config,
@@ -390,7 +390,7 @@ def test_real_rescoring_of_the_newest_week_changes_the_store_version(context: Ap
         today=scoredstore.WEEK,
     )
     with context.sessions() as session:
-        after = read.store_version(session)
+        after = version.store_version(session)
     assert after.snapshots is not None and before.snapshots is not None
     assert after.snapshots > before.snapshots
     assert after.metric_values is not None and before.metric_values is not None

@@ -55,9 +55,9 @@ def test_error_is_one_line_with_nonzero_exit(tmp_path: Path) -> None:
 def test_help_lists_exactly_the_exportable_tables_and_the_sources_that_collect() -> None:
     import collectors
     from maturity import cli
-    from maturity.store import names, read
+    from maturity.store import export, names
 
-    assert tuple(read.EXPORTABLE) == names.EXPORTABLE == cli.EXPORT_TABLES
+    assert tuple(export.EXPORTABLE) == names.EXPORTABLE == cli.EXPORT_TABLES
     collecting = tuple(name for name, s in collectors.SOURCES.items() if s.collector)
     assert collecting == collectors.pulled() == cli.COLLECT_SOURCES
     # the cheap registry names every declaration, under the declaration's own name

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from maturity import dashboards, display, metrics
-from maturity.store import read
+from maturity.store import scores
 from web.api.schemas import BLANK_IS_NONE, PLAIN_TEXT, Problem
 from web.cache import cache_this
 from web.deps import ContextDep, SessionDep, ViewerDep
@@ -226,7 +226,7 @@ def team_levels(
     team_id = team_filter(session, slug)
     assert team_id is not None
     found = dashboards.team_levels(session, _model(context), team_id, until=until)
-    team = read.team_names(session).set_index("team_id").loc[team_id]
+    team = scores.team_names(session).set_index("team_id").loc[team_id]
     return {"team": team["name"], "slug": team["slug"], "levels": found}
 
 
@@ -252,7 +252,7 @@ def snapshots(
     team_id = team_filter(session, team)
     if dimension is not None and dimension not in {d.id for d in _model(context).dimensions}:
         raise HTTPException(404, f"no dimension {dimension!r}")
-    frame = read.list_scores(
+    frame = scores.list_scores(
         session, team_id=team_id, dimension=dimension, since=since, until=until
     )
     found = frame.to_dict("records")
@@ -282,7 +282,7 @@ def metric_values(
     team_id = team_filter(session, team)
     if metric is not None and metric not in metrics.CATALOGUE:
         raise HTTPException(404, f"no metric {metric!r}")
-    frame = read.metric_series(
+    frame = scores.metric_series(
         session,
         metrics=[metric] if metric else None,
         team_id=team_id,
