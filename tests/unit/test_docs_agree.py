@@ -3,6 +3,7 @@ change-failure denominator (each edge is tested on the code too)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,36 @@ def test_every_metric_of_the_catalogue_has_its_row_in_docs_scoring() -> None:
     for m in metrics.CATALOGUE.values():
         row = f"| `{m.name}` | {m.unit} | {', '.join(m.sources)} | {m.records} | {m.description} |"
         assert row in SCORING, m.name
+
+
+def _table(header: str) -> list[str]:
+    """The rows of the table of docs/scoring.md under ``header`` (header and rule left out)."""
+    lines = SCORING.splitlines()
+    start = lines.index(header)
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_the_metric_table_of_docs_scoring_is_the_catalogue_row_for_row() -> None:
+    """No row the catalogue lacks, none missing, in the catalogue's order."""
+    rows = _table("| metric | unit | tables | records behind a value | definition |")
+    expected = [
+        f"| `{m.name}` | {m.unit} | {', '.join(m.sources)} | {m.records} | {m.description} |"
+        for m in metrics.CATALOGUE.values()
+    ]
+    assert rows == expected
+
+
+def test_the_reads_outside_the_window_table_names_every_metric_with_needs_and_no_other() -> None:
+    rows = _table("| metric | reads before the window | reads after the period end |")
+    named = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert named <= set(metrics.CATALOGUE), named - set(metrics.CATALOGUE)
+    with_needs = {m.name for m in metrics.CATALOGUE.values() if m.needs}
+    assert with_needs and with_needs <= named, with_needs - named
 
 
 @pytest.mark.parametrize("doc", [SCORING, README], ids=["scoring.md", "README"])

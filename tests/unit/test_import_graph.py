@@ -244,3 +244,71 @@ def test_level_names_and_dora_labels_are_written_once(text: str) -> None:
             if path.is_file() and text in path.read_text(encoding="utf-8"):
                 holders.add(path.relative_to(ROOT).as_posix())
     assert holders == {DEFINED_ONCE[text]}
+
+
+METRICS = "maturity.metrics"
+
+
+def metrics_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Per module of the metrics package, the modules of the package it imports: a submodule
+    by its name, the package itself (its face, ``__init__``) for any other name of it."""
+    found = {
+        name: path
+        for name, path in modules(root).items()
+        if name == METRICS or name.startswith(METRICS + ".")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names if alias.name in found)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    module = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    module = node.module or ""
+                for alias in node.names:
+                    if f"{module}.{alias.name}" in found:
+                        targets.add(f"{module}.{alias.name}")
+                    elif module in found:
+                        targets.add(module)
+        graph[name] = targets - {name}
+    return graph
+
+
+def test_the_metrics_modules_import_no_cycle_and_never_the_package_face() -> None:
+    graph = metrics_graph()
+    assert {f"{METRICS}.catalogue", f"{METRICS}.grid"} <= graph[METRICS]
+    assert cycles(graph) == []
+    assert sorted(name for name, targets in graph.items() if METRICS in targets) == []
+
+
+@pytest.mark.parametrize(
+    ("files", "broken"),
+    [
+        (
+            {
+                "maturity/metrics/a.py": "from maturity.metrics import b\n",
+                "maturity/metrics/b.py": "def f():\n    from . import a\n",
+            },
+            "cycle",
+        ),
+        ({"maturity/metrics/a.py": "from maturity.metrics import CATALOGUE\n"}, "face"),
+        ({"maturity/metrics/a.py": "from . import CATALOGUE\n"}, "face"),
+    ],
+)
+def test_a_metrics_cycle_or_an_import_of_the_package_face_is_caught(
+    tmp_path: Path, files: dict[str, str], broken: str
+) -> None:
+    root = _write(
+        tmp_path,
+        {"maturity/metrics/__init__.py": "from maturity.metrics import a\n", **files},
+    )
+    graph = metrics_graph(root)
+    if broken == "cycle":
+        assert cycles(graph) == [[f"{METRICS}.a", f"{METRICS}.b"]]
+    else:
+        assert graph[f"{METRICS}.a"] == {METRICS}

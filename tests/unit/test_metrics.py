@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import math
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,6 +51,43 @@ def test_every_catalogue_metric_is_computed_for_every_team_and_week() -> None:
     assert set(out["metric"]) == set(metrics.CATALOGUE)
     assert len(out) == len(metrics.CATALOGUE) * 2 * 3
     assert out.groupby(["team_id", "period_end", "metric"]).size().max() == 1
+
+
+#: a family that takes some of its metrics from a module beside its own
+DELEGATES = {"maturity.metrics.delivery": {"maturity.metrics.lead_time"}}
+
+
+def defined_in() -> dict[str, str]:
+    """Metric -> the module of ``maturity.metrics`` whose ``define(...)`` declares it (read from
+    the source, not from the registry)."""
+    found: dict[str, str] = {}
+    for path in sorted(Path(metrics.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "define":
+                name = node.args[0]
+                assert isinstance(name, ast.Constant) and name.value not in found, path
+                found[name.value] = f"maturity.metrics.{path.stem}"
+    return found
+
+
+def test_each_metric_is_defined_in_the_module_of_the_one_family_that_computes_it() -> None:
+    frames = h.frames([1, 2])
+    grid = metrics.Grid(np.array([1, 2]), [WEEK], 90)
+    present = metrics.grid.presence(frames, grid)
+    where = defined_in()
+    assert set(where) == set(metrics.CATALOGUE)
+    computed_by: dict[str, list[str]] = {}
+    runs = [
+        (f, f(frames, grid, present, RulesConfig(), EnvironmentsConfig())) for f in metrics.FAMILIES
+    ]
+    runs.append((metrics.sources.sources, metrics.sources.sources(frames, grid, present)))
+    for family, out in runs:
+        home = family.__module__
+        for name in out:
+            assert where[name] in {home, *DELEGATES.get(home, ())}, (name, home)
+            computed_by.setdefault(name, []).append(family.__name__)
+    assert set(computed_by) == set(metrics.CATALOGUE)
+    assert {n: fs for n, fs in computed_by.items() if len(fs) > 1} == {}
 
 
 def test_no_data_at_all_is_unknown_never_zero() -> None:
