@@ -150,6 +150,8 @@ def deployments(
     rules: RulesConfig,
     envs: EnvironmentsConfig,
 ) -> Result:
+    """The deployments family: the metrics defined above, change failure and failed deployment
+    recovery (defined below), and lead time (:mod:`maturity.metrics.lead_time`)."""
     d = frames.deployments
     team = grid.team_index(d["team_id"])
     day = grid.day(d["started_at"])
