@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-from sqlalchemy.orm import Session, sessionmaker
-
-from maturity import scoring, snapshots, surveys
-from maturity.config import Config
-from maturity.model import Model
-from maturity.store import scores
 from maturity.store.engine import session_scope
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from collectors.base import Progress, ScopeResult
+    from maturity import scoring, snapshots
+    from maturity.config import Config
+    from maturity.model import Model
+
+# Scoring's modules (and pandas) are imported by the functions that score, so that a collection
+# (``maturity collect``) does not pay for them.
 
 #: weeks scored in one transaction: memory stays flat over a long backfill
 CHUNK_WEEKS = 104
@@ -153,6 +154,10 @@ def score(
     what it finished; the chunking never changes a value. Survey answers are the store's (the
     rounds that reached k) unless ``survey`` gives aggregates instead (tests, tools).
     """
+    import pandas as pd
+
+    from maturity import snapshots, surveys
+
     if chunk_weeks < 1:
         raise ValueError("chunk_weeks must be at least 1")
     if today is None:
@@ -197,6 +202,8 @@ def collect_and_score(
 
 def _team_ids(session: Session, team: str | Sequence[str] | None) -> list[int]:
     """Ids of every team, or of the named ones; LookupError naming one the store lacks."""
+    from maturity.store import scores
+
     teams = scores.team_names(session)
     if team is None:
         return [int(t) for t in teams["team_id"]]

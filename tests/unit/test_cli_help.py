@@ -11,6 +11,7 @@ from typing import Any
 import typer.main
 
 from maturity.cli import app
+from tests.gitrepo import GitRepo
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -74,6 +75,69 @@ def test_help_imports_neither_the_store_nor_the_sources() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+#: what a collection of git has no use for: scoring (pandas, numpy, the metrics), migrating
+#: (alembic), pages and reports (plotly, jinja2, fastapi), the collectors of other sources
+NOT_FOR_A_GIT_COLLECTION = (
+    "alembic",
+    "collectors.github.streams",
+    "collectors.gitlab.streams",
+    "collectors.jenkins.streams",
+    "collectors.jira.streams",
+    "fastapi",
+    "jinja2",
+    "maturity.metrics",
+    "maturity.scoring",
+    "maturity.snapshots",
+    "maturity.store.read",
+    "numpy",
+    "pandas",
+    "plotly",
+    "reports",
+    "web",
+)
+
+
+def test_a_collection_with_nothing_new_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    """What keeps a no-op 'maturity collect' of one git repository fast, read from
+    ``sys.modules`` of the command itself: it imports neither scoring nor alembic nor the web."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("first", {"a.txt": "a\n"})
+    repo.commit("second", {"b.txt": "b\n"})
+    cfg = tmp_path / "maturity.toml"
+    cfg.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "maturity.db"}"\n\n'
+        f'[[teams]]\nname = "core"\nrepositories = ["{repo.path}"]\n',
+        encoding="utf-8",
+    )
+    runner = (
+        "import runpy, sys\n"
+        f"sys.argv = ['maturity', '--config', {str(cfg)!r}, 'collect']\n"
+        "try:\n"
+        "    runpy.run_module('maturity', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print('imported:', sorted(m for m in {NOT_FOR_A_GIT_COLLECTION!r} if m in sys.modules))\n"
+    )
+
+    def collect() -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", runner],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=False,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    first = collect()  # creates the store (alembic) and reads the two commits
+    assert "success │       2" in first, first
+    again = collect()  # nothing new
+    assert "success │       0" in again, again
+    assert again.strip().splitlines()[-1] == "imported: []"
 
 
 def test_choices_are_listed_in_help_and_checked(tmp_path: Path) -> None:
