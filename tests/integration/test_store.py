@@ -47,6 +47,37 @@ def test_a_store_is_found_current_without_alembic_as_alembic_finds_it(
     old.dispose()
 
 
+def _revision(revision: str, down: str) -> str:
+    return (
+        f'"""A revision.\n\nRevision ID: {revision}\nRevises: x\n"""\n\n'
+        f'revision: str = "{revision}"\ndown_revision: str | None = {down}\n\n\n'
+        "def upgrade() -> None:\n    revision = 'not this one'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "heads"),
+    [
+        ({"a": _revision("0001", "None"), "b": _revision("0002", '"0001"')}, ("0002",)),
+        ({"a": _revision("0001", "None"), "b": _revision("0002", '("0001",)')}, ("0002",)),
+        # two heads: alembic is asked, and says what is wrong
+        ({"a": _revision("0001", "None"), "b": _revision("0002", "None")}, ("0001", "0002")),
+        # not the plain form (a value over several lines, a name, an assignment twice): alembic
+        ({"a": _revision("0001", "None").replace("= None", "= (\n    None\n)")}, ()),
+        ({"a": _revision("0001", "PREVIOUS")}, ()),
+        ({"a": _revision("0001", "None") + 'revision = "0009"\n'}, ()),
+        ({"a": _revision("0001", "None").replace("down_revision", "down")}, ()),
+    ],
+)
+def test_the_head_is_read_from_the_revision_lines_or_left_to_alembic(
+    tmp_path: Path, files: dict[str, str], heads: tuple[str, ...]
+) -> None:
+    (tmp_path / "versions").mkdir()
+    for name, text in files.items():
+        (tmp_path / "versions" / f"{name}.py").write_text(text, encoding="utf-8")
+    assert migrate._heads(tmp_path) == heads
+
+
 def _build(n: int, result: str) -> dict[str, object]:
     return {
         "source": "jenkins",
