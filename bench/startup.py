@@ -1,10 +1,16 @@
 """Start-up time of the command line: ``maturity --help`` and a no-op ``maturity collect``.
 
 Like hyperfine: each command runs ``--warmup`` times unmeasured, then ``--runs`` times, and the
-wall time of each whole process is reported (mean, standard deviation, min, max), with its
-CPU time (user + system), which a machine busy with other work inflates less. The no-op
-collect reads one small git repository that is already collected, so it writes nothing: what
-it measures is the cost of starting, importing, opening the store and asking git.
+wall time of each whole process is reported (median, mean, standard deviation, min, max), with
+its CPU time (user + system), which a machine busy with other work inflates less. The no-op
+collect (``maturity collect`` with ``MATURITY_CONFIG`` naming a configuration of one team and
+one local git repository of 20 commits, SQLite store) reads a repository that is already
+collected, so it writes nothing: what it measures is the cost of starting, importing, opening
+the store and asking git.
+
+The commands run as installed: ``PYTHONDONTWRITEBYTECODE`` is dropped from their environment, so
+that the set-up run and the warm-up runs leave the bytecode caches that pip leaves on an install,
+and no measured run compiles the sources again.
 
     .venv/bin/python bench/startup.py
     .venv/bin/python bench/startup.py --checkout before=/path/to/older/checkout
@@ -109,16 +115,23 @@ def main() -> None:
             env = {
                 k: v
                 for k, v in os.environ.items()
-                if not k.startswith("MATURITY_") and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+                if not k.startswith("MATURITY_")
+                and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
             }
             env["MATURITY_CONFIG"] = str(config)
             if path is not None:
                 env["PYTHONPATH"] = str(Path(path).resolve())
             subprocess.run([*base, "collect"], check=True, capture_output=True, env=env, cwd=folder)
             setups[label] = (env, folder)
-        print(f"Python {sys.version.split()[0]}, {args.runs} runs after {args.warmup} warm-up runs")
-        print("| command | checkout | mean (s) | sd (s) | min (s) | max (s) | CPU mean (s) |")
-        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        print(
+            f"Python {sys.version.split()[0]}, {args.runs} runs after {args.warmup} warm-up runs, "
+            f"load average {os.getloadavg()[0]:.1f} at the start; command: {' '.join(base)}"
+        )
+        print(
+            "| command | checkout | median (s) | mean (s) | sd (s) | min (s) | max (s) "
+            "| CPU median (s) |"
+        )
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, extra in cases.items():
             times: dict[str, list[tuple[float, float]]] = {label: [] for label in setups}
             for n in range(args.warmup + args.runs):
@@ -128,12 +141,13 @@ def main() -> None:
                         times[label].append(took)
             for label, found in times.items():
                 wall = [w for w, _ in found]
-                cpu = statistics.mean(c for _, c in found)
+                cpu = statistics.median(c for _, c in found)
                 print(
-                    f"| `{name}` | {label} | {statistics.mean(wall):.3f} "
-                    f"| {statistics.stdev(wall):.3f} | {min(wall):.3f} | {max(wall):.3f} "
-                    f"| {cpu:.3f} |"
+                    f"| `{name}` | {label} | {statistics.median(wall):.3f} "
+                    f"| {statistics.mean(wall):.3f} | {statistics.stdev(wall):.3f} "
+                    f"| {min(wall):.3f} | {max(wall):.3f} | {cpu:.3f} |"
                 )
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
