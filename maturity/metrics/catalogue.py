@@ -17,7 +17,7 @@ import pandas as pd
 
 from maturity.config import RulesConfig
 
-#: the tables a scoring run reads (``read.scoring_frames``); ``incident_references`` are the
+#: the tables a scoring run reads (``store.inputs.scoring_frames``); ``incident_references`` are the
 #: incidents that name a deployment (``issues.deployment_ref``)
 READ_TABLES = (
     "commits",

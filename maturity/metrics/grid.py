@@ -21,7 +21,7 @@ Result = dict[str, tuple[Array, Array]]
 
 @dataclass
 class Frames:
-    """The store's rows a computation needs, as pandas frames (see ``read.scoring_frames``).
+    """The store's rows a computation needs, as pandas frames (see ``store.inputs.scoring_frames``).
 
     Timestamps are tz-aware UTC; ``*_hash`` columns are 64-bit hashes of commit shas (0 = none).
     """

@@ -291,7 +291,7 @@ def _commit_graph(c: pd.DataFrame) -> tuple[Array, dict[int, list[int]]]:
 
 
 def _hash_values(values: pd.Series) -> Array:
-    """The 64-bit hash ``read.sha_hash`` gives a sha (0 for none)."""
+    """The 64-bit hash ``store.inputs.sha_hash`` gives a sha (0 for none)."""
     arr = values.to_numpy(dtype=object)
     missing = pd.isna(arr)
     out = pd.util.hash_array(np.where(missing, "", arr).astype(object), categorize=False)
