@@ -234,11 +234,11 @@ def deployments(
         window_sum(grid, team, day, attempted & rework), window_sum(grid, team, day, attempted)
     )
     changes = attempted & ~d["is_rollback"].to_numpy(dtype=bool)
-    incident_hit, caused = _incident_attributed(frames, d, changes, rules)
+    incident_hit, cause_at = _incident_attributed(frames, d, changes, rules)
     out["change_failure_rate"] = _change_failure(
         grid, d, team, day, prod, success, failed, rules, incident_hit
     )
-    out["failed_deployment_recovery_hours"] = _recovery(frames, grid, caused)
+    out["failed_deployment_recovery_hours"] = _recovery(frames, grid, cause_at)
     shipping = prod & success & ~d["is_rollback"].to_numpy(dtype=bool)
     mapped = _with_repositories(frames, d, rules)
     lead, by_time = lead_time(frames, grid, mapped, shipping[mapped["row"].to_numpy(np.int64)])
@@ -373,21 +373,22 @@ def _incident_attributed(
 ) -> tuple[Array, Array]:
     """Deployments an incident is attributed to, by the configured rule and window.
 
-    Returns the deployments hit and, per row of ``frames.issues``, whether that incident was
-    attributed to a deployment (caused by one).
+    Returns the deployments hit and, per row of ``frames.issues``, when the latest deployment
+    that incident was attributed to started (NaT: caused by none).
     """
     hit = np.zeros(len(d), dtype=bool)
     issues = frames.issues
-    caused = np.zeros(len(issues), dtype=bool)
+    cause_at = np.full(len(issues), np.datetime64("NaT"), dtype="datetime64[us]")
     is_inc = issues["is_incident"].to_numpy(dtype=bool)
     if not is_inc.any() or not changes.any():
-        return hit, caused
+        return hit, cause_at
     deps = pd.DataFrame(
         {
             "pos": np.arange(len(d)),
             "team_id": d["team_id"].to_numpy(np.int64),
             "service": d["service"].fillna("").to_numpy(),
             "at": naive(d["started_at"]),
+            "dep_at": naive(d["started_at"]),
             "external_id": d["external_id"].astype(object).to_numpy(),
             "version": d["version"].astype(object).to_numpy(),
         }
@@ -423,10 +424,10 @@ def _incident_attributed(
             m = m[(m["at"] >= m["at_dep"]).to_numpy(dtype=bool)]
             hit[m["pos"].to_numpy()] = True
             matched[m["row"].to_numpy()] = True
-    caused |= matched
+            _latest(cause_at, m["row"].to_numpy(np.int64), m["dep_at"].to_numpy("datetime64[us]"))
     rest = inc[inc["ref"].isna()]
     if rest.empty:
-        return hit, caused
+        return hit, cause_at
     probe = rest[["row", "team_id", "service", "at"]].sort_values("at", kind="stable")
     deps_sorted = deps.sort_values("at", kind="stable")
     tol = pd.Timedelta(hours=rules.incident_attribution_hours)
@@ -443,10 +444,10 @@ def _incident_attributed(
         )
         found = m["pos"].notna().to_numpy()
         hit[m["pos"][found].to_numpy(dtype=np.int64)] = True
-        caused[m["row"][found].to_numpy(dtype=np.int64)] = True
+        _latest(cause_at, m["row"][found].to_numpy(np.int64), _times(m["dep_at"][found]))
         probe = probe[~same]
     if probe.empty:
-        return hit, caused
+        return hit, cause_at
     m = pd.merge_asof(
         probe.drop(columns="service"),
         deps_sorted.drop(columns="service"),
@@ -457,26 +458,62 @@ def _incident_attributed(
     )
     found = m["pos"].notna().to_numpy()
     hit[m["pos"][found].to_numpy(dtype=np.int64)] = True
-    caused[m["row"][found].to_numpy(dtype=np.int64)] = True
-    return hit, caused
+    _latest(cause_at, m["row"][found].to_numpy(np.int64), _times(m["dep_at"][found]))
+    return hit, cause_at
+
+
+def _times(values: pd.Series) -> Array:
+    return values.to_numpy(dtype="datetime64[us]")
+
+
+def _latest(cause_at: Array, rows: Array, at: Array) -> None:
+    """``cause_at[row] = max(cause_at[row], at)`` for every pair (NaT counts as earliest)."""
+    if not len(rows):
+        return
+    order = np.argsort(at, kind="stable")
+    rows, at = rows[order], at[order]
+    for row, when in zip(rows.tolist(), at, strict=True):  # few incidents: plain loop
+        if np.isnat(cause_at[row]) or when > cause_at[row]:
+            cause_at[row] = when
 
 
 define(
     "failed_deployment_recovery_hours",
     "hours",
     "issues deployments",
-    "incidents resolved in the window that were attributed to a production deployment",
+    "incidents resolved in the window that were attributed to a production deployment "
+    f"started at most {LOOKBACK_DAYS} days before them",
     "Failed deployment recovery time (DORA 2024): median hours from creation to "
     "resolution of the incidents caused by a deployment, over those resolved in the "
-    "window.",
+    f"window at most {LOOKBACK_DAYS} days after their creation.",
     dora=True,
+    # an incident resolved in the window was created at most LOOKBACK_DAYS before it, by a
+    # deployment at most LOOKBACK_DAYS before that
+    needs=(Need("deployments", before=2 * LOOKBACK_HOURS),),
 )
 
+#: how far back a cause, and before it an incident, may lie for the recovery time
+_RECOVERY_BOUND = np.timedelta64(LOOKBACK_DAYS, "D")
 
-def _recovery(frames: Frames, grid: Grid, caused: Array) -> tuple[Array, Array]:
-    """Median hours from creation to resolution of incidents caused by a deployment."""
+
+def _recovery(frames: Frames, grid: Grid, cause_at: Array) -> tuple[Array, Array]:
+    """Median hours from creation to resolution of incidents caused by a deployment.
+
+    Bounded, so that a week's value never depends on how far back its run read: an incident
+    counts when resolved at most ``LOOKBACK_DAYS`` after its creation, and caused by a
+    deployment that started at most ``LOOKBACK_DAYS`` before it (an explicit reference may
+    name an older one; such an incident is left out, whatever the run read).
+    """
     inc = frames.issues
-    keep = caused & inc["resolved_at"].notna().to_numpy()
+    created = naive(inc["created_at"])
+    resolved = naive(inc["resolved_at"])
+    with np.errstate(invalid="ignore"):
+        keep = (
+            ~np.isnat(cause_at)
+            & ~np.isnat(resolved)
+            & (created - cause_at <= _RECOVERY_BOUND)
+            & (resolved - created <= _RECOVERY_BOUND)
+        )
     inc = inc[keep]
     hours = ((inc["resolved_at"] - inc["created_at"]).dt.total_seconds() / 3600).to_numpy(
         dtype=np.float64

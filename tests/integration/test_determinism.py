@@ -110,6 +110,62 @@ def test_the_monday_incident_restores_in_the_week_it_was_resolved(
     assert metric(sessions, "change_failure_rate", NEXT_SUNDAY) == (1.0, 1)
 
 
+# --- an incident that names an older deployment -----------------------------------------
+
+
+def _incident_naming_a_deployment(
+    sessions: sessionmaker[Session], deployed: str, created: str, resolved: str
+) -> None:
+    team, _repo = _payments(sessions)
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        hist.deployments(
+            [h.deployment(team, h.at(deployed, 12), external_id="rel-7", service="payments-api")]
+        )
+        hist.issues(
+            [
+                h.issue(
+                    team,
+                    h.at(created, 10),
+                    service="payments-api",
+                    deployment_ref="rel-7",
+                    resolved_at=h.at(resolved, 10),
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize("backfill", [0, 20, 40])
+@pytest.mark.parametrize(
+    ("deployed", "created", "resolved", "restore", "recovery"),
+    [
+        # named 76 days after its deployment, resolved 64 days later: 1,536 hours
+        ("2026-07-01", "2026-09-15", "2026-11-18", 1536.0, (1536.0, 1)),
+        # named 120 days after its deployment (more than 90): in no week, however far a run reads
+        ("2026-05-18", "2026-09-15", "2026-11-18", 1536.0, (None, 0)),
+        # resolved as the window opens (08-26), 90 days after its creation, 88 days after its
+        # deployment: its deployment lies 178 days before the window, read by every run
+        ("2026-03-01", "2026-05-28", "2026-08-26", 2160.0, (2160.0, 1)),
+    ],
+)
+def test_an_incident_naming_an_older_deployment_recovers_the_same_however_its_week_is_scored(
+    sessions: sessionmaker[Session],
+    backfill: int,
+    deployed: str,
+    created: str,
+    resolved: str,
+    restore: float,
+    recovery: tuple[Any, int],
+) -> None:
+    # the week ending 11-22 alone has its 90-day window open on 08-25; a 20 or 40-week backfill
+    # reads deployments from months earlier, so a run-dependent read would find rel-7 only then
+    _incident_naming_a_deployment(sessions, deployed, created, resolved)
+    pipeline.score(sessions, Config(), MODEL, week=SUNDAY, backfill=backfill, today=SUNDAY)
+    assert metric(sessions, "failed_deployment_recovery_hours", SUNDAY) == recovery
+    # the time to restore counts every incident resolved in the window, caused or not
+    assert metric(sessions, "time_to_restore_hours", SUNDAY) == (restore, 1)
+
+
 # --- a lead time whose commit predates the window ---------------------------------------
 
 
