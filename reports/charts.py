@@ -278,7 +278,8 @@ def _tier_bands(
 
 
 def organisation_trend(trend: pd.DataFrame, names: dict[str, str], *, title: str) -> go.Figure:
-    """Mean stored score of the teams per dimension and week.
+    """Mean stored score of the teams with data per dimension and week (``scores.score_trend``:
+    a team with coverage 0 in a dimension is not in its mean, and ``teams`` counts the others).
 
     A week scored for only some of the teams (one team scored alone, a team with its own dates)
     is not the organisation's mean: its points stand apart, as open markers that say how many

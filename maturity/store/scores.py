@@ -217,15 +217,20 @@ def score_trend(
     since: dt.date | None = None,
     until: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Mean stored score of the teams per dimension and period end, with how many teams: reads
-    the covering index ``ix_snapshots_trend`` only, never the evidence."""
+    """Mean stored score per dimension and period end over the teams with data in it, and how
+    many teams that mean is over (never the evidence).
+
+    A snapshot with coverage 0 (none of the dimension's criteria had data: "no data" on every
+    page) is left out: its stored score 0 is not a score of Base. A week in which no team had
+    data in a dimension has no row: unknown, not 0.
+    """
     S = tables.Snapshot
     stmt = select(
         S.period_end,
         S.dimension,
         func.avg(S.score).label("score"),
         func.count().label("teams"),
-    )
+    ).where(S.coverage > 0)
     stmt = _filter_snapshots(stmt, team_id=team_id, dimension=None, since=since, until=until)
     rows = session.execute(
         stmt.group_by(S.period_end, S.dimension).order_by(S.dimension, S.period_end)

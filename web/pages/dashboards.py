@@ -41,7 +41,7 @@ def _overview_parts(
         ],
     )
     trend = charts.organisation_trend(
-        view.trend, dict(view.dimensions), title="Mean score of the teams per dimension"
+        view.trend, dict(view.dimensions), title="Mean score of the teams with data per dimension"
     )
     return view, embed(heat), embed(trend), tables
 
