@@ -88,7 +88,7 @@ class Overview:
     dimensions: list[tuple[str, str]]
     teams: list[TeamRow]
     dora: dict[str, list[DoraTile]]
-    trend: pd.DataFrame  # period_end, dimension, score (mean over teams), teams
+    trend: pd.DataFrame  # period_end, dimension, score (mean over the teams with data), teams
 
 
 @dataclass(frozen=True)
@@ -186,11 +186,11 @@ def _dora_latest(
     """Per team, the DORA keys at its newest period end with metric values (each key's tier)."""
     found: dict[int, dict[str, Any]] = {}
     for row in scores_mod.latest_metric_values(
-        session, metrics.DORA_KEYS, team_id=team_id, until=until
+        session, metrics.DORA_TILES, team_id=team_id, until=until
     ):
         found.setdefault(int(row.team_id), {})[row.metric] = row
     return {
-        tid: [_tile(key, by_metric.get(key)) for key in metrics.DORA_KEYS]
+        tid: [_tile(key, by_metric.get(key)) for key in metrics.DORA_TILES]
         for tid, by_metric in found.items()
     }
 
@@ -302,7 +302,7 @@ def team_view(
     assert team is not None
     levels = team_levels(session, model, team_id, until=until)
     dora = _dora_latest(session, team_id=team_id, until=until).get(
-        team_id, [_tile(k, None) for k in metrics.DORA_KEYS]
+        team_id, [_tile(k, None) for k in metrics.DORA_TILES]
     )
     return TeamView(
         team=team.name,
@@ -311,7 +311,7 @@ def team_view(
         dora=dora,
         scores=scores_mod.list_scores(session, team_id=team_id, since=since, until=until),
         series=scores_mod.metric_series(
-            session, metrics=list(metrics.DORA_KEYS), team_id=team_id, since=since, until=until
+            session, metrics=list(metrics.DORA_TILES), team_id=team_id, since=since, until=until
         ),
     )
 

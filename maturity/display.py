@@ -14,7 +14,9 @@ import math
 from maturity.model import LEVELS
 
 __all__ = [
+    "DORA_HEADING",
     "DORA_LABELS",
+    "DORA_NOTE",
     "LEVELS",
     "NO_DATA",
     "UNKNOWN",
@@ -30,13 +32,22 @@ UNKNOWN = "unknown"
 #: what a dimension none of whose criteria had data reads as, instead of "Base 0.00"
 NO_DATA = "no data"
 
-#: the DORA keys as people name them (DORA 2024), in the catalogue's order
+#: the DORA keys as people name them (DORA 2024), in the order of their tiles
+#: (``maturity.metrics.DORA_TILES``: the four keys, then failed deployment recovery time)
 DORA_LABELS: dict[str, str] = {
     "deployment_frequency": "Deployment frequency",
     "lead_time_hours": "Lead time for changes",
     "change_failure_rate": "Change failure rate",
     "time_to_restore_hours": "Time to restore service",
+    "failed_deployment_recovery_hours": "Failed deployment recovery time",
 }
+#: the heading over the tiles on the pages and in the reports, and what it holds
+DORA_HEADING = "DORA keys"
+DORA_NOTE = (
+    "The four keys and, beside time to restore service, failed deployment recovery time, "
+    "the key DORA 2024 added (docs/scoring.md). Each key has its own tier (DORA 2024); "
+    "they are never averaged into one."
+)
 
 _HOURS_PER_DAY = 24.0
 

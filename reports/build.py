@@ -293,7 +293,7 @@ def build_report(
     snaps = scores.list_snapshots(session, team_id=team_id, since=history_from, until=last_week)
     in_period = snaps[(snaps["period_end"] >= start) & (snaps["period_end"] <= last_week)]
     series = scores.metric_series(session, team_id=team_id, since=history_from, until=last_week)
-    dora_history = series[series["metric"].isin(metrics.DORA_KEYS)].reset_index(drop=True)
+    dora_history = series[series["metric"].isin(metrics.DORA_TILES)].reset_index(drop=True)
     survey_rounds, hidden_rounds = _surveys(session, team_id, end)
 
     if in_period.empty:
@@ -444,7 +444,7 @@ def _value_at(series: pd.DataFrame, metric: str, week: dt.date) -> tuple[float |
 
 def _dora(series: pd.DataFrame, week_now: dt.date, week_then: dt.date) -> tuple[DoraKey, ...]:
     keys = []
-    for key in metrics.DORA_KEYS:
+    for key in metrics.DORA_TILES:
         label, unit = display.DORA_LABELS[key], _unit(key)
         now, n = _value_at(series, key, week_now)
         prev, _ = _value_at(series, key, week_then) if week_then != week_now else (None, None)

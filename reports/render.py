@@ -24,6 +24,7 @@ import plotly
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from maturity import display
 from reports import charts
 from reports.build import Report, fmt_change, fmt_value
 
@@ -117,7 +118,12 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        fmt_value=fmt_value, fmt_change=fmt_change, fmt_score=_fmt_score, fmt_delta=_fmt_delta
+        fmt_value=fmt_value,
+        fmt_change=fmt_change,
+        fmt_score=_fmt_score,
+        fmt_delta=_fmt_delta,
+        dora_heading=display.DORA_HEADING,
+        dora_note=display.DORA_NOTE,
     )
     return env
 
@@ -197,7 +203,7 @@ def to_markdown(
             lines.append("")
         if not changed:
             lines += ["No criterion was newly met or lost in this period.", ""]
-        lines += ["## DORA four keys", ""]
+        lines += [f"## {display.DORA_HEADING}", "", md_escape(display.DORA_NOTE), ""]
         lines += [
             "| key | now | previous period | change | tier (DORA 2024) |",
             "| --- | ---: | ---: | ---: | --- |",

@@ -65,6 +65,8 @@ def _environment() -> jinja2.Environment:
     # One formatter for every unit: the same text as the API's 'text', the CLI and the reports.
     env.filters["unit"] = display.value
     env.globals["dora_labels"] = display.DORA_LABELS
+    env.globals["dora_heading"] = display.DORA_HEADING
+    env.globals["dora_note"] = display.DORA_NOTE
     env.globals["nav"] = NAV
     return env
 

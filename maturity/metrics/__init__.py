@@ -27,7 +27,7 @@ from maturity.metrics import builds, catalogue, delivery, incidents, source_cont
 from maturity.metrics.builds import FAILURE_RESULTS, SUCCESS_RESULTS
 from maturity.metrics.catalogue import CATALOGUE, READ_TABLES, Hours, Metric, Need, reach
 from maturity.metrics.delivery import DEPLOY_FAILURE, DEPLOY_SUCCESS, environment_tier
-from maturity.metrics.dora import DORA_KEYS, DORA_TIERS, STRICT_BOUNDS, tier, tiers
+from maturity.metrics.dora import DORA_KEYS, DORA_TIERS, DORA_TILES, STRICT_BOUNDS, tier, tiers
 from maturity.metrics.grid import (
     Array,
     Family,
@@ -58,6 +58,7 @@ __all__ = [
     "DEPLOY_SUCCESS",
     "DORA_KEYS",
     "DORA_TIERS",
+    "DORA_TILES",
     "FAILURE_RESULTS",
     "FAMILIES",
     "LOOKBACK_DAYS",

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from maturity import config as config_mod
+from maturity import display, pipeline, survey_batches, surveys
 from maturity import model as model_mod
-from maturity import pipeline, survey_batches, surveys
 from maturity.context import AppContext
 from maturity.store import scores
 from maturity.store.engine import session_scope
@@ -435,6 +435,6 @@ def test_a_team_without_data_reads_no_data_not_base_zero(
     assert "| Source control | no data | no data | — | — | — | 0% |" in md
     assert "No dimension of Quiet had data in the weeks compared" in report.summary[0]
     table = html.split('<section id="dimensions">')[1].split("</table>")[0]
-    for text in (md.split("## DORA four keys")[0], table):
+    for text in (md.split(f"## {display.DORA_HEADING}")[0], table):
         assert "Base" not in text and "0.00" not in text
         assert text.count("no data") >= 2 * len(MODEL.dimensions)
