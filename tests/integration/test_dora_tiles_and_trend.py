@@ -2,7 +2,8 @@
 the organisation trend over the teams with data only, on hand-built SQLite and PostgreSQL stores.
 
 Payments has data everywhere; Search has none in Reporting (coverage 0, "no data" on every
-page), and in the middle week neither team has data in Reporting.
+page) and is at Base with data (score 0) in Build & test; in the middle week neither team has
+data in Reporting.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def context(store_url: str, tmp_path: Path) -> Iterator[AppContext]:
                 MODEL,
                 ids["search"],
                 week,
-                {"deployment": (1, 0)},
+                {"deployment": (1, 0), "build_test": (0, 0)},
                 {"deployment_frequency": (2.0, 6), FDR: (None, 0)},
             )
         S = tables.Snapshot
@@ -91,6 +92,8 @@ def test_the_trend_averages_only_the_teams_with_data_and_says_how_many(
     trend = _trend(context)
     # both teams have data in Deployment: (2 + 1) / 2
     assert [trend[("deployment", w)] for w in WEEKS] == [(1.5, 2)] * 3
+    # Search is at Base in Build & test with data (score 0, coverage 1): it counts, (1 + 0) / 2
+    assert [trend[("build_test", w)] for w in WEEKS] == [(0.5, 2)] * 3
     # Search has none in Reporting: the mean is Payments' 3.0 alone, over one team, not 1.5
     assert trend[("reporting", WEEKS[0])] == (3.0, 1)
     assert trend[("reporting", WEEKS[2])] == (3.0, 1)
