@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.servers import POLL_S
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gitlab"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 #: GitLab's answer to keyset pagination an endpoint or ordering does not offer
@@ -597,7 +599,9 @@ class GitLabServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.servers import POLL_S
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jenkins"
 VERSION = "2.462.3"
 
@@ -255,7 +257,9 @@ class JenkinsServer:
         return f"http://{host!s}:{port}/"
 
     def start(self) -> JenkinsServer:
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers import POLL_S
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jira"
 API = "/rest/api/2"
 
@@ -121,7 +123,9 @@ class JiraServer:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def __enter__(self) -> JiraServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
         self._thread.start()
         return self
 
