@@ -59,8 +59,8 @@ def test_a_claim_being_made_in_another_transaction_counts_as_held(
 def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_renew_it(
     pg: sessionmaker[Session],
 ) -> None:
-    claim(pg, "dead", lease_s=1)
-    time.sleep(1.2)
+    claim(pg, "dead", lease_s=0.1)
+    time.sleep(0.25)  # longer than the lease, on the database's clock too (it starts earlier)
     assert not claim(pg, "rescuer").busy
     with session_scope(pg) as s:
         assert not leases.renew(s, source="git", scope="git:/r", holder="dead", lease_s=30)
@@ -70,8 +70,8 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_renew_it(
 def test_the_heartbeat_keeps_a_short_lease_held_while_work_goes_on(
     pg: sessionmaker[Session],
 ) -> None:
-    assert not claim(pg, "a", lease_s=1.5).busy
-    with leases.heartbeat(pg, source="git", scope="git:/r", holder="a", lease_s=1.5) as lost:
-        time.sleep(2.5)  # longer than the lease: only renewals keep it
+    assert not claim(pg, "a", lease_s=0.24).busy
+    with leases.heartbeat(pg, source="git", scope="git:/r", holder="a", lease_s=0.24) as lost:
+        time.sleep(0.3)  # longer than the lease: only renewals (every 0.08 s) keep it
         assert claim(pg, "b").busy
     assert not lost.is_set()
