@@ -334,8 +334,8 @@ def test_rate_limit_reset_beyond_the_allowed_wait_fails_the_scope_clearly(
         Fault("/actions/runs", "timeout", times=1, skip=1, delay=1.6),
         Fault("/actions/runs", "reset", times=2, skip=1),
         Fault("/actions/runs", "truncate", times=1, skip=1),
-        Fault("/actions/runs", "secondary", times=1, skip=1, retry_after=1),
-        Fault("/actions/runs", "429", times=1, skip=1, retry_after=1),
+        Fault("/actions/runs", "secondary", times=1, skip=1, retry_after=0),
+        Fault("/actions/runs", "429", times=1, skip=1, retry_after=0),
     ],
     ids=["502-burst", "timeout", "connection-reset", "truncated-json", "secondary-403", "429"],
 )
