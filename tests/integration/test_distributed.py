@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from maturity.store import export, tables
 from maturity.store.engine import make_engine, make_sessionmaker, session_scope
-from tests.cluster import RedisServer, Worker
+from tests.cluster import RedisServer, Worker, stop_all
 from tests.conftest import drop_postgres_store, new_postgres_store
 from tests.gitrepo import GitRepo, build_rich_repo
 from tests.servers.github import Fault, GitHubServer
@@ -69,8 +69,7 @@ def stores(postgres_template: str) -> Iterator[tuple[str, str]]:
 def workers() -> Iterator[list[Worker]]:
     started: list[Worker] = []
     yield started
-    for w in started:
-        w.stop()
+    stop_all(started)
 
 
 def write_config(folder: Path, store_url: str, body: str, *, distributed: str = "") -> Path:
@@ -101,6 +100,19 @@ def start_worker(workers: list[Worker], cfg: Path, name: str, **kwargs: Any) -> 
     workers.append(w)
     w.wait_ready()
     return w
+
+
+def spawn_workers(workers: list[Worker], cfg: Path, *names: str, **kwargs: Any) -> list[Worker]:
+    """Workers named ``names`` with the same options, started together; not yet ready."""
+    started = [Worker(cfg, {}, name=name, **kwargs) for name in names]
+    workers.extend(started)
+    return started
+
+
+def start_workers(workers: list[Worker], cfg: Path, *names: str, **kwargs: Any) -> None:
+    """Workers named ``names`` with the same options, started together, ready once all are."""
+    for w in spawn_workers(workers, cfg, *names, **kwargs):
+        w.wait_ready()
 
 
 def exported(url: str, *, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
@@ -261,10 +273,12 @@ def test_distributed_collection_stores_what_one_process_stores(
     one_url, many_url = stores
     one = write_config(tmp_path / "one", one_url, body)
     many = write_config(tmp_path / "many", many_url, body)
+    # the workers (of the other store) start up while the single process collects
+    spawned = spawn_workers(workers, many, "a", "b", concurrency=2)
     single = maturity(one, "collect")
     assert single.returncode == 0, single.stderr
-    start_worker(workers, many, "a", concurrency=2)
-    start_worker(workers, many, "b", concurrency=2)
+    for w in spawned:
+        w.wait_ready()
     spread = maturity(many, "collect", "--distributed")
     assert spread.returncode == 0, spread.stderr + spread.stdout
 
@@ -298,9 +312,11 @@ def test_distributed_scoring_equals_single_process_scoring_for_every_team_and_we
     assert maturity(one, "collect").returncode == 0
     assert maturity(many, "collect").returncode == 0
     week = "2026-10-18"
+    # the worker (of the other store) starts up while the single process scores
+    [scorer] = spawn_workers(workers, many, "a", concurrency=2, queues=("score",))
     single = maturity(one, "score", "--week", week, "--backfill", "6")
     assert single.returncode == 0, single.stderr
-    start_worker(workers, many, "a", concurrency=2, queues=("score",))
+    scorer.wait_ready()
     spread = maturity(
         many, "score", "--week", week, "--backfill", "6", "--distributed", "--partition-size", "1"
     )
@@ -413,8 +429,8 @@ def test_workers_share_a_retry_after_and_the_per_host_cap(
         for name in ("one", "two"):
             gh.add_repo("acme", name).populate(pulls=60, runs=30, start=DAY)
         gh.latency_s = 0.03
-        # the 15th request for pulls is told to wait 3 seconds
-        gh.inject(Fault(match="/pulls", kind="429", times=1, skip=14, retry_after=3))
+        # the 15th request for pulls is told to wait 1 second
+        gh.inject(Fault(match="/pulls", kind="429", times=1, skip=14, retry_after=1))
         body = f"""
 [sources.github]
 base_url = "{gh.url}"
@@ -430,8 +446,7 @@ github = ["acme/one", "acme/two"]
         cfg = write_config(
             tmp_path / "many", many_url, body, distributed="max_requests_per_host = 1\n"
         )
-        start_worker(workers, cfg, "a", concurrency=1)
-        start_worker(workers, cfg, "b", concurrency=1)
+        start_workers(workers, cfg, "a", "b", concurrency=1)
         done = maturity(cfg, "collect", "--distributed")
         arrivals = sorted(gh.arrivals)
         peak = gh.max_in_flight
@@ -439,11 +454,11 @@ github = ["acme/one", "acme/two"]
     assert done.stdout.count(" success ") == 2
     told = [t for t, _, kind in arrivals if kind == "429"]
     assert len(told) == 1
-    # no request from either worker in the 3 seconds it was told to wait (0.1 s of slack for
+    # no request from either worker in the second it was told to wait (0.1 s of slack for
     # a request already on its way)
-    during = [(t - told[0], path) for t, path, _ in arrivals if told[0] < t < told[0] + 2.9]
+    during = [(t - told[0], path) for t, path, _ in arrivals if told[0] < t < told[0] + 0.9]
     assert during == []
-    after = [t for t, _, _ in arrivals if t >= told[0] + 2.9]
+    after = [t for t, _, _ in arrivals if t >= told[0] + 0.9]
     assert len(after) > 10  # both scopes went on after the pause
     assert peak == 1  # max_requests_per_host = 1 held across the two workers
     assert "a@" in workers[0].text() and "b@" in workers[1].text()
@@ -485,7 +500,7 @@ repositories = ["{tmp_path / "repos" / "search"}"]
         snaps = 0
         with engine.connect() as conn:
             while time.monotonic() < deadline and snaps < 10:
-                time.sleep(0.5)
+                time.sleep(0.1)
                 snaps = conn.execute(text("select count(*) from snapshots")).scalar_one()
             commits = dict(
                 conn.execute(
