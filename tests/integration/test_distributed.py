@@ -359,7 +359,7 @@ name = "payments"
 github = ["acme/big"]
 """
         # leases and redelivery made short so that the test does not wait an hour
-        quick = "lease_s = 2\nvisibility_timeout_s = 4\n"
+        quick = "lease_s = 2\nvisibility_timeout_s = 1\n"
         one = write_config(tmp_path / "one", one_url, body)
         many = write_config(tmp_path / "many", many_url, body, distributed=quick)
         assert maturity(one, "collect").returncode == 0
