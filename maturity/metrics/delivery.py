@@ -468,13 +468,7 @@ def _times(values: pd.Series) -> Array:
 
 def _latest(cause_at: Array, rows: Array, at: Array) -> None:
     """``cause_at[row] = max(cause_at[row], at)`` for every pair (NaT counts as earliest)."""
-    if not len(rows):
-        return
-    order = np.argsort(at, kind="stable")
-    rows, at = rows[order], at[order]
-    for row, when in zip(rows.tolist(), at, strict=True):  # few incidents: plain loop
-        if np.isnat(cause_at[row]) or when > cause_at[row]:
-            cause_at[row] = when
+    np.fmax.at(cause_at, rows, at)
 
 
 define(

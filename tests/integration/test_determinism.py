@@ -166,6 +166,36 @@ def test_an_incident_naming_an_older_deployment_recovers_the_same_however_its_we
     assert metric(sessions, "time_to_restore_hours", SUNDAY) == (restore, 1)
 
 
+@pytest.mark.parametrize("backfill", [0, 40])
+def test_an_incident_naming_a_version_deployed_twice_recovers_from_the_latest(
+    sessions: sessionmaker[Session], backfill: int
+) -> None:
+    team, _repo = _payments(sessions)
+    with session_scope(sessions) as s:
+        hist = h.StoreHistory(s)
+        # v1 went out 120 days before the incident (too old) and again 76 days before it
+        hist.deployments(
+            [
+                h.deployment(team, h.at(day, 12), version="v1", service="payments-api")
+                for day in ("2026-05-18", "2026-07-01")
+            ]
+        )
+        hist.issues(
+            [
+                h.issue(
+                    team,
+                    h.at("2026-09-15", 10),
+                    service="payments-api",
+                    deployment_ref="v1",
+                    resolved_at=h.at("2026-11-18", 10),
+                )
+            ]
+        )
+    pipeline.score(sessions, Config(), MODEL, week=SUNDAY, backfill=backfill, today=SUNDAY)
+    # the latest v1 before the incident is its cause, 76 days before it: it counts, 1,536 hours
+    assert metric(sessions, "failed_deployment_recovery_hours", SUNDAY) == (1536.0, 1)
+
+
 # --- a lead time whose commit predates the window ---------------------------------------
 
 
