@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 
-def run_maturity(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``maturity --config CFG ARGS`` in CFG's folder, with a wide terminal for tables."""
+def run_maturity(
+    cfg: Path, *args: str, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``maturity --config CFG ARGS`` in CFG's folder, with a wide terminal for tables (and a
+    ``timeout`` in seconds, past which the test fails instead of hanging)."""
     env = {**os.environ, "COLUMNS": "250"}
     return subprocess.run(
         [sys.executable, "-m", "maturity", "--config", str(cfg), *args],
@@ -18,4 +21,5 @@ def run_maturity(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         env=env,
         cwd=cfg.parent,
+        timeout=timeout,
     )

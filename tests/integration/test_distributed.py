@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from maturity.store import export, tables
 from maturity.store.engine import make_engine, make_sessionmaker, session_scope
+from tests.clirun import run_maturity
 from tests.cluster import RedisServer, Worker, stop_all
 from tests.conftest import drop_postgres_store, new_postgres_store
 from tests.gitrepo import GitRepo, build_rich_repo
@@ -82,17 +83,8 @@ def write_config(folder: Path, store_url: str, body: str, *, distributed: str = 
     return cfg
 
 
-def maturity(cfg: Path, *args: str, **popen: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "maturity", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=cfg.parent,
-        timeout=240,
-    )
+def maturity(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_maturity(cfg, *args, timeout=240)
 
 
 def start_worker(workers: list[Worker], cfg: Path, name: str, **kwargs: Any) -> Worker:
