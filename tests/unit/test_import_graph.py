@@ -21,14 +21,14 @@ PACKAGES = ("maturity", "collectors", "reports", "web")
 ENTRY = frozenset(
     {
         "maturity.__main__",
-        "maturity.cli",
         "maturity.actions",
         "maturity.wiring",
         "maturity.pipeline",
     }
 )
-#: entry-layer packages: scale-out wires collection and scoring into Celery tasks
-ENTRY_PACKAGES = ("maturity.distributed",)
+#: entry-layer packages: the command line, one module per group of commands; scale-out wires
+#: collection and scoring into Celery tasks
+ENTRY_PACKAGES = ("maturity.cli", "maturity.distributed")
 ABOVE_CORE = ("collectors", "reports", "web")
 
 
@@ -197,6 +197,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from web.app import x\n",
         "from maturity import cli\n",
         "from . import cli\n",
+        "def f():\n    from maturity.cli.score import score\n",
     ],
 )
 def test_a_core_module_importing_above_the_core_is_caught(tmp_path: Path, text: str) -> None:
@@ -204,7 +205,8 @@ def test_a_core_module_importing_above_the_core_is_caught(tmp_path: Path, text: 
         tmp_path,
         {
             "maturity/scoring.py": text,
-            "maturity/cli.py": "",
+            "maturity/cli/__init__.py": "",
+            "maturity/cli/score.py": "",
             "reports/charts.py": "",
             "web/app.py": "",
         },
@@ -252,12 +254,16 @@ METRICS = "maturity.metrics"
 
 
 def metrics_graph(root: Path = ROOT) -> dict[str, set[str]]:
-    """Per module of the metrics package, the modules of the package it imports: a submodule
+    return inner_graph(METRICS, root)
+
+
+def inner_graph(of: str, root: Path = ROOT) -> dict[str, set[str]]:
+    """Per module of the package ``of``, the modules of the package it imports: a submodule
     by its name, the package itself (its face, ``__init__``) for any other name of it."""
     found = {
         name: path
         for name, path in modules(root).items()
-        if name == METRICS or name.startswith(METRICS + ".")
+        if name == of or name.startswith(of + ".")
     }
     graph: dict[str, set[str]] = {}
     for name, path in found.items():
@@ -286,6 +292,18 @@ def test_the_metrics_modules_import_no_cycle_and_never_the_package_face() -> Non
     assert {f"{METRICS}.catalogue", f"{METRICS}.grid"} <= graph[METRICS]
     assert cycles(graph) == []
     assert sorted(name for name, targets in graph.items() if METRICS in targets) == []
+
+
+CLI = "maturity.cli"
+
+
+def test_the_command_line_modules_import_no_cycle_and_never_the_package_face() -> None:
+    """The root application (``maturity.cli``) registers the commands of its modules; they share
+    ``common`` and never import the root back."""
+    graph = inner_graph(CLI)
+    assert {f"{CLI}.common", f"{CLI}.collect", f"{CLI}.survey"} <= graph[CLI]
+    assert cycles(graph) == []
+    assert sorted(name for name, targets in graph.items() if CLI in targets) == []
 
 
 @pytest.mark.parametrize(
