@@ -17,8 +17,12 @@ from maturity import wiring
 from maturity.context import AppContext
 from maturity.store import engine as engine_mod
 from maturity.store import migrate
+from tests import sleepreport
 
 wiring.wire()  # what every entry point does: configurations may name the collectors' sources
+_SLEEPS = sleepreport.from_environment()  # MATURITY_TEST_REPORT_SLEEPS=1: list waits over 0.3 s
+if _SLEEPS is not None:
+    _SLEEPS.install()
 POSTGRES_ENV = "MATURITY_TEST_POSTGRES_URL"
 # One template per test process, so that concurrent runs never drop each other's template.
 _TEMPLATE_DB = f"maturity_test_template_{os.getpid()}"
@@ -146,3 +150,23 @@ def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
     ctx = webstore.make_context(tmp_path, store_url)
     yield ctx
     ctx.close()
+
+
+# --- MATURITY_TEST_REPORT_SLEEPS=1: the real-clock waits of this run (tests/sleepreport.py) ---
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    if _SLEEPS is not None:
+        _SLEEPS.swap_bound_defaults()  # modules a test imports late, too
+        _SLEEPS.test = item.nodeid
+    yield
+    if _SLEEPS is not None:
+        _SLEEPS.test = "(outside a test)"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _SLEEPS is not None:
+        terminalreporter.section("real-clock waits")
+        for line in _SLEEPS.lines():
+            terminalreporter.write_line(line)
