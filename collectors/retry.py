@@ -18,6 +18,8 @@ from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("collectors.retry")
 T = TypeVar("T")
+#: added to a wait for a rate-limit reset: the reset is a whole second of the server's clock
+RESET_MARGIN_S = 1.0
 
 
 class RetryableError(Exception):
@@ -39,15 +41,22 @@ class RetryPolicy:
     cap_s: float = 60.0
     #: the longest wait for a rate-limit reset before giving up on the scope
     max_wait_s: float = 3600.0
+    #: added to every wait for a rate-limit reset (clocks differ; the reset is whole seconds)
+    reset_margin_s: float = RESET_MARGIN_S
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
         return random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
 
 
-def wait_from_headers(headers: Mapping[str, str], now: float | None = None) -> float | None:
+def wait_from_headers(
+    headers: Mapping[str, str],
+    now: float | None = None,
+    *,
+    reset_margin_s: float = RESET_MARGIN_S,
+) -> float | None:
     """Seconds the server asks us to wait: ``Retry-After``, or a spent ``X-RateLimit-*`` or
-    ``RateLimit-*`` budget until its reset."""
+    ``RateLimit-*`` budget until its reset, plus ``reset_margin_s``."""
     lower = {k.lower(): v for k, v in headers.items()}
     now = time.time() if now is None else now
     retry_after = lower.get("retry-after")
@@ -69,7 +78,7 @@ def wait_from_headers(headers: Mapping[str, str], now: float | None = None) -> f
         except ValueError:
             return None
         # An epoch (GitHub, GitLab) or, as the IETF draft has it, seconds from now.
-        return (max(0.0, at - now) if at > 1e9 else at) + 1.0
+        return (max(0.0, at - now) if at > 1e9 else at) + reset_margin_s
     return None
 
 

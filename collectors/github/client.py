@@ -10,6 +10,7 @@ themselves lazily (one more GET per item on first access to a missing attribute)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -96,6 +97,7 @@ class GitHubClient:
             base_s=source.retry_backoff_s,
             cap_s=max(source.retry_backoff_s, 60.0),
             max_wait_s=source.max_rate_limit_wait_s,
+            reset_margin_s=source.rate_limit_reset_margin_s,
         )
         self.sleep = sleep
         self.requests = 0
@@ -214,7 +216,7 @@ class GitHubClient:
         remaining, reset_at = self._budget.get(resource, (None, None))
         if remaining != 0 or reset_at is None:
             return
-        wait = reset_at - time.time() + 1.0
+        wait = reset_at - time.time() + self.policy.reset_margin_s
         if wait <= 0:
             self._budget.pop(resource, None)
             return
@@ -234,7 +236,7 @@ class GitHubClient:
         try:
             return retry.call(
                 fn,
-                classify=classify,
+                classify=functools.partial(classify, reset_margin_s=self.policy.reset_margin_s),
                 policy=self.policy,
                 what=f"github {scope} {what}",
                 sleep=self.sleep,
@@ -284,11 +286,13 @@ def _graphql_rate_limited(exc: GithubException) -> bool:
     return any(isinstance(e, dict) and e.get("type") == "RATE_LIMITED" for e in errors)
 
 
-def classify(exc: BaseException) -> retry.RetryableError | None:
+def classify(
+    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S
+) -> retry.RetryableError | None:
     """Which failures are worth another try (see ``collectors.retry``)."""
     if isinstance(exc, GithubException):
         if is_rate_limit(exc):
-            wait = retry.wait_from_headers(dict(exc.headers or {}))
+            wait = retry.wait_from_headers(dict(exc.headers or {}), reset_margin_s=reset_margin_s)
             if wait is None:
                 # GitHub's advice for a secondary limit without Retry-After: wait a minute.
                 wait = SECONDARY_LIMIT_WAIT_S

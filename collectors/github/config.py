@@ -46,6 +46,8 @@ class GitHubConfig(BaseModel):
     pull_requests_api: Literal["graphql", "rest"] = "graphql"
     #: the longest wait for a spent rate-limit budget before the scope fails
     max_rate_limit_wait_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: added to every wait for a rate-limit reset: the reset is whole seconds of the server's clock
+    rate_limit_reset_margin_s: Annotated[float, Field(ge=0, le=60)] = 1.0
     #: days re-read behind the commit cursor: merged branches bring older commit dates
     commit_lookback_days: Annotated[int, Field(ge=0, le=365)] = 14
     #: deployment creators (globs over logins) counted as automation besides bots and apps

@@ -14,6 +14,7 @@ log line built here carries it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -114,6 +115,7 @@ class GitLabClient:
             base_s=source.retry_backoff_s,
             cap_s=max(source.retry_backoff_s, 60.0),
             max_wait_s=source.max_rate_limit_wait_s,
+            reset_margin_s=source.rate_limit_reset_margin_s,
         )
         self.requests = 0
         #: set on the first 403/404 of a merge request's approvals (a GitLab without them)
@@ -196,7 +198,7 @@ class GitLabClient:
         try:
             return retry.call(
                 once,
-                classify=classify,
+                classify=functools.partial(classify, reset_margin_s=self.policy.reset_margin_s),
                 policy=self.policy,
                 what=f"gitlab {scope} {what}",
                 sleep=self.sleep,
@@ -250,7 +252,7 @@ class GitLabClient:
         remaining, reset_at = self._budget
         if remaining != 0 or reset_at is None:
             return
-        wait = reset_at - time.time() + 1.0
+        wait = reset_at - time.time() + self.policy.reset_margin_s
         if wait <= 0:
             self._budget = (None, None)
             return
@@ -287,11 +289,13 @@ _TRANSIENT = (
 )
 
 
-def classify(exc: BaseException) -> retry.RetryableError | None:
+def classify(
+    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S
+) -> retry.RetryableError | None:
     """Which failures are worth another try (see ``collectors.retry``)."""
     if isinstance(exc, _Failed):
         if exc.status == 429:
-            wait = retry.wait_from_headers(exc.headers)
+            wait = retry.wait_from_headers(exc.headers, reset_margin_s=reset_margin_s)
             return retry.RetryableError("rate limited (429)", wait_s=wait, rate_limited=True)
         if exc.status >= 500:
             return retry.RetryableError(f"server error {exc.status}")

@@ -39,6 +39,8 @@ class GitLabConfig(BaseModel):
     retry_backoff_s: Annotated[float, Field(ge=0, le=60)] = 0.5
     #: the longest wait for a spent rate-limit budget before the scope fails
     max_rate_limit_wait_s: Annotated[float, Field(ge=0)] = 3600.0
+    #: added to every wait for a rate-limit reset: the reset is whole seconds of the server's clock
+    rate_limit_reset_margin_s: Annotated[float, Field(ge=0, le=60)] = 1.0
     #: an issue with one of these labels is an incident (besides GitLab's incident issue type)
     incident_labels: list[str] = ["incident"]
     #: a merge request with one of these labels is a hotfix, and so is the deployment of its commit

@@ -181,6 +181,9 @@ def test_rate_limits_wait_for_the_server_advice() -> None:
     )
     assert primary is not None and primary.rate_limited
     assert primary.wait_s is not None and 29 <= primary.wait_s <= 32
+    exact = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset + 60)}
+    margin = client.classify(_gh(403, "API rate limit exceeded", exact), reset_margin_s=0.0)
+    assert margin is not None and margin.wait_s is not None and 89 <= margin.wait_s <= 90
     secondary = client.classify(
         _gh(403, "You have exceeded a secondary rate limit.", {"Retry-After": "7"})
     )

@@ -182,6 +182,9 @@ def test_retry_after_of_a_documented_429_is_the_wait() -> None:
 def test_spent_ratelimit_budget_waits_until_its_reset_epoch() -> None:
     headers = {"RateLimit-Remaining": "0", "RateLimit-Reset": "1609844400"}
     assert retry.wait_from_headers(headers, now=1609844390.0) == pytest.approx(11.0)
+    # the 1 s margin is the default of a setting (rate_limit_reset_margin_s)
+    margin = retry.wait_from_headers(headers, now=1609844390.0, reset_margin_s=0.05)
+    assert margin == pytest.approx(10.05)
     assert retry.wait_from_headers({**headers, "RateLimit-Remaining": "5"}) is None
 
 
