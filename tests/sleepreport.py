@@ -59,7 +59,11 @@ class Recorder:
     def record(self, kind: str, elapsed_s: float) -> None:
         if elapsed_s <= self.threshold_s:
             return
-        wait = Wait(self.test, kind, elapsed_s, threading.current_thread().name, _where())
+        stack = traceback.extract_stack()[:-2]
+        if any(f.filename.endswith(_HARNESS) for f in stack):
+            return  # pytest-xdist's own loops, waiting for its workers
+        where = _where(stack)
+        wait = Wait(self.test, kind, elapsed_s, threading.current_thread().name, where)
         with self._lock:
             self.waits.append(wait)
             if self.out is not None:
@@ -174,10 +178,13 @@ def _functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
                     yield fn
 
 
-def _where(depth: int = 4) -> list[str]:
+_HARNESS = ("/xdist/dsession.py", "/xdist/remote.py", "/execnet/gateway_base.py")
+
+
+def _where(stack: traceback.StackSummary, depth: int = 4) -> list[str]:
     """The innermost frames that are not this module, the threading module or asyncio's."""
     frames = []
-    for frame in reversed(traceback.extract_stack()[:-3]):
+    for frame in reversed(stack):
         if frame.filename == __file__ or frame.filename.endswith(
             ("/threading.py", "/queue.py", "/asyncio/tasks.py")
         ):
