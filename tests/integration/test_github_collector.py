@@ -65,6 +65,7 @@ base_url = "{base}"
 timeout_s = 1
 min_request_interval_s = 0
 retry_backoff_s = 0.01
+rate_limit_reset_margin_s = 0.05
 {extra}
 [[teams]]
 name = "payments"
@@ -292,7 +293,7 @@ def test_rate_limit_mid_pagination_waits_for_reset_and_continues_without_gaps(
     sessions: sessionmaker[Session], server: GitHubServer
 ) -> None:
     server.add_repo("acme", "api").populate(runs=1000)
-    server.rate = RateLimit(limit=5000, remaining=4, reset_at=time.time() + 1, window_s=3600)
+    server.rate = RateLimit(limit=5000, remaining=4, reset_in_s=0.1, window_s=3600)
     notes = Notes()
     started = time.monotonic()
     results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
@@ -306,7 +307,7 @@ def test_spent_budget_answered_with_403_is_waited_out(
     sessions: sessionmaker[Session], server: GitHubServer
 ) -> None:
     server.add_repo("acme", "api").populate(runs=150)
-    server.rate = RateLimit(limit=5000, remaining=0, reset_at=time.time() + 1, window_s=3600)
+    server.rate = RateLimit(limit=5000, remaining=0, reset_in_s=0.1, window_s=3600)
     notes = Notes()
     results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
     assert results[0].status == "success", results[0].error

@@ -57,13 +57,16 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitLabServer]:
         yield srv
 
 
-def make_config(srv: GitLabServer, gitlab: list[str], *, extra: str = "") -> config_mod.Config:
+def make_config(
+    srv: GitLabServer, gitlab: list[str], *, extra: str = "", timeout_s: float = 1
+) -> config_mod.Config:
     listed = ", ".join(f'"{g}"' for g in gitlab)
     text_ = f"""
 [sources.gitlab]
 url = "{srv.url}"
-timeout_s = 1
+timeout_s = {timeout_s}
 retry_backoff_s = 0.01
+rate_limit_reset_margin_s = 0.05
 {extra}
 [[teams]]
 name = "payments"
@@ -288,7 +291,7 @@ def test_unknown_group_fails_its_entry_with_a_clear_message(
     "fault",
     [
         Fault("/pipelines", "502", times=3, skip=1),
-        Fault("/pipelines", "timeout", times=1, skip=1, delay=1.6),
+        Fault("/pipelines", "timeout", times=1, skip=1, delay=1.0),
         Fault("/pipelines", "reset", times=2, skip=1),
         Fault("/pipelines", "truncate", times=1, skip=1),
         Fault("/pipelines", "429", times=1, skip=1, retry_after=0),
@@ -300,7 +303,10 @@ def test_transient_failures_are_retried_and_nothing_is_lost(
 ) -> None:
     server.add_project("acme/api").populate(pipelines=350)
     server.inject(fault)
-    [result] = collect(sessions, make_config(server, ["acme/api"], extra="test_reports = false"))
+    # the timeout: the client gives up after 0.3 s on the answer held back for 1 s
+    timeout_s = 0.3 if fault.kind == "timeout" else 1
+    cfg = make_config(server, ["acme/api"], extra="test_reports = false", timeout_s=timeout_s)
+    [result] = collect(sessions, cfg)
     assert result.status == "success", result.error
     assert fault.times == 0  # the fault really happened
     assert count(sessions, tables.Build) == 350
@@ -324,7 +330,7 @@ def test_spent_ratelimit_budget_is_waited_out_before_asking_again(
     sessions: sessionmaker[Session], server: GitLabServer
 ) -> None:
     server.add_project("acme/api").populate(pipelines=150, issues=3)
-    server.rate = RateLimit(limit=2000, remaining=3, reset_at=time.time() + 2, window_s=60)
+    server.rate = RateLimit(limit=2000, remaining=3, reset_in_s=0.1, window_s=60)
     notes = Notes()
     [result] = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
     assert result.status == "success", result.error

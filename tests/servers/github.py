@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import math
 import socket
 import threading
 import time
@@ -516,17 +517,33 @@ class RateLimit:
     limit: int = 5000
     remaining: int = 5000
     window_s: float = 3600.0
+    #: when the budget comes back; a whole second, as the real server announces it (the header
+    #: is an integer epoch: a reset between two seconds would be announced before it happens)
     reset_at: float = field(default_factory=lambda: time.time() + 3600.0)
+    #: when set: the reset is instead the first whole second this long after the budget is found
+    #: spent (the last request it allows, or the first it refuses), so that a test waits for a
+    #: reset of whatever its requests before cost, and never sees one pass before them
+    reset_in_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.reset_at = math.ceil(self.reset_at)
 
     def spend(self) -> bool:
         """Take one request from the budget; False when it is spent."""
         now = time.time()
         if now >= self.reset_at:
-            self.remaining, self.reset_at = self.limit, now + self.window_s
+            self.remaining, self.reset_at = self.limit, math.ceil(now + self.window_s)
         if self.remaining <= 0:
+            self._spent(now)
             return False
         self.remaining -= 1
+        if self.remaining == 0:
+            self._spent(now)
         return True
+
+    def _spent(self, now: float) -> None:
+        if self.reset_in_s is not None:
+            self.reset_at, self.reset_in_s = math.ceil(now + self.reset_in_s), None
 
 
 # --- the server ---------------------------------------------------------------------------
