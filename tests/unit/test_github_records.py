@@ -239,3 +239,13 @@ def test_a_rate_limit_wait_is_announced_however_short() -> None:
     )
     assert result == "ok" and slept == [1.0]
     assert told and "rate limited (403)" in told[0]
+
+
+def test_the_reset_margin_is_a_setting_with_the_old_one_second_as_its_default() -> None:
+    from collectors.base import NoProgress
+    from collectors.github.config import GitHubConfig as GitHubSource
+
+    default = client.GitHubClient(GitHubSource(), None, progress=NoProgress())
+    assert default.policy.reset_margin_s == 1.0
+    set_ = GitHubSource(rate_limit_reset_margin_s=0.05)
+    assert client.GitHubClient(set_, None, progress=NoProgress()).policy.reset_margin_s == 0.05

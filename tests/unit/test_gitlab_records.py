@@ -217,3 +217,14 @@ def test_bad_gitlab_settings_are_one_clear_line(text: str, message: str) -> None
         parse(text)
     assert message in str(err.value)
     assert "pw@" not in str(err.value) and "glpat-x" not in str(err.value)
+
+
+def test_the_reset_margin_is_a_setting_with_the_old_one_second_as_its_default() -> None:
+    from collectors.base import NoProgress
+    from collectors.gitlab.client import GitLabClient
+    from collectors.gitlab.config import GitLabConfig
+
+    default = GitLabClient(GitLabConfig(), None, progress=NoProgress())
+    assert default.policy.reset_margin_s == 1.0
+    set_ = GitLabConfig(rate_limit_reset_margin_s=0.05)
+    assert GitLabClient(set_, None, progress=NoProgress()).policy.reset_margin_s == 0.05
