@@ -59,10 +59,9 @@ class Recorder:
     def record(self, kind: str, elapsed_s: float) -> None:
         if elapsed_s <= self.threshold_s:
             return
-        stack = traceback.extract_stack()[:-2]
-        if any(f.filename.endswith(_HARNESS) for f in stack):
-            return  # pytest-xdist's own loops, waiting for its workers
-        where = _where(stack)
+        where = _where(traceback.extract_stack()[:-2])
+        if where and any(part in where[0] for part in _HARNESS):
+            return  # pytest-xdist's and execnet's own loops, waiting for each other
         wait = Wait(self.test, kind, elapsed_s, threading.current_thread().name, where)
         with self._lock:
             self.waits.append(wait)
@@ -178,7 +177,7 @@ def _functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
                     yield fn
 
 
-_HARNESS = ("/xdist/dsession.py", "/xdist/remote.py", "/execnet/gateway_base.py")
+_HARNESS = ("/xdist/", "/execnet/")
 
 
 def _where(stack: traceback.StackSummary, depth: int = 4) -> list[str]:
