@@ -1,49 +1,25 @@
-"""The relational schema: every table the product stores, the same on SQLite and PostgreSQL.
+"""The mapped classes of the store's tables (``maturity.store.schema``), for code that reads and
+writes objects through a ``Session``.
 
-Rows collected from outside carry a natural key (``source``, ``scope``, ``external_id``, or the
-repository and sha for git) with a unique constraint, so that collecting twice changes nothing.
-``team_id`` on collected rows is derived from ``scope`` and the ownership rules of the
-configuration; it is recomputed whenever the configuration changes (see ``maturity.teams``).
+Each class is mapped onto its Core table (``__table__``): the schema, its columns, constraints
+and indexes are declared once, in ``schema``, which imports no ORM; the annotations here only
+type the attributes.
 """
 
 # No ``from __future__ import annotations`` here: SQLAlchemy reads the ``Mapped[...]``
-# annotations of every column when the module is imported, and objects are read faster than
-# strings it must parse and evaluate (a sixth of this module's import, paid by every command).
+# annotations of every class when the module is imported, and objects are read faster than
+# strings it must parse and evaluate.
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Date,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped
 
-from maturity.store.types import JSONText, UTCDateTime
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from maturity.store import schema
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dt.datetime: UTCDateTime(),
-        dict[str, Any]: JSONText(),
-    }
+    metadata = schema.metadata
 
 
 # --- organisation -------------------------------------------------------------------------
@@ -52,75 +28,68 @@ class Base(DeclarativeBase):
 class Meta(Base):
     """Key/value facts about the store itself (the author-hash salt, the model version)."""
 
-    __tablename__ = "meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    __table__ = schema.meta
+    key: Mapped[str]
+    value: Mapped[str]
 
 
 class Team(Base):
-    __tablename__ = "teams"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    __table__ = schema.teams
+    id: Mapped[int]
+    name: Mapped[str]
+    slug: Mapped[str]
 
 
 class Ownership(Base):
     """What a team owns in one source: a glob over that source's scopes (``payments/*``)."""
 
-    __tablename__ = "ownership"
-    __table_args__ = (UniqueConstraint("team_id", "source", "pattern"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(32))
-    pattern: Mapped[str] = mapped_column(String(500))
+    __table__ = schema.ownership
+    id: Mapped[int]
+    team_id: Mapped[int]
+    source: Mapped[str]
+    pattern: Mapped[str]
 
 
 class Repository(Base):
     """A git repository, cloned locally (``kind='git'``) or known through an API (``github``)."""
 
-    __tablename__ = "repositories"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(500), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(300))
-    location: Mapped[str] = mapped_column(Text)
-    slug: Mapped[str | None] = mapped_column(String(300), index=True)
-    default_branch: Mapped[str | None] = mapped_column(String(300))
-    team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"), index=True
-    )
+    __table__ = schema.repositories
+    id: Mapped[int]
+    key: Mapped[str]
+    kind: Mapped[str]
+    name: Mapped[str]
+    location: Mapped[str]
+    slug: Mapped[str | None]
+    default_branch: Mapped[str | None]
+    team_id: Mapped[int | None]
 
 
 # --- git ----------------------------------------------------------------------------------
 
 
 class Commit(Base):
-    __tablename__ = "commits"
-    __table_args__ = (
-        UniqueConstraint("repository_id", "sha"),
-        Index("ix_commits_repository_committed", "repository_id", "committed_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
-    sha: Mapped[str] = mapped_column(String(64))
-    parents: Mapped[str] = mapped_column(Text, default="")
-    author_hash: Mapped[str] = mapped_column(String(32))
+    __table__ = schema.commits
+    id: Mapped[int]
+    repository_id: Mapped[int]
+    sha: Mapped[str]
+    parents: Mapped[str]
+    author_hash: Mapped[str]
     authored_at: Mapped[dt.datetime]
-    author_tz_offset: Mapped[int] = mapped_column(Integer)
+    author_tz_offset: Mapped[int]
     committed_at: Mapped[dt.datetime]
-    committer_tz_offset: Mapped[int] = mapped_column(Integer)
-    is_merge: Mapped[bool] = mapped_column(Boolean)
-    additions: Mapped[int] = mapped_column(Integer, default=0)
-    deletions: Mapped[int] = mapped_column(Integer, default=0)
-    files_changed: Mapped[int] = mapped_column(Integer, default=0)
-    binary_files: Mapped[int] = mapped_column(Integer, default=0)
-    test_files: Mapped[int] = mapped_column(Integer, default=0)
-    ci_files: Mapped[int] = mapped_column(Integer, default=0)
-    infra_files: Mapped[int] = mapped_column(Integer, default=0)
-    docs_files: Mapped[int] = mapped_column(Integer, default=0)
-    issue_keys: Mapped[str | None] = mapped_column(Text)
-    subject: Mapped[str] = mapped_column(Text, default="")
-    on_default_branch: Mapped[bool | None] = mapped_column(Boolean)
+    committer_tz_offset: Mapped[int]
+    is_merge: Mapped[bool]
+    additions: Mapped[int]
+    deletions: Mapped[int]
+    files_changed: Mapped[int]
+    binary_files: Mapped[int]
+    test_files: Mapped[int]
+    ci_files: Mapped[int]
+    infra_files: Mapped[int]
+    docs_files: Mapped[int]
+    issue_keys: Mapped[str | None]
+    subject: Mapped[str]
+    on_default_branch: Mapped[bool | None]
 
 
 class CommitFile(Base):
@@ -129,37 +98,33 @@ class CommitFile(Base):
     brought in (its difference from its first parent); a rename lists both paths, the old one
     with no lines."""
 
-    __tablename__ = "commit_files"
-    repository_id: Mapped[int] = mapped_column(
-        ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
-    )
-    sha: Mapped[str] = mapped_column(String(64), primary_key=True)
-    path: Mapped[str] = mapped_column(Text, primary_key=True)
-    additions: Mapped[int] = mapped_column(Integer, default=0)
-    deletions: Mapped[int] = mapped_column(Integer, default=0)
+    __table__ = schema.commit_files
+    repository_id: Mapped[int]
+    sha: Mapped[str]
+    path: Mapped[str]
+    additions: Mapped[int]
+    deletions: Mapped[int]
 
 
 class Tag(Base):
-    __tablename__ = "tags"
-    __table_args__ = (UniqueConstraint("repository_id", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(500))
-    sha: Mapped[str] = mapped_column(String(64))
+    __table__ = schema.tags
+    id: Mapped[int]
+    repository_id: Mapped[int]
+    name: Mapped[str]
+    sha: Mapped[str]
     tagged_at: Mapped[dt.datetime | None]
-    is_annotated: Mapped[bool] = mapped_column(Boolean)
-    tagger_hash: Mapped[str | None] = mapped_column(String(32))
-    on_default_branch: Mapped[bool | None] = mapped_column(Boolean)
+    is_annotated: Mapped[bool]
+    tagger_hash: Mapped[str | None]
+    on_default_branch: Mapped[bool | None]
 
 
 class Branch(Base):
-    __tablename__ = "branches"
-    __table_args__ = (UniqueConstraint("repository_id", "name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(500))
-    head_sha: Mapped[str] = mapped_column(String(64))
-    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table__ = schema.branches
+    id: Mapped[int]
+    repository_id: Mapped[int]
+    name: Mapped[str]
+    head_sha: Mapped[str]
+    is_default: Mapped[bool]
     last_commit_at: Mapped[dt.datetime | None]
 
 
@@ -167,19 +132,18 @@ class Branch(Base):
 
 
 class PullRequest(Base):
-    __tablename__ = "pull_requests"
-    __table_args__ = (UniqueConstraint("repository_id", "number"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    external_id: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(16))
-    author_hash: Mapped[str | None] = mapped_column(String(32))
-    base_branch: Mapped[str | None] = mapped_column(String(500))
-    head_branch: Mapped[str | None] = mapped_column(String(500))
-    head_sha: Mapped[str | None] = mapped_column(String(64))
-    merge_commit_sha: Mapped[str | None] = mapped_column(String(64), index=True)
+    __table__ = schema.pull_requests
+    id: Mapped[int]
+    repository_id: Mapped[int]
+    number: Mapped[int]
+    external_id: Mapped[str]
+    title: Mapped[str]
+    state: Mapped[str]
+    author_hash: Mapped[str | None]
+    base_branch: Mapped[str | None]
+    head_branch: Mapped[str | None]
+    head_sha: Mapped[str | None]
+    merge_commit_sha: Mapped[str | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime | None]
     first_commit_at: Mapped[dt.datetime | None]
@@ -187,27 +151,26 @@ class PullRequest(Base):
     approved_at: Mapped[dt.datetime | None]
     merged_at: Mapped[dt.datetime | None]
     closed_at: Mapped[dt.datetime | None]
-    additions: Mapped[int | None] = mapped_column(Integer)
-    deletions: Mapped[int | None] = mapped_column(Integer)
-    commits_count: Mapped[int | None] = mapped_column(Integer)
-    review_count: Mapped[int] = mapped_column(Integer, default=0)
-    approval_count: Mapped[int] = mapped_column(Integer, default=0)
+    additions: Mapped[int | None]
+    deletions: Mapped[int | None]
+    commits_count: Mapped[int | None]
+    review_count: Mapped[int]
+    approval_count: Mapped[int]
     #: label names as a JSON list (code hosts that have labels)
-    labels: Mapped[str | None] = mapped_column(Text)
+    labels: Mapped[str | None]
     #: labelled as a hotfix (``hotfix_labels``): deployments of its commits are hotfixes
-    is_hotfix: Mapped[bool | None] = mapped_column(Boolean)
+    is_hotfix: Mapped[bool | None]
 
 
 class Review(Base):
-    __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("pull_request_id", "external_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pull_request_id: Mapped[int] = mapped_column(ForeignKey("pull_requests.id", ondelete="CASCADE"))
-    external_id: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(32))
+    __table__ = schema.reviews
+    id: Mapped[int]
+    pull_request_id: Mapped[int]
+    external_id: Mapped[str]
+    state: Mapped[str]
     submitted_at: Mapped[dt.datetime | None]
-    reviewer_hash: Mapped[str | None] = mapped_column(String(32))
-    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    reviewer_hash: Mapped[str | None]
+    commit_sha: Mapped[str | None]
 
 
 # --- CI and delivery ----------------------------------------------------------------------
@@ -216,105 +179,88 @@ class Review(Base):
 class Build(Base):
     """One CI run: a Jenkins build, a GitHub Actions workflow run, or a pushed event."""
 
-    __tablename__ = "builds"
-    __table_args__ = (
-        UniqueConstraint("source", "scope", "external_id"),
-        Index("ix_builds_team_started", "team_id", "started_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
-    external_id: Mapped[str] = mapped_column(String(200))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
-    repository_id: Mapped[int | None] = mapped_column(
-        ForeignKey("repositories.id", ondelete="SET NULL")
-    )
-    job: Mapped[str] = mapped_column(String(500))
-    number: Mapped[int | None] = mapped_column(Integer)
-    commit_sha: Mapped[str | None] = mapped_column(String(64), index=True)
-    branch: Mapped[str | None] = mapped_column(String(500))
-    event: Mapped[str | None] = mapped_column(String(64))
-    result: Mapped[str | None] = mapped_column(String(32))
-    stage: Mapped[str | None] = mapped_column(String(200))
+    __table__ = schema.builds
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
+    external_id: Mapped[str]
+    team_id: Mapped[int | None]
+    repository_id: Mapped[int | None]
+    job: Mapped[str]
+    number: Mapped[int | None]
+    commit_sha: Mapped[str | None]
+    branch: Mapped[str | None]
+    event: Mapped[str | None]
+    result: Mapped[str | None]
+    stage: Mapped[str | None]
     started_at: Mapped[dt.datetime]
-    duration_s: Mapped[float | None] = mapped_column(Float)
-    tests_total: Mapped[int | None] = mapped_column(Integer)
-    tests_failed: Mapped[int | None] = mapped_column(Integer)
-    tests_skipped: Mapped[int | None] = mapped_column(Integer)
-    has_lint: Mapped[bool | None] = mapped_column(Boolean)
+    duration_s: Mapped[float | None]
+    tests_total: Mapped[int | None]
+    tests_failed: Mapped[int | None]
+    tests_skipped: Mapped[int | None]
+    has_lint: Mapped[bool | None]
     parameters: Mapped[dict[str, Any] | None]
-    url: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None]
     #: every git revision the build checked out (remote, sha, branch) when it checked out more
     #: than one, e.g. a shared library and the project; ``commit_sha`` is the project's
-    revisions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONText())
+    revisions: Mapped[list[dict[str, Any]] | None]
 
 
 class Deployment(Base):
-    __tablename__ = "deployments"
-    __table_args__ = (
-        UniqueConstraint("source", "scope", "external_id"),
-        Index("ix_deployments_team_started", "team_id", "started_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
-    external_id: Mapped[str] = mapped_column(String(200))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
-    repository_id: Mapped[int | None] = mapped_column(
-        ForeignKey("repositories.id", ondelete="SET NULL")
-    )
-    service: Mapped[str] = mapped_column(String(300))
-    environment: Mapped[str] = mapped_column(String(200))
-    version: Mapped[str | None] = mapped_column(String(300))
-    commit_sha: Mapped[str | None] = mapped_column(String(64), index=True)
+    __table__ = schema.deployments
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
+    external_id: Mapped[str]
+    team_id: Mapped[int | None]
+    repository_id: Mapped[int | None]
+    service: Mapped[str]
+    environment: Mapped[str]
+    version: Mapped[str | None]
+    commit_sha: Mapped[str | None]
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
-    status: Mapped[str] = mapped_column(String(32))
-    trigger: Mapped[str | None] = mapped_column(String(32))
-    is_rollback: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_hotfix: Mapped[bool] = mapped_column(Boolean, default=False)
-    build_ref: Mapped[str | None] = mapped_column(String(300))
-    url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str]
+    trigger: Mapped[str | None]
+    is_rollback: Mapped[bool]
+    is_hotfix: Mapped[bool]
+    build_ref: Mapped[str | None]
+    url: Mapped[str | None]
 
 
 # --- issue trackers -----------------------------------------------------------------------
 
 
 class Issue(Base):
-    __tablename__ = "issues"
-    __table_args__ = (
-        UniqueConstraint("source", "scope", "external_id"),
-        Index("ix_issues_team_created", "team_id", "created_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
-    external_id: Mapped[str] = mapped_column(String(200))
-    key: Mapped[str] = mapped_column(String(200))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
-    title: Mapped[str] = mapped_column(Text, default="")
-    issue_type: Mapped[str | None] = mapped_column(String(100))
-    priority: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str | None] = mapped_column(String(100))
-    status_category: Mapped[str | None] = mapped_column(String(32))
-    labels: Mapped[str | None] = mapped_column(Text)
+    __table__ = schema.issues
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
+    external_id: Mapped[str]
+    key: Mapped[str]
+    team_id: Mapped[int | None]
+    title: Mapped[str]
+    issue_type: Mapped[str | None]
+    priority: Mapped[str | None]
+    status: Mapped[str | None]
+    status_category: Mapped[str | None]
+    labels: Mapped[str | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
-    is_incident: Mapped[bool] = mapped_column(Boolean, default=False)
-    service: Mapped[str | None] = mapped_column(String(300))
-    deployment_ref: Mapped[str | None] = mapped_column(String(300))
-    url: Mapped[str | None] = mapped_column(Text)
+    is_incident: Mapped[bool]
+    service: Mapped[str | None]
+    deployment_ref: Mapped[str | None]
+    url: Mapped[str | None]
 
 
 class IssueTransition(Base):
-    __tablename__ = "issue_transitions"
-    __table_args__ = (UniqueConstraint("issue_id", "external_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    external_id: Mapped[str] = mapped_column(String(200))
-    from_status: Mapped[str | None] = mapped_column(String(100))
-    to_status: Mapped[str | None] = mapped_column(String(100))
+    __table__ = schema.issue_transitions
+    id: Mapped[int]
+    issue_id: Mapped[int]
+    external_id: Mapped[str]
+    from_status: Mapped[str | None]
+    to_status: Mapped[str | None]
     changed_at: Mapped[dt.datetime]
 
 
@@ -322,31 +268,25 @@ class IssueTransition(Base):
 
 
 class CollectorRun(Base):
-    __tablename__ = "collector_runs"
-    __table_args__ = (
-        Index("ix_collector_runs_source_started", "source", "started_at"),
-        # the newest finish is part of the store version (web.cache): an index lookup, not a scan
-        Index("ix_collector_runs_finished", "finished_at"),
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
+    __table__ = schema.collector_runs
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
-    status: Mapped[str] = mapped_column(String(16))
-    records: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str]
+    records: Mapped[int]
     counts: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None]
 
 
 class Cursor(Base):
-    __tablename__ = "cursors"
-    __table_args__ = (UniqueConstraint("source", "scope", "stream"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
-    stream: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str] = mapped_column(Text)
+    __table__ = schema.cursors
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
+    stream: Mapped[str]
+    value: Mapped[str]
     updated_at: Mapped[dt.datetime]
 
 
@@ -359,14 +299,13 @@ class ScopeLease(Base):
     collecting a second time.
     """
 
-    __tablename__ = "scope_leases"
-    __table_args__ = (UniqueConstraint("source", "scope"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(500))
-    holder: Mapped[str | None] = mapped_column(String(200))
+    __table__ = schema.scope_leases
+    id: Mapped[int]
+    source: Mapped[str]
+    scope: Mapped[str]
+    holder: Mapped[str | None]
     expires_at: Mapped[dt.datetime | None]
-    done_key: Mapped[str | None] = mapped_column(String(64))
+    done_key: Mapped[str | None]
     result: Mapped[dict[str, Any] | None]
 
 
@@ -376,80 +315,67 @@ class ScopeLease(Base):
 class Snapshot(Base):
     """A team's level in one dimension for the week ending ``period_end``."""
 
-    __tablename__ = "snapshots"
-    __table_args__ = (
-        UniqueConstraint("team_id", "dimension", "period_end"),
-        # the organisation trend (mean score per week and dimension) reads this index alone,
-        # never the rows and their evidence: 8.6x faster on two years of 200 teams
-        Index("ix_snapshots_trend", "period_end", "dimension", "score"),
-        # re-scoring deletes and inserts: ids must never be handed out again (store version)
-        {"sqlite_autoincrement": True},
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    dimension: Mapped[str] = mapped_column(String(64))
-    period_end: Mapped[dt.date] = mapped_column(Date)
-    level: Mapped[int] = mapped_column(Integer)
-    score: Mapped[float] = mapped_column(Float)
-    coverage: Mapped[float] = mapped_column(Float)
+    __table__ = schema.snapshots
+    id: Mapped[int]
+    team_id: Mapped[int]
+    dimension: Mapped[str]
+    period_end: Mapped[dt.date]
+    level: Mapped[int]
+    score: Mapped[float]
+    coverage: Mapped[float]
     evidence: Mapped[dict[str, Any]]
-    model_version: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str]
     computed_at: Mapped[dt.datetime]
 
 
 class MetricValue(Base):
     """A metric's value for a team over the trailing window ending ``period_end``."""
 
-    __tablename__ = "metric_values"
-    __table_args__ = (
-        UniqueConstraint("team_id", "metric", "period_end"),
-        {"sqlite_autoincrement": True},  # as snapshots: ids never reused
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    metric: Mapped[str] = mapped_column(String(100))
-    period_end: Mapped[dt.date] = mapped_column(Date)
-    window_days: Mapped[int] = mapped_column(Integer)
-    value: Mapped[float | None] = mapped_column(Float)
-    sample_size: Mapped[int] = mapped_column(Integer, default=0)
+    __table__ = schema.metric_values
+    id: Mapped[int]
+    team_id: Mapped[int]
+    metric: Mapped[str]
+    period_end: Mapped[dt.date]
+    window_days: Mapped[int]
+    value: Mapped[float | None]
+    sample_size: Mapped[int]
 
 
 # --- surveys ------------------------------------------------------------------------------
 
 
 class SurveyRound(Base):
-    __tablename__ = "survey_rounds"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(64), unique=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    opened_on: Mapped[dt.date] = mapped_column(Date)
-    closes_on: Mapped[dt.date | None] = mapped_column(Date)
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    k: Mapped[int] = mapped_column(Integer)
+    __table__ = schema.survey_rounds
+    id: Mapped[int]
+    public_id: Mapped[str]
+    team_id: Mapped[int]
+    opened_on: Mapped[dt.date]
+    closes_on: Mapped[dt.date | None]
+    closed: Mapped[bool]
+    k: Mapped[int]
     questions: Mapped[dict[str, Any]]
-    model_version: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str]
 
 
 class SurveyToken(Base):
     """A one-time link's token, kept only as a hash; spending it flips ``spent``, nothing else."""
 
-    __tablename__ = "survey_tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
-    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    spent: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table__ = schema.survey_tokens
+    id: Mapped[int]
+    round_id: Mapped[int]
+    token_hash: Mapped[str]
+    spent: Mapped[bool]
 
 
 class SurveyResponse(Base):
     """One anonymous answer sheet: the round, the answers, and nothing that tells who or when."""
 
-    __tablename__ = "survey_responses"
+    __table__ = schema.survey_responses
     # WITHOUT ROWID: SQLite then orders rows by the random id, never by insertion.
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
+    id: Mapped[str]
+    round_id: Mapped[int]
     answers: Mapped[dict[str, Any]]
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None]
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -458,13 +384,13 @@ class SurveyResponse(Base):
 class ReportRun(Base):
     """A report that was generated, so the next one can default to the period since."""
 
-    __tablename__ = "report_runs"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    period_start: Mapped[dt.date] = mapped_column(Date)
-    period_end: Mapped[dt.date] = mapped_column(Date)
+    __table__ = schema.report_runs
+    id: Mapped[int]
+    team_id: Mapped[int]
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
     generated_at: Mapped[dt.datetime]
-    format: Mapped[str] = mapped_column(String(8))
+    format: Mapped[str]
 
 
 # --- web sessions -------------------------------------------------------------------------
@@ -478,10 +404,10 @@ class LoginSession(Base):
     row, so a copied cookie stops working at once.
     """
 
-    __tablename__ = "login_sessions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    binding: Mapped[str] = mapped_column(String(64))
+    __table__ = schema.login_sessions
+    id: Mapped[int]
+    id_hash: Mapped[str]
+    role: Mapped[str]
+    binding: Mapped[str]
     created_at: Mapped[dt.datetime]
-    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    expires_at: Mapped[dt.datetime]
