@@ -28,7 +28,7 @@ REGISTERED: dict[str, str] = {
     "gitlab": "collectors.gitlab:SOURCE",
     "jenkins": "collectors.jenkins:SOURCE",
     "jira": "collectors.jira:SOURCE",
-    "events": "collectors.events:DECLARATION",
+    "events": "collectors.event_source:DECLARATION",
 }
 #: the sources that are pushed, not pulled: declared (a team key, row attribution), but with
 #: nothing for ``maturity collect`` to do ('maturity ingest' and the API take their events)

@@ -33,15 +33,13 @@ from pydantic import (
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collectors.base import CollectorError, NoSettings, Source
+from collectors.base import CollectorError
+from collectors.event_source import DECLARATION as DECLARATION  # the declaration, as before
+from collectors.event_source import SOURCE
 from maturity import teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
 
-SOURCE = "events"
-#: events are pushed (``maturity ingest``, ``POST /api/v1/events``), never pulled: the source
-#: has no collector, and teams own its rows by the globs of their ``services``
-DECLARATION: Source[NoSettings] = Source(name=SOURCE, team_key="services")
 #: a line longer than this is refused before it is parsed (a runaway log, not an event)
 MAX_LINE_CHARS = 100_000
 #: how many events one ingestion (a file or a request) may carry

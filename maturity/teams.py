@@ -15,13 +15,14 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from maturity import config as config_mod
 from maturity.config import Config, TeamConfig
-from maturity.store import tables, write
+from maturity.store import schema, tables, write
 
 #: the source whose ownership globs are the team's ``services`` (events pushed from any CI)
 EVENTS = "events"
@@ -57,21 +58,26 @@ def sync(session: Session, config: Config) -> dict[str, int]:
     Returns:
         team name to team id.
     """
+    # Core statements throughout (here and in what a collection runs): no ORM unit of work,
+    # so a collection never configures the mappers.
+    T = schema.teams
     ids: dict[str, int] = {}
-    existing = {t.name: t for t in session.scalars(select(tables.Team))}
-    used_slugs = {t.slug for t in existing.values()}
+    existing = {name: (team_id, slug) for team_id, name, slug in session.execute(select(T))}
+    used_slugs = {slug for _, slug in existing.values()}
     for team_cfg in config.teams:
-        team = existing.get(team_cfg.name)
-        if team is None:
-            slug = base = slugify(team_cfg.name)
-            n = 2
-            while slug in used_slugs:
-                slug, n = f"{base}-{n}", n + 1
-            used_slugs.add(slug)
-            team = tables.Team(name=team_cfg.name, slug=slug)
-            session.add(team)
-            session.flush()
-        ids[team_cfg.name] = team.id
+        if team_cfg.name in existing:
+            ids[team_cfg.name] = existing[team_cfg.name][0]
+            continue
+        slug = base = slugify(team_cfg.name)
+        n = 2
+        while slug in used_slugs:
+            slug, n = f"{base}-{n}", n + 1
+        used_slugs.add(slug)
+        ids[team_cfg.name] = int(
+            session.execute(
+                insert(T).values(name=team_cfg.name, slug=slug).returning(T.c.id)
+            ).scalar_one()
+        )
     wanted = {
         (ids[team_cfg.name], source, p)
         for team_cfg in config.teams
@@ -79,15 +85,15 @@ def sync(session: Session, config: Config) -> dict[str, int]:
         for p in team_cfg.owns(team_key)
     }
     wanted |= _path_rules(config, ids)
-    own = tables.Ownership
+    own = schema.ownership
     stored = {
         (r[1], r[2], r[3]): r[0]
-        for r in session.execute(select(own.id, own.team_id, own.source, own.pattern))
+        for r in session.execute(select(own.c.id, own.c.team_id, own.c.source, own.c.pattern))
     }
     # Only what changed is written: a configuration that did not change writes nothing.
     gone = [row_id for rule, row_id in stored.items() if rule not in wanted]
     if gone:
-        session.execute(delete(own).where(own.id.in_(gone)))
+        session.execute(delete(own).where(own.c.id.in_(gone)))
     rows = [{"team_id": t, "source": s, "pattern": p} for t, s, p in sorted(wanted - set(stored))]
     write.upsert(session, own, rows, key=["team_id", "source", "pattern"], update=[])
     # a repository that a team lists with paths is shared: no one team owns it whole, its
@@ -173,17 +179,23 @@ def upsert_repository(
     slug: str | None = None,
 ) -> int:
     """Create or update a repository row; returns its id."""
-    repo = session.scalar(select(tables.Repository).where(tables.Repository.key == key))
-    if repo is None:
-        repo = tables.Repository(key=key, kind=kind, name=name, location=location)
-        session.add(repo)
-    repo.name, repo.location, repo.team_id = name, location, team_id
+    R = schema.repositories
+    values: dict[str, Any] = {"name": name, "location": location, "team_id": team_id}
     if default_branch is not None:
-        repo.default_branch = default_branch
+        values["default_branch"] = default_branch
     if slug is not None:
-        repo.slug = slug
-    session.flush()
-    return repo.id
+        values["slug"] = slug
+    row = session.execute(
+        select(R.c.id, *(R.c[c] for c in values)).where(R.c.key == key)
+    ).one_or_none()
+    if row is None:
+        stmt = insert(R).values(key=key, kind=kind, **values).returning(R.c.id)
+        return int(session.execute(stmt).scalar_one())
+    # only what changed is written, as the unit of work did: an unchanged repository is not
+    changed = {c: v for c, v in values.items() if getattr(row, c) != v}
+    if changed:
+        session.execute(update(R).where(R.c.id == row.id).values(**changed))
+    return int(row.id)
 
 
 def repository_for_events(session: Session, name: str) -> int:
@@ -245,26 +257,21 @@ def _match(rules: Sequence[tuple[int, str]], scope: str) -> int | None:
 def reattribute(session: Session) -> None:
     """Recompute ``team_id`` of every scoped row from the ownership rules (one UPDATE a scope)."""
     rules_by_source: dict[str, list[tuple[int, str]]] = {}
+    own, R = schema.ownership, schema.repositories
     for team_id, source, pattern in session.execute(
-        select(tables.Ownership.team_id, tables.Ownership.source, tables.Ownership.pattern)
+        select(own.c.team_id, own.c.source, own.c.pattern)
     ):
         rules_by_source.setdefault(source, []).append((team_id, pattern))
     # repositories known only from pull-request events belong to whoever owns their name
-    events_repos = session.execute(
-        select(tables.Repository.id, tables.Repository.name).where(
-            tables.Repository.kind == "events"
-        )
-    ).all()
+    events_repos = session.execute(select(R.c.id, R.c.name).where(R.c.kind == "events")).all()
     for repo_id, name in events_repos:
         owner = _match(rules_by_source.get(EVENTS, []), name)
         session.execute(
-            update(tables.Repository)
-            .where(
-                tables.Repository.id == repo_id, tables.Repository.team_id.is_distinct_from(owner)
-            )
+            update(R)
+            .where(R.c.id == repo_id, R.c.team_id.is_distinct_from(owner))
             .values(team_id=owner)
         )
-    repo_team = dict(session.execute(select(tables.Repository.id, tables.Repository.team_id)).all())
+    repo_team = dict(session.execute(select(R.c.id, R.c.team_id)).all())
     for model in _SCOPED_TABLES:
         table = write.table_of(model)
         pairs = session.execute(select(table.c.source, table.c.scope).distinct()).all()
@@ -302,12 +309,12 @@ def author_salt(session: Session) -> bytes:
     env = os.environ.get("MATURITY_AUTHOR_SALT")
     if env:
         return env.encode()
-    row = session.get(tables.Meta, _SALT_KEY)
-    if row is None:
-        row = tables.Meta(key=_SALT_KEY, value=secrets.token_hex(32))
-        session.add(row)
-        session.flush()
-    return row.value.encode()
+    meta = schema.meta
+    value = session.scalar(select(meta.c.value).where(meta.c.key == _SALT_KEY))
+    if value is None:
+        value = secrets.token_hex(32)
+        session.execute(insert(meta).values(key=_SALT_KEY, value=value))
+    return str(value).encode()
 
 
 def hash_identity(salt: bytes, identity: str) -> str:

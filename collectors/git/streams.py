@@ -39,7 +39,7 @@ from collectors.git import client as repo_mod
 from collectors.git import log as log_mod
 from maturity import teams
 from maturity.config import RepositorySpec
-from maturity.store import tables, write
+from maturity.store import schema, tables, write
 from maturity.store.engine import session_scope
 
 log = logging.getLogger("collectors.git")
@@ -323,7 +323,7 @@ def _tag_rows(
     has_default = state.default_ref is not None
     on_default: set[str] = set()
     shas = sorted({ref.sha for ref in tags}) if has_default else []
-    commits = tables.Commit
+    commits = schema.commits.c
     for start in range(0, len(shas), _IN_CHUNK):
         on_default.update(
             session.scalars(
@@ -404,11 +404,10 @@ class GitCollector(Collector[NoSettings]):
                         continue
                     if team_id is None:
                         team_id = session.scalar(
-                            select(tables.Team.id).where(tables.Team.name == team.name)
+                            select(schema.teams.c.id).where(schema.teams.c.name == team.name)
                         )
-                    repo_id = session.scalar(
-                        select(tables.Repository.id).where(tables.Repository.key == key)
-                    )
+                    R = schema.repositories
+                    repo_id = session.scalar(select(R.c.id).where(R.c.key == key))
                     if repo_id is None:  # not synced yet (called outside ``maturity collect``)
                         repo_id = teams.upsert_repository(
                             session,

@@ -16,10 +16,10 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, Table, delete, or_, select, update
+from sqlalchemy import Date, Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from maturity.store import tables
+from maturity.store import schema, tables
 from maturity.store.types import JSONText, UTCDateTime
 
 if TYPE_CHECKING:
@@ -205,12 +205,9 @@ def replace_rows(
 
 def get_cursor(session: Session, *, source: str, scope: str, stream: str) -> str | None:
     """The stored position of ``stream`` in ``source``/``scope``, or None before the first run."""
+    C = schema.cursors
     return session.scalar(
-        select(tables.Cursor.value).where(
-            tables.Cursor.source == source,
-            tables.Cursor.scope == scope,
-            tables.Cursor.stream == stream,
-        )
+        select(C.c.value).where(C.c.source == source, C.c.scope == scope, C.c.stream == stream)
     )
 
 
@@ -219,7 +216,7 @@ def set_cursor(session: Session, *, source: str, scope: str, stream: str, value:
 
     A cursor that already holds ``value`` is not written (nor its ``updated_at`` touched).
     """
-    table = table_of(tables.Cursor)
+    table = schema.cursors
     row = {
         "source": source,
         "scope": scope,
@@ -247,22 +244,16 @@ def start_run(session: Session, *, source: str, scope: str) -> int:
     kill) before it could record its end: it becomes ``interrupted``, so that no page shows it
     running for ever. Should it in fact still be running elsewhere, its own end overwrites this.
     """
-    R = tables.CollectorRun
+    R = schema.collector_runs
     session.execute(
         update(R)
-        .where(R.source == source, R.scope == scope, R.status == "running")
+        .where(R.c.source == source, R.c.scope == scope, R.c.status == "running")
         .values(status="interrupted", error=INTERRUPTED)
     )
-    run = tables.CollectorRun(
-        source=source,
-        scope=scope,
-        started_at=dt.datetime.now(dt.UTC),
-        status="running",
-        records=0,
+    stmt = insert(R).values(
+        source=source, scope=scope, started_at=dt.datetime.now(dt.UTC), status="running", records=0
     )
-    session.add(run)
-    session.flush()
-    return run.id
+    return int(session.execute(stmt.returning(R.c.id)).scalar_one())
 
 
 def finish_run(
@@ -275,14 +266,21 @@ def finish_run(
     error: str | None = None,
 ) -> None:
     """Close a collector run with its outcome: ``success``, ``failed`` or ``partial``."""
-    run = session.get(tables.CollectorRun, run_id)
-    if run is None:
+    R = schema.collector_runs
+    found = session.execute(
+        update(R)
+        .where(R.c.id == run_id)
+        .values(
+            finished_at=dt.datetime.now(dt.UTC),
+            status=status,
+            records=records,
+            counts=dict(counts) if counts else None,
+            error=error,
+        )
+        .returning(R.c.id)
+    ).scalar_one_or_none()
+    if found is None:
         raise LookupError(f"no collector run {run_id}")
-    run.finished_at = dt.datetime.now(dt.UTC)
-    run.status = status
-    run.records = records
-    run.counts = dict(counts) if counts else None
-    run.error = error
 
 
 def replace_computed(
