@@ -23,9 +23,8 @@ from pydantic import BaseModel
 from maturity.config import Config
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from maturity.store import tables
+    from maturity.store.engine import Writer, Writers
 
 log = logging.getLogger("collectors")
 
@@ -90,7 +89,7 @@ class CollectContext:
     """Everything a source's collector gets."""
 
     config: Config
-    sessions: sessionmaker[Session]
+    sessions: Writers
     team: str | None = None
     full_refresh: bool = False
     progress: Progress = field(default_factory=NoProgress)
@@ -131,7 +130,7 @@ class Stream(abc.ABC):
         """Turn one raw record into what :meth:`store` writes; raise MalformedRecord if unfit."""
         return raw
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         """Upsert normalized rows by the declared key; returns how many records were written."""
         from maturity.store import write
 
@@ -141,14 +140,12 @@ class Stream(abc.ABC):
         rows = {tuple(r[k] for k in self.key): r for r in items if r is not None}
         return write.upsert(session, self.table, list(rows.values()), key=list(self.key))
 
-    def finish(self, session: Session, *, complete: bool) -> dict[str, int]:
+    def finish(self, session: Writer, *, complete: bool) -> dict[str, int]:
         """Called once every page is written (``complete``: the read covered everything, as on
         a first run or ``--full-refresh``); returns counts to add to the run's."""
         return {}
 
-    def run(
-        self, sessions: sessionmaker[Session], *, full_refresh: bool, progress: Progress
-    ) -> StreamResult:
+    def run(self, sessions: Writers, *, full_refresh: bool, progress: Progress) -> StreamResult:
         """Collect this stream; the default reads pages (see ``collectors.runner``)."""
         from collectors import runner
 

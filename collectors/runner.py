@@ -19,9 +19,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import (
     CollectContext,
@@ -38,6 +36,9 @@ from collectors.base import (
 )
 from maturity.store import write
 from maturity.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writers
 
 log = logging.getLogger("collectors.runner")
 
@@ -92,7 +93,7 @@ class Run:
 
 
 @contextlib.contextmanager
-def recorded_run(sessions: sessionmaker[Session], source: str, scope: str) -> Iterator[Run]:
+def recorded_run(sessions: Writers, source: str, scope: str) -> Iterator[Run]:
     """A collector-run row around the collection of one scope.
 
     Inside, record streams with :meth:`Run.add` and :meth:`Run.fail`. An exception that escapes
@@ -118,7 +119,7 @@ def recorded_run(sessions: sessionmaker[Session], source: str, scope: str) -> It
     _finish(sessions, run_id, run.result)
 
 
-def _finish(sessions: sessionmaker[Session], run_id: int, result: ScopeResult) -> None:
+def _finish(sessions: Writers, run_id: int, result: ScopeResult) -> None:
     try:
         with session_scope(sessions) as session:
             write.finish_run(
@@ -137,9 +138,7 @@ def _finish(sessions: sessionmaker[Session], run_id: int, result: ScopeResult) -
             raise
 
 
-def record_failure(
-    sessions: sessionmaker[Session], source: str, scope: str, error: str
-) -> ScopeResult:
+def record_failure(sessions: Writers, source: str, scope: str, error: str) -> ScopeResult:
     """A run that failed before any stream (an owner's repository list, Jenkins' job list)."""
     with recorded_run(sessions, source, scope) as run:
         raise CollectorError(error)
@@ -147,7 +146,7 @@ def record_failure(
 
 
 def run_pages(
-    sessions: sessionmaker[Session],
+    sessions: Writers,
     stream: Stream,
     *,
     full_refresh: bool = False,

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from maturity import config as config_mod
@@ -56,6 +58,12 @@ class AppContext:
         from maturity.store import engine as engine_mod
 
         return engine_mod.make_sessionmaker(self.engine)
+
+    @cached_property
+    def connections(self) -> Callable[[], Connection]:
+        """Core connections to the store, for what needs no mapped objects (a collection):
+        unlike :attr:`sessions`, they never import ``sqlalchemy.orm``."""
+        return self.engine.connect
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from maturity import scoring, snapshots
     from maturity.config import Config
     from maturity.model import Model
+    from maturity.store.engine import Writers
 
 # Scoring's modules (and pandas) are imported by the functions that score, so that a collection
 # (``maturity collect``) does not pay for them.
@@ -68,7 +69,7 @@ class Collected:
 
 
 def collect(
-    sessions: sessionmaker[Session],
+    sessions: Writers,
     config: Config,
     *,
     sources: Sequence[str] | None = None,
@@ -116,7 +117,7 @@ def collect(
     return done
 
 
-def begin_collection(sessions: sessionmaker[Session], config: Config) -> None:
+def begin_collection(sessions: Writers, config: Config) -> None:
     """The first step of every collection: the configured teams, their ownership and path
     rules into the store (the distributed ``refresh`` task calls it too)."""
     from maturity import teams
@@ -125,7 +126,7 @@ def begin_collection(sessions: sessionmaker[Session], config: Config) -> None:
         teams.sync(session, config)
 
 
-def end_collection(sessions: sessionmaker[Session]) -> None:
+def end_collection(sessions: Writers) -> None:
     """The last step of every collection, once every scope is in: attribute what came in to
     its team (the distributed ``after_refresh`` task calls it too, before it scores)."""
     from maturity import teams

@@ -15,20 +15,22 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, delete, func, insert, select, update
 
 from maturity import config as config_mod
 from maturity.config import Config, TeamConfig
-from maturity.store import schema, tables, write
+from maturity.store import schema, write
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer
 
 #: the source whose ownership globs are the team's ``services`` (events pushed from any CI)
 EVENTS = "events"
 #: the ownership source of monorepo path rules (``repository:glob``), shown with what a team owns
 PATHS = "paths"
-_SCOPED_TABLES: tuple[type[tables.Base], ...] = (tables.Build, tables.Deployment, tables.Issue)
+_SCOPED_TABLES: tuple[Table, ...] = (schema.builds, schema.deployments, schema.issues)
 
 
 def slugify(name: str) -> str:
@@ -50,7 +52,7 @@ def repository_name(location: str) -> str:
     return tail.removesuffix(".git") or location
 
 
-def sync(session: Session, config: Config) -> dict[str, int]:
+def sync(session: Writer, config: Config) -> dict[str, int]:
     """Make the teams, ownership and git repositories of the store match the configuration.
 
     Teams no longer configured are kept (their history stays visible) but own nothing.
@@ -157,18 +159,21 @@ def rules_of(source: str) -> str:
     return source
 
 
-def is_cloned(session: Session, slug: str) -> bool:
+def is_cloned(session: Writer, slug: str) -> bool:
     """Whether a team clones the repository ``owner/name`` (its git history comes from git)."""
     count = session.scalar(
         select(func.count())
-        .select_from(tables.Repository)
-        .where(tables.Repository.kind == "git", func.lower(tables.Repository.slug) == slug.lower())
+        .select_from(schema.repositories)
+        .where(
+            schema.repositories.c.kind == "git",
+            func.lower(schema.repositories.c.slug) == slug.lower(),
+        )
     )
     return bool(count)
 
 
 def upsert_repository(
-    session: Session,
+    session: Writer,
     *,
     key: str,
     kind: str,
@@ -198,7 +203,7 @@ def upsert_repository(
     return int(row.id)
 
 
-def repository_for_events(session: Session, name: str) -> int:
+def repository_for_events(session: Writer, name: str) -> int:
     """The repository that pull-request events naming ``name`` belong to.
 
     The one repository of that name a collector knows (git, GitHub), or else one of their own
@@ -206,7 +211,8 @@ def repository_for_events(session: Session, name: str) -> int:
     before a collector knew the repository move to it (where it has the number already, its
     own row stays), so that none is counted twice.
     """
-    R, P = tables.Repository, tables.PullRequest
+    repositories, pull_requests = schema.repositories, schema.pull_requests
+    R, P = repositories.c, pull_requests.c
     known = session.scalars(select(R.id).where(R.name == name, R.kind != "events")).all()
     if len(known) != 1:
         return upsert_repository(
@@ -221,17 +227,19 @@ def repository_for_events(session: Session, name: str) -> int:
     own = session.scalar(select(R.id).where(R.key == f"events:{name}"))
     if own is not None:
         taken = select(P.number).where(P.repository_id == target).scalar_subquery()
-        session.execute(delete(P).where(P.repository_id == own, P.number.in_(taken)))
-        session.execute(update(P).where(P.repository_id == own).values(repository_id=target))
-        session.execute(delete(R).where(R.id == own))
+        session.execute(delete(pull_requests).where(P.repository_id == own, P.number.in_(taken)))
+        session.execute(
+            update(pull_requests).where(P.repository_id == own).values(repository_id=target)
+        )
+        session.execute(delete(repositories).where(R.id == own))
     return target
 
 
-def owner_of(session: Session, source: str, scope: str) -> int | None:
+def owner_of(session: Writer, source: str, scope: str) -> int | None:
     """The team that owns ``scope`` in ``source``: the longest matching glob wins."""
     rules = session.execute(
-        select(tables.Ownership.team_id, tables.Ownership.pattern).where(
-            tables.Ownership.source == source
+        select(schema.ownership.c.team_id, schema.ownership.c.pattern).where(
+            schema.ownership.c.source == source
         )
     ).all()
     return _match([(r[0], r[1]) for r in rules], scope)
@@ -254,7 +262,7 @@ def _match(rules: Sequence[tuple[int, str]], scope: str) -> int | None:
     return best[1] if best else None
 
 
-def reattribute(session: Session) -> None:
+def reattribute(session: Writer) -> None:
     """Recompute ``team_id`` of every scoped row from the ownership rules (one UPDATE a scope)."""
     rules_by_source: dict[str, list[tuple[int, str]]] = {}
     own, R = schema.ownership, schema.repositories
@@ -304,7 +312,7 @@ def reattribute(session: Session) -> None:
 _SALT_KEY = "author_salt"
 
 
-def author_salt(session: Session) -> bytes:
+def author_salt(session: Writer) -> bytes:
     """The salt of author hashes: ``MATURITY_AUTHOR_SALT`` if set, else one kept in the store."""
     env = os.environ.get("MATURITY_AUTHOR_SALT")
     if env:

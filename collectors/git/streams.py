@@ -19,10 +19,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from collectors.base import (
     CollectContext,
@@ -39,8 +38,11 @@ from collectors.git import client as repo_mod
 from collectors.git import log as log_mod
 from maturity import teams
 from maturity.config import RepositorySpec
-from maturity.store import schema, tables, write
+from maturity.store import schema, write
 from maturity.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer, Writers
 
 log = logging.getLogger("collectors.git")
 
@@ -113,7 +115,7 @@ class _DefaultChange:
 
 
 def collect_repository(
-    sessions: sessionmaker[Session],
+    sessions: Writers,
     target: Target,
     cache_dir: Path,
     *,
@@ -186,7 +188,7 @@ def _default_change(state: _State, previous: _Cursor | None, old_tips: list[str]
 
 
 def _stream_commits(
-    sessions: sessionmaker[Session],
+    sessions: Writers,
     target: Target,
     state: _State,
     proc: log_mod.LogProcess | None,
@@ -223,7 +225,7 @@ def _stream_commits(
 
 
 def _finish(
-    sessions: sessionmaker[Session],
+    sessions: Writers,
     target: Target,
     state: _State,
     previous: _Cursor | None,
@@ -250,13 +252,13 @@ def _finish(
             _mark_default(session, target.repository_id, change.reset, change.now, change.left)
         tag_rows = _tag_rows(session, state, target.repository_id, salt)
         where = {"repository_id": target.repository_id}
-        write.replace_rows(session, tables.Tag, tag_rows, ["repository_id", "name"], where=where)
+        write.replace_rows(session, schema.tags, tag_rows, ["repository_id", "name"], where=where)
         write.replace_rows(
-            session, tables.Branch, branch_rows, ["repository_id", "name"], where=where
+            session, schema.branches, branch_rows, ["repository_id", "name"], where=where
         )
         write.update_rows(
             session,
-            tables.Repository,
+            schema.repositories,
             {"default_branch": state.default},
             where={"id": target.repository_id},
         )
@@ -266,7 +268,7 @@ def _finish(
     return {"tags": len(tag_rows), "branches": len(branch_rows)}
 
 
-def _write_commits(session: Session, rows: list[dict[str, Any]]) -> None:
+def _write_commits(session: Writer, rows: list[dict[str, Any]]) -> None:
     """Upsert commits and the files they changed (rows as :func:`log_mod.parse` yields them)."""
     files: list[dict[str, Any]] = []
     for row in rows:
@@ -285,12 +287,12 @@ def _write_commits(session: Session, rows: list[dict[str, Any]]) -> None:
             }
             for path, (added, deleted) in lines.items()
         )
-    write.upsert(session, tables.Commit, rows, _COMMIT_KEY)
-    write.upsert(session, tables.CommitFile, files, _FILE_KEY)
+    write.upsert(session, schema.commits, rows, _COMMIT_KEY)
+    write.upsert(session, schema.commit_files, files, _FILE_KEY)
 
 
 def _mark_default(
-    session: Session,
+    session: Writer,
     repository_id: int,
     reset: bool,
     now_default: set[str],
@@ -299,12 +301,12 @@ def _mark_default(
     """Set ``on_default_branch`` of commits stored earlier whose reachability changed."""
     where = {"repository_id": repository_id}
     if reset:
-        write.update_rows(session, tables.Commit, {"on_default_branch": False}, where=where)
+        write.update_rows(session, schema.commits, {"on_default_branch": False}, where=where)
     for shas, value in ((sorted(left_default), False), (sorted(now_default), True)):
         if shas:
             write.update_rows(
                 session,
-                tables.Commit,
+                schema.commits,
                 {"on_default_branch": value},
                 where=where,
                 where_in=("sha", shas),
@@ -312,7 +314,7 @@ def _mark_default(
 
 
 def _tag_rows(
-    session: Session, state: _State, repository_id: int, salt: bytes
+    session: Writer, state: _State, repository_id: int, salt: bytes
 ) -> list[dict[str, Any]]:
     """Rows of ``tags``; call it once the commits and their flags are written.
 
@@ -365,9 +367,7 @@ class History(Stream):
         self.target = target
         self.cache_dir = cache_dir
 
-    def run(
-        self, sessions: sessionmaker[Session], *, full_refresh: bool, progress: Progress
-    ) -> StreamResult:
+    def run(self, sessions: Writers, *, full_refresh: bool, progress: Progress) -> StreamResult:
         result = collect_repository(
             sessions, self.target, self.cache_dir, full_refresh=full_refresh, progress=progress
         )

@@ -18,9 +18,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import CollectContext, Collector, CollectorError, Page, Scopes, Stream
 from collectors.github import records
@@ -31,6 +29,9 @@ from maturity import teams
 from maturity.config import RulesConfig
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer
 
 SOURCE = "github"
 #: builds name their CI system; ``teams.reattribute`` falls back to the repository's team
@@ -89,7 +90,7 @@ class RepoScope:
     def api(self) -> str:
         return f"/repos/{self.full_name}"
 
-    def hash(self, session: Session, identity: str | None) -> str | None:
+    def hash(self, session: Writer, identity: str | None) -> str | None:
         if not identity:
             return None
         if self._salt is None:
@@ -170,11 +171,11 @@ class GitHubStream(Stream):
         ):
             yield items, resp.next_url(), resp.etag
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         """The row of one normalized item (the scope's columns added); None: not stored."""
         return dict(item)
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = [r for item in items if item is not None and (r := self.row(session, item))]
         return super().store(session, rows)
 
@@ -445,7 +446,7 @@ class PullRequests(NewestFirstStream):
         reviews = raw.get("_reviews") if isinstance(raw, dict) else None
         return records.pull_request_rest(raw, reviews, hotfix_labels=hotfix)
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         if not items:
             return 0
         repo_id = self.repo.repository_id
@@ -549,13 +550,13 @@ class Commits(NewestFirstStream):
     table = tables.Commit
     key = ("repository_id", "sha")
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         row = dict(item)
         row["author_hash"] = self.repo.hash(session, row.pop("author_identity")) or ""
         row["repository_id"] = self.repo.repository_id
         return row
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = [r for item in items if (r := self.row(session, item))]
         # Sizes and file kinds stay as the git collector or a later run wrote them.
         keep = ["parents", "author_hash", "authored_at", "committed_at", "is_merge", "subject"]
@@ -613,7 +614,7 @@ class WorkflowRuns(NewestFirstStream):
     table = tables.Build
     key = ("source", "scope", "external_id")
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         row = {k: v for k, v in item.items() if k not in ("created_at", "completed")}
         row.update(
             source=BUILD_SOURCE,
@@ -712,13 +713,13 @@ class Deployments(NewestFirstStream):
     table = tables.Deployment
     key = ("source", "scope", "external_id")
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         # Hotfix pull requests (labelled, see PullRequests) make their commits' deployments
         # hotfixes too; the pull requests are stored first, as their stream runs first.
         self._hotfix_shas = _stored_hotfix_shas(session, self.repo.repository_id)
         return super().store(session, items)
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         row = {k: v for k, v in item.items() if k != "pending"}
         row.update(
             source=SOURCE,
@@ -759,7 +760,7 @@ class Tags(GitHubStream):
     table = tables.Tag
     key = ("repository_id", "name")
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = [
             {
                 "repository_id": self.repo.repository_id,
@@ -793,7 +794,7 @@ class Releases(NewestFirstStream):
     def normalize(self, raw: Any) -> Any:
         return records.release(raw)
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         written = 0
         for item in items:
             if item["draft"]:
@@ -852,12 +853,12 @@ class Issues(GitHubStream):
     table = tables.Issue
     key = ("source", "scope", "external_id")
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         # None: a pull request in the issues list (``store`` drops those)
         return {**item, "source": SOURCE, "scope": self.scope, "team_id": self.repo.team_id}
 
 
-def _stored_hotfix_shas(session: Session, repository_id: int) -> set[str]:
+def _stored_hotfix_shas(session: Writer, repository_id: int) -> set[str]:
     """The commits of the repository's stored hotfix pull requests."""
     rows = write.rows_where(
         session,

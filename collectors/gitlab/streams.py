@@ -27,9 +27,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import (
     CollectContext,
@@ -48,6 +46,9 @@ from maturity import teams
 from maturity.config import RulesConfig
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer, Writers
 
 log = logging.getLogger("collectors.gitlab")
 
@@ -72,7 +73,7 @@ class ProjectScope:
     client: GitLabClient
     source: GitLabConfig
     rules: RulesConfig
-    sessions: sessionmaker[Session]
+    sessions: Writers
     path: str
     name: str
     repository_id: int
@@ -88,7 +89,7 @@ class ProjectScope:
     def page_size(self) -> int:
         return self.source.page_size
 
-    def hash(self, session: Session, identity: str | None) -> str | None:
+    def hash(self, session: Writer, identity: str | None) -> str | None:
         if not identity:
             return None
         if self._salt is None:
@@ -124,11 +125,11 @@ class GitLabStream(Stream):
         self.project = project
         self.client = project.client
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         """The row of one normalized item (the scope's columns added); None: not stored."""
         return dict(item)
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = [r for item in items if item is not None and (r := self.row(session, item))]
         return super().store(session, rows)
 
@@ -255,7 +256,7 @@ class MergeRequests(UpdatedAfterStream):
             raw, approvals, commits, hotfix_labels=self.project.source.hotfix_labels
         )
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         if not items:
             return 0
         repo_id = self.project.repository_id
@@ -320,7 +321,7 @@ class Pipelines(UpdatedAfterStream):
     def normalize(self, raw: Any) -> Any:
         return records.pipeline(raw)
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         return {
             **item,
             "source": BUILD_SOURCE,
@@ -329,7 +330,7 @@ class Pipelines(UpdatedAfterStream):
             "repository_id": self.project.repository_id,
         }
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = {r["external_id"]: r for item in items if item and (r := self.row(session, item))}
         if not rows:
             return 0
@@ -460,7 +461,7 @@ class Jobs(GitLabStream):
         records.job(raw, self.project.source.lint_patterns)  # raises with the reason
         raise MalformedRecord("job without a usable pipeline")
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         written = 0
         where = {"source": BUILD_SOURCE, "scope": self.scope}
         for fact in items:
@@ -535,7 +536,7 @@ class Commits(GitLabStream):
     def normalize(self, raw: Any) -> Any:
         return records.commit(raw)
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         rows = []
         for item in items:
             row = dict(item)
@@ -585,7 +586,7 @@ class Deployments(UpdatedAfterStream):
         item["pipeline_id"] = pipeline_id if isinstance(pipeline_id, int) else None
         return item
 
-    def store(self, session: Session, items: list[Any]) -> int:
+    def store(self, session: Writer, items: list[Any]) -> int:
         items = [i for i in items if i is not None]
         if not items:
             return 0
@@ -620,7 +621,7 @@ class Deployments(UpdatedAfterStream):
         return write.upsert(session, self.table, list(rows.values()), key=list(self.key))
 
 
-def _stored_hotfix_shas(session: Session, repository_id: int) -> set[str]:
+def _stored_hotfix_shas(session: Writer, repository_id: int) -> set[str]:
     rows = write.rows_where(
         session,
         tables.PullRequest,
@@ -646,7 +647,7 @@ class Issues(UpdatedAfterStream):
     def normalize(self, raw: Any) -> Any:
         return records.issue(raw, incident_labels=self.project.source.incident_labels)
 
-    def row(self, session: Session, item: Any) -> dict[str, Any] | None:
+    def row(self, session: Writer, item: Any) -> dict[str, Any] | None:
         return {**item, "source": SOURCE, "scope": self.scope, "team_id": self.project.team_id}
 
 

@@ -19,9 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import (
     CollectContext,
@@ -38,6 +36,9 @@ from collectors.jenkins.config import JenkinsConfig
 from maturity import teams
 from maturity.config import Config, RulesConfig
 from maturity.store import tables, write
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer
 
 log = logging.getLogger("collectors.jenkins")
 
@@ -222,7 +223,7 @@ class BuildStream(Stream):
             raw, job=self.job, source=self.cfg, rules=self.rules, repositories=self.repositories
         )
 
-    def store(self, session: Session, items: list[records.BuildRecord]) -> int:
+    def store(self, session: Writer, items: list[records.BuildRecord]) -> int:
         if not items:
             return 0
         team_id = teams.owner_of(session, records.SOURCE, self.scope)

@@ -12,9 +12,7 @@ import datetime as dt
 import fnmatch
 import logging
 from collections.abc import Iterator
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import CollectContext, Collector, CollectorError, Page, Scopes, Stream
 from collectors.jira import records
@@ -22,6 +20,9 @@ from collectors.jira.client import BASE_FIELDS, JiraApi
 from collectors.jira.config import JiraConfig
 from maturity import teams
 from maturity.store import tables, write
+
+if TYPE_CHECKING:
+    from maturity.store.engine import Writer
 
 log = logging.getLogger("collectors.jira")
 SOURCE = "jira"
@@ -122,7 +123,7 @@ class IssueStream(Stream):
     def normalize(self, raw: Any) -> records.IssueRecord:
         return records.normalize(raw, self.scope, self.rules)
 
-    def store(self, session: Session, items: list[records.IssueRecord]) -> int:
+    def store(self, session: Writer, items: list[records.IssueRecord]) -> int:
         if not items:
             return 0
         if self._team_id is None:
@@ -147,7 +148,7 @@ class IssueStream(Stream):
         )
         return len(rows)
 
-    def finish(self, session: Session, *, complete: bool) -> dict[str, int]:
+    def finish(self, session: Writer, *, complete: bool) -> dict[str, int]:
         if not complete:
             return {}
         deleted = write.delete_absent(

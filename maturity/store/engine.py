@@ -1,19 +1,33 @@
-"""Engines and sessions: SQLite (WAL, foreign keys) or PostgreSQL, chosen by URL."""
+"""Engines and sessions: SQLite (WAL, foreign keys) or PostgreSQL, chosen by URL.
+
+What reads and writes rows takes a :data:`Writer`: an ORM ``Session``, or a Core ``Connection``
+where no mapped object is needed. A collection runs on connections alone (``engine.connect``),
+so that it never imports ``sqlalchemy.orm``: this module imports it only to make sessions.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session, sessionmaker
 
 from maturity.errors import StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+#: what statements run through: an ORM session or a Core connection (both commit, roll back
+#: and close, and execute Core statements alike)
+Writer: TypeAlias = "Session | Connection"
+#: what opens one: a sessionmaker, or ``engine.connect``
+Writers: TypeAlias = "Callable[[], Session | Connection]"
+W = TypeVar("W", bound="Session | Connection")
 
 DEFAULT_URL = "sqlite:///maturity.db"
 
@@ -82,12 +96,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def dialect_name(writer: Writer) -> str:
+    """The name of the dialect a session or connection speaks (``sqlite``, ``postgresql``)."""
+    if isinstance(writer, Connection):
+        return writer.dialect.name
+    return writer.get_bind().dialect.name
+
+
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+def session_scope(factory: Callable[[], W]) -> Iterator[W]:
+    """A session (or connection) that commits on success and rolls back on any error."""
     session = factory()
     try:
         yield session

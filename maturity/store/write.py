@@ -17,13 +17,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Table, delete, insert, or_, select, update
-from sqlalchemy.orm import Session
 
-from maturity.store import schema, tables
+from maturity.store import schema
+from maturity.store.engine import dialect_name
 from maturity.store.types import JSONText, UTCDateTime
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from maturity.store import tables
+    from maturity.store.engine import Writer
+
+# The ORM (``tables``) is imported by the functions that add objects: a collection, which
+# writes through Core alone, never imports ``sqlalchemy.orm``.
 
 #: keys in one ``IN (...)``: well inside SQLite's and PostgreSQL's parameter limits
 _IN_CHUNK = 500
@@ -50,7 +57,7 @@ def _insert(dialect: str) -> Any:
 
 
 def upsert(
-    session: Session,
+    session: Writer,
     model: type[tables.Base] | Table,
     rows: Sequence[Mapping[str, Any]],
     key: Sequence[str],
@@ -79,7 +86,7 @@ def upsert(
     table = table_of(model)
     columns = list(rows[0].keys())
     update_cols = [c for c in (columns if update is None else update) if c not in key]
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"upsert is not implemented for {dialect}")
     stmt = _insert(dialect)(table)
@@ -98,7 +105,7 @@ def upsert(
 
 
 def ids_by_key(
-    session: Session,
+    session: Writer,
     model: type[tables.Base] | Table,
     column: str,
     values: Collection[Any],
@@ -118,7 +125,7 @@ def ids_by_key(
 
 
 def rows_where(
-    session: Session, model: type[tables.Base] | Table, columns: Sequence[str], **where: Any
+    session: Writer, model: type[tables.Base] | Table, columns: Sequence[str], **where: Any
 ) -> list[tuple[Any, ...]]:
     """``columns`` of the rows matching ``where``: what a writer checks before it writes."""
     table = table_of(model)
@@ -129,7 +136,7 @@ def rows_where(
 
 
 def update_rows(
-    session: Session,
+    session: Writer,
     model: type[tables.Base] | Table,
     values: Mapping[str, Any],
     *,
@@ -160,7 +167,7 @@ def update_rows(
 
 
 def delete_absent(
-    session: Session,
+    session: Writer,
     model: type[tables.Base] | Table,
     column: str,
     keep: Collection[Any],
@@ -186,7 +193,7 @@ def delete_absent(
 
 
 def replace_rows(
-    session: Session,
+    session: Writer,
     model: type[tables.Base] | Table,
     rows: Sequence[Mapping[str, Any]],
     key: Sequence[str],
@@ -203,7 +210,7 @@ def replace_rows(
     return delete_absent(session, model, column, {r[column] for r in rows}, where=where)
 
 
-def get_cursor(session: Session, *, source: str, scope: str, stream: str) -> str | None:
+def get_cursor(session: Writer, *, source: str, scope: str, stream: str) -> str | None:
     """The stored position of ``stream`` in ``source``/``scope``, or None before the first run."""
     C = schema.cursors
     return session.scalar(
@@ -211,7 +218,7 @@ def get_cursor(session: Session, *, source: str, scope: str, stream: str) -> str
     )
 
 
-def set_cursor(session: Session, *, source: str, scope: str, stream: str, value: str) -> None:
+def set_cursor(session: Writer, *, source: str, scope: str, stream: str, value: str) -> None:
     """Advance a cursor; call it in the transaction that wrote the data it points past.
 
     A cursor that already holds ``value`` is not written (nor its ``updated_at`` touched).
@@ -224,7 +231,7 @@ def set_cursor(session: Session, *, source: str, scope: str, stream: str, value:
         "value": value,
         "updated_at": dt.datetime.now(dt.UTC),
     }
-    stmt = _insert(session.get_bind().dialect.name)(table).values(**row)
+    stmt = _insert(dialect_name(session))(table).values(**row)
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "scope", "stream"],
         set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
@@ -237,7 +244,7 @@ def set_cursor(session: Session, *, source: str, scope: str, stream: str, value:
 INTERRUPTED = "the process ended before this run finished (found when the next run started)"
 
 
-def start_run(session: Session, *, source: str, scope: str) -> int:
+def start_run(session: Writer, *, source: str, scope: str) -> int:
     """Record that a collection of ``source``/``scope`` started; returns the run's id.
 
     A run of the same scope still marked running was killed (SIGKILL, a reboot, an out-of-memory
@@ -257,7 +264,7 @@ def start_run(session: Session, *, source: str, scope: str) -> int:
 
 
 def finish_run(
-    session: Session,
+    session: Writer,
     run_id: int,
     *,
     status: str,
@@ -301,7 +308,7 @@ def replace_computed(
     (naive UTC timestamps, ISO dates, JSON text with sorted keys).
     """
     table = table_of(model)
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     if dialect not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"bulk replace is not implemented for {dialect}")
     for start in range(0, len(team_ids), 5_000):
@@ -379,6 +386,8 @@ def record_report_run(
     generated_at: dt.datetime | None = None,
 ) -> None:
     """Remember a generated report so the next one starts where this one ended."""
+    from maturity.store import tables
+
     session.add(
         tables.ReportRun(
             team_id=team_id,
@@ -400,6 +409,8 @@ def open_login_session(
     now: dt.datetime | None = None,
 ) -> None:
     """Store a browser's login by the digest of its id; expired ones are dropped meanwhile."""
+    from maturity.store import tables
+
     now = now or dt.datetime.now(dt.UTC)
     session.execute(delete(tables.LoginSession).where(tables.LoginSession.expires_at <= now))
     session.add(
@@ -411,6 +422,8 @@ def open_login_session(
 
 def close_login_session(session: Session, *, id_hash: str) -> int:
     """Forget a browser's login (logout): the cookie stops working at once; rows deleted."""
+    from maturity.store import tables
+
     result = session.execute(
         delete(tables.LoginSession).where(tables.LoginSession.id_hash == id_hash)
     )
