@@ -74,8 +74,9 @@ def collect(
         pipeline.end_collection(context.sessions)
     else:
         with BarProgress(err) as progress:
+            # Core connections, not ORM sessions: a collection never imports sqlalchemy.orm
             results = pipeline.collect(
-                context.sessions,
+                context.connections,
                 cfg,
                 sources=source or None,
                 team=team,

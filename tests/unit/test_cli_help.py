@@ -80,9 +80,11 @@ def test_help_imports_neither_the_store_nor_the_sources() -> None:
 
 
 #: what a collection of git has no use for: scoring (pandas, numpy, the metrics), migrating
-#: (alembic), pages and reports (plotly, jinja2, fastapi), the collectors of other sources
+#: (alembic), pages and reports (plotly, jinja2, fastapi), the collectors of other sources, the
+#: event models (events are ingested, not collected), and the ORM (it writes through Core)
 NOT_FOR_A_GIT_COLLECTION = (
     "alembic",
+    "collectors.events",
     "collectors.github.streams",
     "collectors.gitlab.streams",
     "collectors.jenkins.streams",
@@ -95,10 +97,12 @@ NOT_FOR_A_GIT_COLLECTION = (
     "maturity.store.export",
     "maturity.store.inputs",
     "maturity.store.scores",
+    "maturity.store.tables",
     "numpy",
     "pandas",
     "plotly",
     "reports",
+    "sqlalchemy.orm",
     "web",
 )
 
