@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 import collectors
-from maturity.cli.common import UserError, app_context, err, out
+from maturity.cli.common import UserError, app_context, err, out, setting_up
 
 #: the sources 'maturity collect' pulls from (events are pushed: 'maturity ingest'), named
 #: without importing any of them
@@ -46,17 +46,18 @@ def collect(
     ] = False,
 ) -> None:
     """Pull data from every configured source into the store."""
-    from collectors import runner
-    from maturity import pipeline
-    from maturity.progress import BarProgress
+    with setting_up():
+        from collectors import runner
+        from maturity import pipeline
+        from maturity.progress import BarProgress
 
-    unknown = [s for s in source or () if s not in COLLECT_SOURCES]
-    if unknown:
-        raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(COLLECT_SOURCES)}")
-    context = app_context(ctx)
-    cfg = context.config
-    if team is not None:
-        cfg.team(team)
+        unknown = [s for s in source or () if s not in COLLECT_SOURCES]
+        if unknown:
+            raise UserError(f"unknown source {unknown[0]!r}; sources: {', '.join(COLLECT_SOURCES)}")
+        context = app_context(ctx)
+        cfg = context.config
+        if team is not None:
+            cfg.team(team)
     if distributed:
         import collectors
         from maturity.distributed import commands as distributed_commands
