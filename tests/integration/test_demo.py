@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
 
 from maturity import demo
 from maturity.store import engine as engine_mod
@@ -31,7 +31,7 @@ def _team_figures(db: Path) -> dict[str, dict[str, float]]:
             select(
                 tables.Team.name,
                 func.count(c.id),
-                func.sum(func.cast(c.is_merge, tables.Integer)),
+                func.sum(func.cast(c.is_merge, Integer)),
                 func.sum(func.min(c.test_files, 1)),
                 func.sum(func.min(c.infra_files, 1)),
                 func.count(c.issue_keys),
