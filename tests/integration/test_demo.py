@@ -15,6 +15,7 @@ from sqlalchemy import Integer, func, select
 from maturity import demo
 from maturity.store import engine as engine_mod
 from maturity.store import tables
+from tests import clirun
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,7 +110,7 @@ def _checkout_weeks(db: Path) -> list[tuple[str, float]]:
 def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "maturity", "demo", "--dir", str(tmp_path / "demo")]
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    first = clirun.run(cmd, env=env, capture_output=True, text=True, check=True)
     for team in ("payments", "search", "platform", "data", "mobile", "devops-maturity"):
         assert team in first.stdout
     db = tmp_path / "demo" / "maturity.db"
@@ -153,7 +154,7 @@ def test_demo_collects_teams_that_differ_and_reruns_idempotently(tmp_path: Path)
     # generated teams must not change at all.
     before = _team_figures(db)
     before.pop("devops-maturity")
-    second = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    second = clirun.run(cmd, env=env, capture_output=True, text=True, check=True)
     assert "generated" not in second.stderr
     after = _team_figures(db)
     assert after.pop("devops-maturity")["commits"] > 0

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collectors import events
 from maturity.store import engine as engine_mod
 from maturity.store import tables
+from tests import clirun
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +118,7 @@ def run_cli(
     tmp_path: Path, store_url: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"MATURITY_DATABASE_URL": store_url}
-    return subprocess.run(
+    return clirun.run(
         [sys.executable, "-m", "maturity", "--config", str(write_config(tmp_path)), *args],
         capture_output=True,
         text=True,

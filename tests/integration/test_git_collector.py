@@ -21,6 +21,7 @@ from maturity import config as config_mod
 from maturity import teams
 from maturity.store import engine as engine_mod
 from maturity.store import tables, write
+from tests import clirun
 from tests.gitrepo import GitRepo, build_rich_repo
 
 pytestmark = pytest.mark.integration
@@ -403,7 +404,7 @@ def test_killed_run_is_resumed_without_duplicates(store_url: str, tmp_path: Path
     with engine_mod.session_scope(factory) as s:
         killed = s.execute(select(tables.CollectorRun.status)).scalars().all()
     assert killed == ["running"]  # nothing could record its end
-    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    clirun.run(cmd, env=env, check=True, capture_output=True)
     with engine_mod.session_scope(factory) as s:
         shas = list(s.scalars(select(tables.Commit.sha)))
         assert write.get_cursor(s, source="git", scope=f"git:{tmp_path / 'big'}", stream="refs")
@@ -428,8 +429,8 @@ def test_export_and_weekly_counts_agree_with_git(store_url: str, tmp_path: Path)
     config.write_text(f'[[teams]]\nname = "svc"\nrepositories = ["{repo.path}"]\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MATURITY_DATABASE_URL": store_url}
     base = [sys.executable, "-m", "maturity", "--config", str(config)]
-    subprocess.run([*base, "collect", "-s", "git"], env=env, check=True, capture_output=True)
-    exported = subprocess.run(
+    clirun.run([*base, "collect", "-s", "git"], env=env, check=True, capture_output=True)
+    exported = clirun.run(
         [*base, "export", "commits", "--format", "jsonl"],
         env=env,
         check=True,

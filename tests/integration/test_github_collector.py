@@ -23,6 +23,7 @@ from maturity import config as config_mod
 from maturity import teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
+from tests import clirun
 from tests.servers.github import T0, Fault, GitHubServer, RateLimit
 
 pytestmark = pytest.mark.integration
@@ -508,7 +509,6 @@ def test_cli_collects_github_and_reports_a_failed_scope_without_the_token(
     server: GitHubServer, tmp_path: Path
 ) -> None:
     import os
-    import subprocess
     import sys
 
     server.add_repo("acme", "api").populate(pulls=3, runs=4, issues=3)
@@ -527,7 +527,7 @@ github = ["acme/api", "acme/gone"]
         encoding="utf-8",
     )
     env = {**os.environ, "GITHUB_TOKEN": TOKEN, "MATURITY_CONFIG": str(config)}
-    proc = subprocess.run(
+    proc = clirun.run(
         [sys.executable, "-m", "maturity", "collect", "--source", "github"],
         capture_output=True,
         text=True,

@@ -25,6 +25,7 @@ from maturity import config as config_mod
 from maturity import model, pipeline, teams
 from maturity.store import tables, write
 from maturity.store.engine import session_scope
+from tests import clirun
 from tests.rowwrites import counting
 from tests.servers.gitlab import T0, Fault, GitLabServer, RateLimit
 
@@ -613,7 +614,6 @@ def test_cli_collects_gitlab_and_reports_a_failed_scope_without_the_token(
     server: GitLabServer, tmp_path: Path
 ) -> None:
     import os
-    import subprocess
     import sys
 
     server.add_project("acme/api").populate(merge_requests=2, pipelines=3, issues=2)
@@ -631,7 +631,7 @@ gitlab = ["acme/api", "acme/gone"]
         encoding="utf-8",
     )
     env = {**os.environ, "GITLAB_TOKEN": TOKEN, "MATURITY_CONFIG": str(config)}
-    proc = subprocess.run(
+    proc = clirun.run(
         [sys.executable, "-m", "maturity", "collect", "--source", "gitlab"],
         capture_output=True,
         text=True,

@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select
 from maturity.context import AppContext
 from maturity.store import tables
 from maturity.store.engine import session_scope
-from tests import liveserver, scoredstore, webstore
+from tests import clirun, liveserver, scoredstore, webstore
 from tests.clirun import run_maturity
 
 pytestmark = pytest.mark.integration
@@ -192,7 +192,7 @@ def test_an_unsupported_database_url_is_one_line_and_never_shows_its_password(
     assert "hunter2" not in proc.stderr
     ok = tmp_path / "ok.toml"
     ok.write_text("[settings]\nwindow_days = 30\n", encoding="utf-8")
-    env_url = subprocess.run(
+    env_url = clirun.run(
         [sys.executable, "-m", "maturity", "--config", str(ok), "status"],
         capture_output=True,
         text=True,
@@ -409,7 +409,7 @@ def test_serve_refuses_a_16_letter_admin_token_of_one_letter(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     webstore.make_context(tmp_path, sqlite_url).close()
-    proc = subprocess.run(
+    proc = clirun.run(
         [sys.executable, "-m", "maturity", "--config", str(tmp_path / "maturity.toml"), "serve"],
         capture_output=True,
         text=True,

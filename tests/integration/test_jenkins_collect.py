@@ -25,6 +25,7 @@ from maturity import config as config_mod
 from maturity import teams
 from maturity.store import tables
 from maturity.store.engine import session_scope
+from tests import clirun
 from tests.servers.jenkins import JenkinsServer
 
 pytestmark = pytest.mark.integration
@@ -550,7 +551,7 @@ def test_cli_collects_jenkins_and_never_prints_the_token(
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
 
-    proc = subprocess.run(
+    proc = clirun.run(
         [
             sys.executable,
             "-m",
@@ -616,7 +617,7 @@ def test_collect_process_killed_mid_run_resumes_without_gaps_or_duplicates(
     sessions = engine_mod.make_sessionmaker(engine_mod.make_engine(f"sqlite:///{db}"))
     assert len(builds(sessions)) == 300
     server.reset_counts()
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    rerun = clirun.run(command, env=env, capture_output=True, text=True, timeout=120)
 
     assert rerun.returncode == 0, rerun.stderr
     assert [b.number for b in builds(sessions)] == list(range(1, 601))

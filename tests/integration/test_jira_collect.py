@@ -24,6 +24,7 @@ from maturity import teams
 from maturity.config import Config
 from maturity.store import tables
 from maturity.store.engine import session_scope
+from tests import clirun
 from tests.servers.jira import API, JiraServer
 
 pytestmark = pytest.mark.integration
@@ -493,7 +494,7 @@ def test_cli_reports_a_failed_project_and_never_prints_the_token(
         '[[teams]]\nname = "payments"\njira = ["PAY", "NOPE"]\n'
     )
     env = {**os.environ, "PYTHONPATH": _pythonpath(), "MATURITY_CONFIG": str(config)}
-    done = subprocess.run(
+    done = clirun.run(
         [sys.executable, "-m", "maturity", "collect", "--source", "jira"],
         env=env,
         capture_output=True,

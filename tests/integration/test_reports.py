@@ -21,8 +21,8 @@ from maturity.context import AppContext
 from maturity.store import scores
 from maturity.store.engine import session_scope
 from reports import build, flows, render
+from tests import clirun, webstore
 from tests import reporthistory as rh
-from tests import webstore
 from tests.integration.test_scoring_levels import LEVEL_HISTORIES, build_history
 
 pytestmark = pytest.mark.integration
@@ -339,7 +339,7 @@ def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
 
 def _cli(context: AppContext, *args: str) -> subprocess.CompletedProcess[str]:
     assert context.config_path is not None
-    return subprocess.run(
+    return clirun.run(
         [sys.executable, "-m", "maturity", "--config", str(context.config_path), "report", *args],
         capture_output=True,
         text=True,

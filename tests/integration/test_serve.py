@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import webstore
+from tests import clirun, webstore
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def test_serve_answers_pages_and_api_on_the_configured_store(
 
 def test_serve_refuses_a_weak_token_with_one_line(tmp_path: Path, sqlite_url: str) -> None:
     webstore.make_context(tmp_path, sqlite_url).close()
-    proc = subprocess.run(
+    proc = clirun.run(
         [sys.executable, "-m", "maturity", "--config", str(tmp_path / "maturity.toml"), "serve"],
         capture_output=True,
         text=True,

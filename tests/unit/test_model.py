@@ -12,6 +12,7 @@ import pytest
 
 from maturity import metrics
 from maturity import model as model_mod
+from tests import clirun
 
 SEED_TABLE = Path(__file__).parent.parent / "fixtures" / "seed_maturity_table.tsv"
 
@@ -231,7 +232,7 @@ survey = { question = "z?" }
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "300"}
-    return subprocess.run(
+    return clirun.run(
         [sys.executable, "-m", "maturity", *args],
         capture_output=True,
         text=True,
