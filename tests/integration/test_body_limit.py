@@ -28,11 +28,12 @@ CHUNK = 64 * 1024
 
 
 def _response(sock: socket.socket) -> tuple[int, bytes]:
-    """Status and what followed the status line, read until the server closes or 5 s pass."""
+    """Status and what followed the status line: the headers and the body their Content-Length
+    announces, or what came until the server closed (or 5 s passed with nothing more)."""
     sock.settimeout(5)
     data = b""
     try:
-        while b"\r\n\r\n" not in data or len(data) < 4096:
+        while not _complete(data):
             more = sock.recv(65536)
             if not more:
                 break
@@ -42,6 +43,18 @@ def _response(sock: socket.socket) -> tuple[int, bytes]:
     status_line = data.split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 "), data[:200]
     return int(status_line.split()[1]), data
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response whose body's length its headers announce."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value.strip())
+    return False
 
 
 def _post_streamed(
