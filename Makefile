@@ -32,9 +32,11 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # On every core (pytest-xdist); a module's tests stay on one worker (--dist loadscope), so that
-# a module-scoped store is built once. PYTEST_ARGS="-n 0" runs them in one process.
+# a module-scoped store is built once, and modules are handed out in the order tests/conftest.py
+# gives them, the longest first (--no-loadscope-reorder: not by their number of tests).
+# PYTEST_ARGS="-n 0" runs them in one process.
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -n auto --dist loadscope --durations=30 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n auto --dist loadscope --no-loadscope-reorder --durations=30 $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks (minutes; results go to docs/benchmarks.md by hand)
 	$(PY) bench/git_collect.py

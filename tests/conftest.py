@@ -152,6 +152,27 @@ def context(tmp_path: Path, store_url: str) -> Iterator[AppContext]:
     ctx.close()
 
 
+# --- the order of the modules: the longest first, so that none starts last on a worker ---
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a slow test (marked ``slow``: more than a few seconds each), then those that
+    drive the browser, then the rest, each group in collection order; a module's tests stay
+    together and in their order. Under pytest-xdist (``make test``: ``--dist loadscope
+    --no-loadscope-reorder``) the workers take modules in this order, so the tail of a run is
+    short unit-test modules, not the one-test, one-minute clean install."""
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    rank: dict[str, int] = {}
+    for item in items:
+        slow, browser = item.get_closest_marker("slow"), item.get_closest_marker("browser")
+        heavy = 0 if slow else 1 if browser else 2
+        rank[module(item)] = min(rank.get(module(item), 2), heavy)
+    items.sort(key=lambda item: rank[module(item)])
+
+
 # --- MATURITY_TEST_REPORT_SLEEPS=1: the real-clock waits of this run (tests/sleepreport.py) ---
 
 

@@ -24,7 +24,11 @@ from tests import history as h
 from tests.integration.test_actions import ADMIN, AS_ADMIN, wait_done
 from tests.webstore import client, make_context
 
-pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,  # about 15 s: many examples, each scored twice
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 MODEL = model_mod.load(None)
 WEEKS = 5
 WINDOW = 14
