@@ -98,9 +98,19 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     base = tmp_path_factory.mktemp("newcomer")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # From the checkout's path: pip never looks our name up in an index.
+    # From the checkout's path: pip never looks our name up in an index. --no-compile: the
+    # same files installed, their bytecode written as the commands import them (pip's compiling
+    # of every module of every dependency, plotly's thousands included, took 10 s of 25).
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            str(ROOT),
+        ],
         check=True,
         timeout=900,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
