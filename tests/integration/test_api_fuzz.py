@@ -78,11 +78,13 @@ def test_generated_requests_never_get_a_server_error(
     assert 500 not in statuses
     if token is None:
         # Reading needs the viewer token; only a survey answer (a one-time token in the body,
-        # which the fuzzer cannot guess) is reachable without one, and it is refused.
+        # which the fuzzer cannot guess) is reachable without one, and it is refused, with 413
+        # when a generated body is over the anonymous routes' 64 KiB (web/body_limit.py; seen
+        # once in six runs here)
         guarded = {s for op, s in answered if not op.endswith("/responses")}
         assert guarded == {401}
         public = {s for op, s in answered if op.endswith("/responses")}
-        assert public <= {400, 404, 409, 410, 422, 429}, public
+        assert public <= {400, 404, 409, 410, 413, 422, 429}, public
     else:
         assert 200 in statuses, "the fuzzer never got through"
 
