@@ -34,9 +34,11 @@ typecheck: $(STAMP)
 # On every core (pytest-xdist); a module's tests stay on one worker (--dist loadscope), so that
 # a module-scoped store is built once, and modules are handed out in the order tests/conftest.py
 # gives them, the longest first (--no-loadscope-reorder: not by their number of tests).
-# PYTEST_ARGS="-n 0" runs them in one process.
+# PYTEST_ARGS="-n 0" runs them in one process. Bytecode caches are written (a shell's
+# PYTHONDONTWRITEBYTECODE is dropped): else every process the tests start compiles the product's
+# modules again, which an installed product never does.
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -n auto --dist loadscope --no-loadscope-reorder --durations=30 $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -n auto --dist loadscope --no-loadscope-reorder --durations=30 $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks (minutes; results go to docs/benchmarks.md by hand)
 	$(PY) bench/git_collect.py
