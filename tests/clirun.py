@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,15 +78,36 @@ class _Zygote:
     def serves(self, env: dict[str, str]) -> bool:
         return self.proc.poll() is None and _startup_env(env) == self.startup
 
+    def start(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: str,
+        fds: list[int],
+        *,
+        new_session: bool = False,
+    ) -> tuple[socket.socket, int]:
+        """A forked child running ``python -m maturity ARGS``: (the connection that will say
+        how it ended, its pid)."""
+        body = json.dumps(
+            {"argv": args, "env": env, "cwd": cwd, "new_session": new_session}
+        ).encode()
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(self.path)
+            socket.send_fds(conn, [struct.pack("!I", len(body)) + body], fds)
+            pid = int(_readline(conn).split()[1])
+        except BaseException:
+            conn.close()
+            raise
+        return conn, pid
+
     def call(
         self, args: list[str], env: dict[str, str], cwd: str, fds: list[int], timeout: float | None
     ) -> tuple[int, bool]:
         """(the return code as subprocess gives it, whether the timeout expired)"""
-        body = json.dumps({"argv": args, "env": env, "cwd": cwd}).encode()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(self.path)
-            socket.send_fds(conn, [struct.pack("!I", len(body)) + body], fds)
-            pid = int(_readline(conn).split()[1])
+        conn, pid = self.start(args, env, cwd, fds)
+        with conn:
             conn.settimeout(timeout)
             expired = False
             try:
@@ -239,4 +261,194 @@ def run_maturity(
         env=env,
         cwd=cfg.parent,
         timeout=timeout,
+    )
+
+
+class ForkedPopen:
+    """What the tests use of ``subprocess.Popen``, for a child of the fork server: ``pid``,
+    ``stdin``/``stdout``/``stderr`` pipes, ``poll``, ``wait``, ``communicate``, signals. The
+    child is not this process's own, so its end is learnt from the server, not from waitpid."""
+
+    def __init__(
+        self,
+        server: _Zygote,
+        cmd: list[str],
+        *,
+        stdin: int | IO[Any] | None,
+        stdout: int | IO[Any] | None,
+        stderr: int | IO[Any] | None,
+        text: bool,
+        env: dict[str, str],
+        cwd: str,
+        start_new_session: bool,
+    ) -> None:
+        self.args = cmd
+        self.returncode: int | None = None
+        self.stdin: IO[Any] | None = None
+        self.stdout: IO[Any] | None = None
+        self.stderr: IO[Any] | None = None
+        self._text = text
+        self._read: dict[str, list[bytes]] = {}
+        self._readers: list[threading.Thread] = []
+        child_ends: list[int] = []
+        try:
+            in_fd = self._end(stdin, 0, "stdin", child_ends)
+            out_fd = self._end(stdout, 1, "stdout", child_ends)
+            err_fd = (
+                out_fd
+                if stderr == subprocess.STDOUT
+                else self._end(stderr, 2, "stderr", child_ends)
+            )
+            self._conn, self.pid = server.start(
+                list(cmd[3:]), env, cwd, [in_fd, out_fd, err_fd], new_session=start_new_session
+            )
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+
+    def _end(self, spec: int | IO[Any] | None, inherit: int, name: str, ends: list[int]) -> int:
+        """The child's descriptor for one stream (a pipe's far end is closed here once sent)."""
+        if spec is None:
+            return inherit
+        if spec == subprocess.DEVNULL:
+            fd = os.open(os.devnull, os.O_RDWR)
+            ends.append(fd)
+            return fd
+        if spec == subprocess.PIPE:
+            read, write = os.pipe()
+            mine, theirs = (write, read) if name == "stdin" else (read, write)
+            ends.append(theirs)
+            mode = ("w" if name == "stdin" else "r") + ("" if self._text else "b")
+            encoding = locale.getpreferredencoding(False) if self._text else None
+            setattr(self, name, open(mine, mode, encoding=encoding))  # noqa: SIM115
+            return theirs
+        if isinstance(spec, int):
+            return spec
+        return spec.fileno()
+
+    def _ended(self, line: bytes) -> int:
+        self.returncode = os.waitstatus_to_exitcode(int(line.split()[1]))
+        self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._conn.setblocking(False)
+            try:
+                return self._ended(_readline(self._conn))
+            except BlockingIOError:
+                return None
+            finally:
+                if self.returncode is None:
+                    self._conn.setblocking(True)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._conn.settimeout(timeout)
+            try:
+                line = _readline(self._conn)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            self._ended(line)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def communicate(
+        self, input: str | bytes | None = None, timeout: float | None = None
+    ) -> tuple[Any, Any]:
+        """Standard input written and closed, both outputs read to their end, the child waited
+        for; past ``timeout``, TimeoutExpired, and a later call goes on where this one stopped."""
+        if self.stdin is not None and not self.stdin.closed:
+            if input:
+                with contextlib.suppress(BrokenPipeError):
+                    self.stdin.write(input)
+            with contextlib.suppress(BrokenPipeError):
+                self.stdin.close()
+        if not self._readers:
+            for name in ("stdout", "stderr"):
+                stream = getattr(self, name)
+                if stream is not None:
+                    self._read[name] = []
+                    reader = threading.Thread(
+                        target=lambda s=stream, into=self._read[name]: into.append(s.read()),
+                        daemon=True,
+                    )
+                    reader.start()
+                    self._readers.append(reader)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for reader in self._readers:
+            reader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        found: list[Any] = []
+        for name in ("stdout", "stderr"):
+            stream = getattr(self, name)
+            if stream is None:
+                found.append(None)
+                continue
+            stream.close()
+            parts = self._read[name]
+            found.append(parts[0] if parts else ("" if self._text else b""))
+        return found[0], found[1]
+
+    def __enter__(self) -> ForkedPopen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in (self.stdin, self.stdout, self.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self.wait()
+
+
+def popen(
+    cmd: list[str],
+    *,
+    stdin: int | IO[Any] | None = None,
+    stdout: int | IO[Any] | None = None,
+    stderr: int | IO[Any] | None = None,
+    text: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    start_new_session: bool = False,
+) -> subprocess.Popen[Any] | ForkedPopen:
+    """``subprocess.Popen`` for the tests' long-running commands (``maturity serve``, a worker,
+    a collection interrupted on purpose): ``python -m maturity`` through the fork server."""
+    env = dict(os.environ if env is None else env)
+    server = _server() if list(cmd[:3]) == MATURITY else None
+    if server is None or not server.serves(env):
+        return subprocess.Popen(
+            cmd,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            text=text,
+            env=env,
+            cwd=cwd,
+            start_new_session=start_new_session,
+        )
+    return ForkedPopen(
+        server,
+        cmd,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        text=text,
+        env=env,
+        cwd=str(cwd if cwd is not None else os.getcwd()),
+        start_new_session=start_new_session,
     )

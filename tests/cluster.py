@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests import clirun
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,7 +32,7 @@ class RedisServer:
         folder.mkdir(parents=True, exist_ok=True)
         for _ in range(5):
             self.port = free_port()
-            self.proc = subprocess.Popen(
+            self.proc = clirun.popen(
                 [
                     binary,
                     "--port",
@@ -110,7 +112,7 @@ class Worker:
         for queue in queues:
             args += ["--queue", queue]
         self.handle = self.log.open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = clirun.popen(
             args,
             stdout=self.handle,
             stderr=subprocess.STDOUT,

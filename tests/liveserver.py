@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from tests import clirun
+
 
 def free_port() -> int:
     """A port the OS has just handed out (bind 0)."""
@@ -46,7 +48,7 @@ def maturity_serve(config: Path, *, env: Mapping[str, str] | None = None) -> Ite
     """``maturity --config CONFIG serve`` on a free port, stopped afterwards."""
     port = free_port()
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(
+    proc = clirun.popen(
         [sys.executable, "-m", "maturity", "--config", str(config), "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

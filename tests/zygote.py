@@ -11,9 +11,10 @@ only libraries that read nothing of the environment at import are preloaded.
 
 Run as ``python -m tests.zygote SOCKET``; it serves until its standard input closes (the test
 process that started it ended). Protocol, on a Unix stream socket: the client sends a 4-byte
-length and a JSON request (``argv``, ``env``, ``cwd``) with three descriptors (stdin, stdout,
-stderr) passed alongside; the server answers ``pid N\\n`` when the child runs and ``exit S\\n``
-(the raw wait status) when it ended.
+length and a JSON request (``argv``, ``env``, ``cwd``, ``new_session``: whether the child starts
+a session of its own) with three descriptors (stdin, stdout, stderr) passed alongside; the
+server answers ``pid N\\n`` when the child runs and ``exit S\\n`` (the raw wait status) when
+it ended.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def _run_child(request: dict[str, Any], fds: list[int]) -> int:
     import threading
     import traceback
 
+    if request.get("new_session"):
+        os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in set(fds):

@@ -124,3 +124,79 @@ def test_pythonpath_of_the_call_is_on_its_path(tmp_path: Path) -> None:
         [sys.executable, "-m", "maturity"], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert forked.stdout == plain.stdout == f"shadow {tmp_path}\n"
+
+
+def _ingest_folder(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "maturity.toml").write_text("[settings]\nwindow_days = 30\n", encoding="utf-8")
+    env = {**os.environ, "MATURITY_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    clirun.run([*clirun.MATURITY, "db", "upgrade"], env=env, cwd=tmp_path, check=True)
+    return env
+
+
+def test_popen_pipes_poll_wait_and_signals_are_those_of_a_new_process(tmp_path: Path) -> None:
+    env = _ingest_folder(tmp_path)
+    cmd = [*clirun.MATURITY, "ingest", "-"]
+    event = (
+        '{"kind": "deployment", "id": "d2", "service": "api", "environment": "production",'
+        ' "status": "success", "started_at": "2026-11-03T10:00:00+00:00"}\n'
+    )
+    answers = []
+    for start in (clirun.popen, subprocess.Popen):
+        proc = start(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert proc.poll() is None  # waiting for its input
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)
+        out, err = proc.communicate(event, timeout=60)
+        answers.append((proc.returncode, out, err))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 0 and "1 deployments" in answers[0][1]
+
+    ended = []
+    for start in (clirun.popen, subprocess.Popen):
+        proc = start(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+        proc.terminate()
+        ended.append(proc.wait(timeout=60))
+        assert proc.stdin is not None
+        proc.stdin.close()
+    assert ended == [-15, -15]
+
+
+def test_a_popen_child_is_the_fork_servers_unless_told_otherwise(tmp_path: Path) -> None:
+    env = _ingest_folder(tmp_path)
+    proc = clirun.popen(
+        [*clirun.MATURITY, "ingest", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if os.environ.get("MATURITY_TEST_NO_ZYGOTE"):
+            assert isinstance(proc, subprocess.Popen) and parent == os.getpid()
+        else:
+            server = clirun._server()
+            assert server is not None
+            assert isinstance(proc, clirun.ForkedPopen) and parent == server.proc.pid
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+        assert proc.stdin is not None
+        proc.stdin.close()

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from maturity.store import export, tables
 from maturity.store.engine import make_engine, make_sessionmaker, session_scope
+from tests import clirun
 from tests.clirun import run_maturity
 from tests.cluster import RedisServer, Worker, stop_all
 from tests.conftest import drop_postgres_store, new_postgres_store
@@ -357,7 +358,7 @@ github = ["acme/big"]
         assert maturity(one, "collect").returncode == 0
 
         doomed = start_worker(workers, many, "doomed", concurrency=1)
-        follower = subprocess.Popen(
+        follower = clirun.popen(
             [sys.executable, "-m", "maturity", "--config", str(many), "collect", "--distributed"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -480,7 +481,7 @@ repositories = ["{tmp_path / "repos" / "search"}"]
 """
     cfg = write_config(tmp_path / "many", url, body, distributed="partition_size = 1\n")
     start_worker(workers, cfg, "a", concurrency=2)
-    beat = subprocess.Popen(
+    beat = clirun.popen(
         [sys.executable, "-m", "maturity", "--config", str(cfg), "schedule", "--every", "3s"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -388,7 +388,7 @@ def test_killed_run_is_resumed_without_duplicates(store_url: str, tmp_path: Path
     eng = engine_mod.make_engine(store_url)
     factory = engine_mod.make_sessionmaker(eng)
     cmd = [sys.executable, "-m", "maturity", "collect", "--source", "git"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = clirun.popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     count = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and count < 200:

@@ -604,7 +604,7 @@ def test_collect_process_killed_mid_run_resumes_without_gaps_or_duplicates(
     ]
     # The fourth page hangs: the process is then killed between batches, as by a crash.
     server.inject("slow", delay_s=30, after=3, match="/job/payments/job/api/")
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = clirun.popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while server.count("/job/payments/job/api/") < 4 and time.monotonic() < deadline:
         time.sleep(0.05)

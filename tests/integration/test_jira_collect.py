@@ -397,7 +397,7 @@ def test_killed_run_resumes_without_gaps_or_duplicates(
             '[[teams]]\nname = "payments"\njira = ["PAY"]\n'
         )
         env = {**os.environ, "PYTHONPATH": _pythonpath(), "MATURITY_CONFIG": str(config)}
-        proc = subprocess.Popen(
+        proc = clirun.popen(
             [sys.executable, "-m", "maturity", "collect", "--source", "jira"],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -34,7 +34,7 @@ def test_serve_answers_pages_and_api_on_the_configured_store(
     env = os.environ | {"MATURITY_ADMIN_TOKEN": "admin-token-0123456789abcdef"}
     env.pop("MATURITY_VIEWER_TOKEN", None)
     config = str(tmp_path / "maturity.toml")
-    proc = subprocess.Popen(
+    proc = clirun.popen(
         [sys.executable, "-m", "maturity", "--config", config, "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import webstore
+from tests import clirun, webstore
 from tests.integration.test_serve import _free_port
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ def test_serve_collects_and_scores_every_interval(tmp_path: Path, sqlite_url: st
     webstore.make_context(tmp_path, sqlite_url).close()
     port = _free_port()
     config = str(tmp_path / "maturity.toml")
-    proc = subprocess.Popen(
+    proc = clirun.popen(
         [*MATURITY, "--config", config, "serve", "--port", str(port), "--collect-every", "2s"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
