@@ -411,7 +411,7 @@ def test_job_whose_numbers_restarted_is_read_again(
     [
         {"kind": "status", "status": 502, "times": 3},
         {"kind": "status", "status": 503, "times": 1, "headers": {"Retry-After": "0"}},
-        {"kind": "slow", "delay_s": 1.0, "times": 1},
+        {"kind": "slow", "delay_s": 3.0, "times": 1},
         {"kind": "reset", "times": 2},
         {"kind": "truncate", "times": 2},
     ],
@@ -423,9 +423,11 @@ def test_transient_faults_are_retried_and_every_build_arrives_once(
     server.add_folder("payments")
     server.add_job("payments/api")
     server.add_builds("payments/api", 230)
-    # Only the injected faults may cost a retry: a short timeout for the slow answer alone,
-    # so that a loaded machine answering an ordinary request late never adds one.
-    cfg = make_config(server, tmp_path, timeout_s=0.3 if fault["kind"] == "slow" else 10.0)
+    # Only the injected faults may cost a retry: a timeout for the slow answer alone, of 1 s
+    # (0.3 s failed twice in 10 runs: the server, in this process, wrote the 230 builds' page
+    # later than that while both workers kept the two cores busy), so that a loaded machine
+    # answering an ordinary request late never adds one.
+    cfg = make_config(server, tmp_path, timeout_s=1.0 if fault["kind"] == "slow" else 10.0)
     server.inject(match="/job/payments/job/api/", **fault)
 
     results = collect(sessions, cfg)
