@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import queue
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,87 +59,24 @@ def postgres_template() -> Iterator[str]:
     url = make_url(admin).set(database=_TEMPLATE_DB).render_as_string(hide_password=False)
     migrate.upgrade(url)
     yield _TEMPLATE_DB
-    databases = _DATABASES.pop(_TEMPLATE_DB, None)
-    if databases is not None:
-        databases.close()
     with eng.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE_DB}" WITH (FORCE)'))
     eng.dispose()
 
 
-class _Databases:
-    """Fresh databases copied from a template ahead of need, and used ones dropped, by one
-    thread of their own: a test waits for neither (PostgreSQL does the copying and dropping in
-    its own processes, on a core the test's worker leaves free). Each database is a copy of the
-    migrated template that no test has used, as before."""
-
-    AHEAD = 2
-
-    def __init__(self, admin: str, template: str) -> None:
-        self.template = template
-        self.engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        self.ready: queue.Queue[str | BaseException] = queue.Queue()
-        self.jobs: queue.Queue[str | None] = queue.Queue()  # "" makes one, a name drops it
-        self.thread = threading.Thread(target=self._run, name="test-databases", daemon=True)
-        self.thread.start()
-        for _ in range(self.AHEAD):
-            self.jobs.put("")
-
-    def _run(self) -> None:
-        with self.engine.connect() as conn:
-            while (job := self.jobs.get()) is not None:
-                try:
-                    if job:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{job}" WITH (FORCE)'))
-                        continue
-                    name = f"maturity_test_{uuid.uuid4().hex[:12]}"
-                    conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-                    self.ready.put(name)
-                except Exception as exc:
-                    if not job:
-                        self.ready.put(exc)
-
-    def take(self) -> str:
-        self.jobs.put("")  # the next one, made while this one is used
-        got = self.ready.get(timeout=300)
-        if isinstance(got, BaseException):
-            raise got
-        return got
-
-    def drop(self, name: str) -> None:
-        self.jobs.put(name)
-
-    def close(self) -> None:
-        """Drop what was made and not used, and every database given back; then stop."""
-        self.jobs.put(None)
-        self.thread.join()
-        with self.engine.connect() as conn:
-            while not self.ready.empty():
-                got = self.ready.get()
-                if isinstance(got, str):
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{got}" WITH (FORCE)'))
-        self.engine.dispose()
-
-
-_DATABASES: dict[str, _Databases] = {}
-
-
 def new_postgres_store(template: str) -> tuple[str, str]:
-    """A fresh database copied from the template; returns (url, name)."""
+    """Create a fresh database from the template; returns (url, name)."""
     admin = _admin_url()
     assert admin is not None
-    if template not in _DATABASES:
-        _DATABASES[template] = _Databases(admin, template)
-    name = _DATABASES[template].take()
+    name = f"maturity_test_{uuid.uuid4().hex[:12]}"
+    eng = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    eng.dispose()
     return make_url(admin).set(database=name).render_as_string(hide_password=False), name
 
 
 def drop_postgres_store(name: str) -> None:
-    """Give a database back: it is dropped (connections still open to it are ended) by the
-    thread that makes them, after what it was doing."""
-    for databases in _DATABASES.values():
-        databases.drop(name)
-        return
     admin = _admin_url()
     assert admin is not None
     eng = create_engine(admin, isolation_level="AUTOCOMMIT")
