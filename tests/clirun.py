@@ -146,6 +146,13 @@ def _server() -> _Zygote | None:
         return _zygote
 
 
+def _serving(cmd: list[str], env: dict[str, str]) -> _Zygote | None:
+    """The fork server, when ``cmd`` is ``python -m maturity ...`` and ``env`` starts an
+    interpreter as the server's did; else None (a new interpreter)."""
+    server = _server() if list(cmd[:3]) == MATURITY else None
+    return server if server is not None and server.serves(env) else None
+
+
 def _decode(data: bytes, text: bool) -> str | bytes:
     if not text:
         return data
@@ -170,8 +177,8 @@ def run(
     """``subprocess.run`` for the tests' command lines, ``python -m maturity`` through the fork
     server (same result, exit code, streams and timeout behaviour)."""
     env = dict(os.environ if env is None else env)
-    server = _server() if list(cmd[:3]) == MATURITY else None
-    if server is None or not server.serves(env):
+    server = _serving(cmd, env)
+    if server is None:
         return subprocess.run(
             cmd,
             input=input,
@@ -429,8 +436,8 @@ def popen(
     """``subprocess.Popen`` for the tests' long-running commands (``maturity serve``, a worker,
     a collection interrupted on purpose): ``python -m maturity`` through the fork server."""
     env = dict(os.environ if env is None else env)
-    server = _server() if list(cmd[:3]) == MATURITY else None
-    if server is None or not server.serves(env):
+    server = _serving(cmd, env)
+    if server is None:
         return subprocess.Popen(
             cmd,
             stdin=stdin,
