@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from maturity.config import Config
 
 if TYPE_CHECKING:
+    from collectors.retry import Clock
     from maturity.store import tables
     from maturity.store.engine import Writer, Writers
 
@@ -93,6 +94,14 @@ class CollectContext:
     team: str | None = None
     full_refresh: bool = False
     progress: Progress = field(default_factory=NoProgress)
+    #: what the API clients read the time from and wait by (``collectors.retry.Clock``)
+    clock: Clock = field(default_factory=lambda: _system_clock())
+
+
+def _system_clock() -> Clock:
+    from collectors.retry import SYSTEM_CLOCK
+
+    return SYSTEM_CLOCK
 
 
 @dataclass

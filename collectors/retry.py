@@ -22,6 +22,32 @@ T = TypeVar("T")
 RESET_MARGIN_S = 1.0
 
 
+class Clock(Protocol):
+    """What the API clients read the time from and wait by.
+
+    Rate-limit resets are epochs of the server's clock and ``Retry-After`` is seconds: a client
+    compares the first with :meth:`time` and waits out both with :meth:`sleep`. The system's
+    clock in the product; a test's clock may move on by the wait instead of waiting it.
+    """
+
+    def time(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """``time.time`` and ``time.sleep``, looked up at each call."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
+
+
 class RetryableError(Exception):
     """A failure worth another try; ``wait_s`` is the server's own advice, if it gave one."""
 

@@ -10,11 +10,9 @@ themselves lazily (one more GET per item on first access to a missing attribute)
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,7 +86,7 @@ class GitHubClient:
         *,
         progress: Progress,
         policy: retry.RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: retry.Clock = retry.SYSTEM_CLOCK,
     ) -> None:
         self.source = source
         self.progress = progress
@@ -99,7 +97,7 @@ class GitHubClient:
             max_wait_s=source.max_rate_limit_wait_s,
             reset_margin_s=source.rate_limit_reset_margin_s,
         )
-        self.sleep = sleep
+        self.clock = clock
         self.requests = 0
         #: why GraphQL cannot be used in this run (set on its first refusal); None: it can
         self.graphql_unavailable: str | None = None
@@ -216,7 +214,7 @@ class GitHubClient:
         remaining, reset_at = self._budget.get(resource, (None, None))
         if remaining != 0 or reset_at is None:
             return
-        wait = reset_at - time.time() + self.policy.reset_margin_s
+        wait = reset_at - self.clock.time() + self.policy.reset_margin_s
         if wait <= 0:
             self._budget.pop(resource, None)
             return
@@ -229,17 +227,19 @@ class GitHubClient:
             f"github: {resource} rate-limit budget spent; waiting {wait:.1f}s for its reset "
             f"before {what}"
         )
-        self.sleep(wait)
+        self.clock.sleep(wait)
         self._budget.pop(resource, None)
 
     def _call(self, fn: Callable[[], Any], *, scope: str, what: str) -> Any:
         try:
             return retry.call(
                 fn,
-                classify=functools.partial(classify, reset_margin_s=self.policy.reset_margin_s),
+                classify=lambda exc: classify(
+                    exc, reset_margin_s=self.policy.reset_margin_s, now=self.clock.time()
+                ),
                 policy=self.policy,
                 what=f"github {scope} {what}",
-                sleep=self.sleep,
+                sleep=self.clock.sleep,
                 on_wait=self.progress.note,
             )
         except GithubException as exc:
@@ -287,12 +287,15 @@ def _graphql_rate_limited(exc: GithubException) -> bool:
 
 
 def classify(
-    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S
+    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S, now: float | None = None
 ) -> retry.RetryableError | None:
-    """Which failures are worth another try (see ``collectors.retry``)."""
+    """Which failures are worth another try (see ``collectors.retry``); ``now``: the client's
+    clock, which a reset epoch is compared with."""
     if isinstance(exc, GithubException):
         if is_rate_limit(exc):
-            wait = retry.wait_from_headers(dict(exc.headers or {}), reset_margin_s=reset_margin_s)
+            wait = retry.wait_from_headers(
+                dict(exc.headers or {}), now, reset_margin_s=reset_margin_s
+            )
             if wait is None:
                 # GitHub's advice for a secondary limit without Retry-After: wait a minute.
                 wait = SECONDARY_LIMIT_WAIT_S

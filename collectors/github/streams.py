@@ -891,7 +891,7 @@ class GitHubCollector(Collector[GitHubConfig]):
         token = config_mod.secret(settings.token_env)
         if token is None:
             ctx.progress.note(f"github: ${settings.token_env} is not set; requests are anonymous")
-        self.client = GitHubClient(settings, token, progress=ctx.progress)
+        self.client = GitHubClient(settings, token, progress=ctx.progress, clock=ctx.clock)
         #: what an owner's listing said of its repositories (their default branch)
         self.known: dict[str, RepoInfo] = {}
 

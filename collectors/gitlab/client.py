@@ -14,12 +14,10 @@ log line built here carries it.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,11 +103,11 @@ class GitLabClient:
         token: str | None,
         *,
         progress: Progress,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: retry.Clock = retry.SYSTEM_CLOCK,
     ) -> None:
         self.source = source
         self.progress = progress
-        self.sleep = sleep
+        self.clock = clock
         self.policy = retry.RetryPolicy(
             attempts=source.retries + 1,
             base_s=source.retry_backoff_s,
@@ -198,10 +196,12 @@ class GitLabClient:
         try:
             return retry.call(
                 once,
-                classify=functools.partial(classify, reset_margin_s=self.policy.reset_margin_s),
+                classify=lambda exc: classify(
+                    exc, reset_margin_s=self.policy.reset_margin_s, now=self.clock.time()
+                ),
                 policy=self.policy,
                 what=f"gitlab {scope} {what}",
-                sleep=self.sleep,
+                sleep=self.clock.sleep,
                 on_wait=self.progress.note,
             )
         except _Failed as exc:
@@ -252,7 +252,7 @@ class GitLabClient:
         remaining, reset_at = self._budget
         if remaining != 0 or reset_at is None:
             return
-        wait = reset_at - time.time() + self.policy.reset_margin_s
+        wait = reset_at - self.clock.time() + self.policy.reset_margin_s
         if wait <= 0:
             self._budget = (None, None)
             return
@@ -264,7 +264,7 @@ class GitLabClient:
         self.progress.note(
             f"gitlab: rate-limit budget spent; waiting {wait:.1f}s for its reset before {what}"
         )
-        self.sleep(wait)
+        self.clock.sleep(wait)
         self._budget = (None, None)
 
 
@@ -290,12 +290,13 @@ _TRANSIENT = (
 
 
 def classify(
-    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S
+    exc: BaseException, *, reset_margin_s: float = retry.RESET_MARGIN_S, now: float | None = None
 ) -> retry.RetryableError | None:
-    """Which failures are worth another try (see ``collectors.retry``)."""
+    """Which failures are worth another try (see ``collectors.retry``); ``now``: the client's
+    clock, which a reset epoch is compared with."""
     if isinstance(exc, _Failed):
         if exc.status == 429:
-            wait = retry.wait_from_headers(exc.headers, reset_margin_s=reset_margin_s)
+            wait = retry.wait_from_headers(exc.headers, now, reset_margin_s=reset_margin_s)
             return retry.RetryableError("rate limited (429)", wait_s=wait, rate_limited=True)
         if exc.status >= 500:
             return retry.RetryableError(f"server error {exc.status}")

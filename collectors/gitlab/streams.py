@@ -684,7 +684,7 @@ class GitLabCollector(Collector[GitLabConfig]):
                 f"gitlab: ${settings.token_env} is not set; requests are anonymous (public "
                 "projects only)"
             )
-        self.client = GitLabClient(settings, token, progress=ctx.progress)
+        self.client = GitLabClient(settings, token, progress=ctx.progress, clock=ctx.clock)
         #: what a group listing said of its projects
         self.known: dict[str, dict[str, Any]] = {}
 

@@ -45,9 +45,14 @@ class JenkinsClient:
     """The calls the collector makes, each one request, each retried by the same policy."""
 
     def __init__(
-        self, source: JenkinsConfig, *, on_wait: Callable[[str], None] | None = None
+        self,
+        source: JenkinsConfig,
+        *,
+        on_wait: Callable[[str], None] | None = None,
+        clock: retry.Clock = retry.SYSTEM_CLOCK,
     ) -> None:
         self.source = source
+        self.clock = clock
         user = config_mod.secret(source.user_env)
         token = config_mod.secret(source.token_env)
         self._secrets = [s for s in (user, token) if s]
@@ -69,9 +74,10 @@ class JenkinsClient:
         try:
             return retry.call(
                 fn,
-                classify=classify,
+                classify=lambda exc: classify(exc, now=self.clock.time()),
                 policy=self.policy,
                 what=f"jenkins {scope}: {what}",
+                sleep=self.clock.sleep,
                 on_wait=self.on_wait,
             )
         except CollectorError:
@@ -257,14 +263,15 @@ def _is_malformed(exc: BaseException) -> bool:
     return any(isinstance(e, ValueError | jenkins.EmptyResponseException) for e in _chain(exc))
 
 
-def classify(exc: BaseException) -> retry.RetryableError | None:
+def classify(exc: BaseException, *, now: float | None = None) -> retry.RetryableError | None:
     """Retry 5xx, 429, timeouts, dropped connections and truncated bodies; fail fast on the
-    rest (401, 403, 404 cannot turn into a 200 by asking again)."""
+    rest (401, 403, 404 cannot turn into a 200 by asking again). ``now``: the client's clock,
+    which a ``Retry-After`` date is compared with."""
     status = http_status(exc)
     if status is not None:
         if status == 429 or status >= 500:
             return retry.RetryableError(
-                f"HTTP {status}", wait_s=retry.wait_from_headers(_headers(exc))
+                f"HTTP {status}", wait_s=retry.wait_from_headers(_headers(exc), now)
             )
         return None
     if _is_timeout(exc):

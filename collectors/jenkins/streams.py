@@ -256,7 +256,7 @@ class JenkinsCollector(Collector[JenkinsConfig]):
 
     def __init__(self, ctx: CollectContext, settings: JenkinsConfig) -> None:
         super().__init__(ctx, settings)
-        self.client = JenkinsClient(settings, on_wait=ctx.progress.note)
+        self.client = JenkinsClient(settings, on_wait=ctx.progress.note, clock=ctx.clock)
         self._listing: list[dict[str, Any]] | None = None
         self._jobs: dict[str, records.Job] = {}
 

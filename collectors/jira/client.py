@@ -57,9 +57,16 @@ class SearchPage:
 class JiraApi:
     """A connection to one Jira site: the library client, the retry policy, the secrets to hide."""
 
-    def __init__(self, cfg: JiraConfig, *, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        cfg: JiraConfig,
+        *,
+        progress: Progress | None = None,
+        clock: retry.Clock = retry.SYSTEM_CLOCK,
+    ) -> None:
         self.cfg = cfg
         self.progress = progress or NoProgress()
+        self.clock = clock
         self.policy = retry.RetryPolicy(attempts=cfg.retries + 1, base_s=cfg.retry_backoff_s)
         user = secret(cfg.user_env)
         token = secret(cfg.token_env)
@@ -98,6 +105,7 @@ class JiraApi:
                 classify=self._classify,
                 policy=self.policy,
                 what=f"{where} {what}",
+                sleep=self.clock.sleep,
                 on_wait=self.progress.note,
             )
         except CollectorError:
@@ -112,7 +120,8 @@ class JiraApi:
             status = exc.status_code or 0
             if status == 429 or status >= 500:
                 headers = exc.response.headers if exc.response is not None else {}
-                return retry.RetryableError(f"HTTP {status}", retry.wait_from_headers(headers))
+                wait = retry.wait_from_headers(headers, self.clock.time())
+                return retry.RetryableError(f"HTTP {status}", wait)
             return None
         if isinstance(exc, requests.Timeout):
             return retry.RetryableError("timed out")

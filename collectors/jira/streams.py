@@ -226,7 +226,7 @@ class JiraCollector(Collector[JiraConfig]):
         cfg = self.settings
         try:
             if self._api is None:
-                self._api = JiraApi(cfg, progress=self.ctx.progress)
+                self._api = JiraApi(cfg, progress=self.ctx.progress, clock=self.ctx.clock)
             if self._rules is None:
                 api = self._api
                 self._rules = records.Rules.of(

@@ -25,6 +25,7 @@ from maturity.store import tables, write
 from maturity.store.engine import session_scope
 from tests import clirun
 from tests.servers.github import T0, Fault, GitHubServer, RateLimit
+from tests.virtualclock import VirtualClock
 
 pytestmark = pytest.mark.integration
 
@@ -76,11 +77,16 @@ github = [{listed}]
 
 
 def collect(
-    sessions: sessionmaker[Session], cfg: config_mod.Config, progress: Any = None
+    sessions: sessionmaker[Session],
+    cfg: config_mod.Config,
+    progress: Any = None,
+    clock: VirtualClock | None = None,
 ) -> list[ScopeResult]:
     with session_scope(sessions) as session:
         teams.sync(session, cfg)
     ctx = CollectContext(config=cfg, sessions=sessions, progress=progress or Notes())
+    if clock is not None:
+        ctx.clock = clock
     return github_collector.collect(ctx)
 
 
@@ -294,13 +300,24 @@ def test_rate_limit_mid_pagination_waits_for_reset_and_continues_without_gaps(
     sessions: sessionmaker[Session], server: GitHubServer
 ) -> None:
     server.add_repo("acme", "api").populate(runs=1000)
-    server.rate = RateLimit(limit=5000, remaining=4, reset_in_s=0.1, window_s=3600)
+    # the client waits by this clock, and the server's resets are read off it: the wait for
+    # the reset moves both on by its length instead of taking it
+    clock = VirtualClock(mark=lambda: len(server.arrivals))
+    server.rate = RateLimit(
+        limit=5000, remaining=4, reset_in_s=0.1, window_s=3600, clock=clock.time
+    )
     notes = Notes()
     started = time.monotonic()
-    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes, clock=clock)
     assert results[0].status == "success", results[0].error
     assert count(sessions, tables.Build) == 1000
     assert any("rate-limit budget spent" in n or "rate limited" in n for n in notes.notes)
+    # one wait, for a reset at most a second and its margin away, after the 4 requests the
+    # budget allowed and before the rest
+    [wait] = clock.waits
+    assert 0 < wait.seconds <= 0.1 + 1 + 1 and wait.mark == 4
+    assert len(server.arrivals) > 4
+    assert not any(status == 403 for _, _, status in server.log)  # waited out, never refused
     assert time.monotonic() - started < 30
 
 
@@ -308,12 +325,19 @@ def test_spent_budget_answered_with_403_is_waited_out(
     sessions: sessionmaker[Session], server: GitHubServer
 ) -> None:
     server.add_repo("acme", "api").populate(runs=150)
-    server.rate = RateLimit(limit=5000, remaining=0, reset_in_s=0.1, window_s=3600)
+    clock = VirtualClock(mark=lambda: len(server.arrivals))
+    server.rate = RateLimit(
+        limit=5000, remaining=0, reset_in_s=0.1, window_s=3600, clock=clock.time
+    )
     notes = Notes()
-    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    results = collect(sessions, make_config(server, ["acme/api"]), progress=notes, clock=clock)
     assert results[0].status == "success", results[0].error
     assert count(sessions, tables.Build) == 150
     assert any("rate limited (403)" in n for n in notes.notes)
+    # the 403's reset was waited out once, after that first refused request
+    [wait] = clock.waits
+    assert 0 < wait.seconds <= 0.1 + 1 + 1 and wait.mark == 1
+    assert server.log[0][2] == 403
 
 
 def test_rate_limit_reset_beyond_the_allowed_wait_fails_the_scope_clearly(

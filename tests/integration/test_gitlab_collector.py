@@ -28,6 +28,7 @@ from maturity.store.engine import session_scope
 from tests import clirun
 from tests.rowwrites import counting
 from tests.servers.gitlab import T0, Fault, GitLabServer, RateLimit
+from tests.virtualclock import VirtualClock
 
 pytestmark = pytest.mark.integration
 
@@ -77,11 +78,16 @@ gitlab = [{listed}]
 
 
 def collect(
-    sessions: sessionmaker[Session], cfg: config_mod.Config, progress: Any = None
+    sessions: sessionmaker[Session],
+    cfg: config_mod.Config,
+    progress: Any = None,
+    clock: VirtualClock | None = None,
 ) -> list[ScopeResult]:
     with session_scope(sessions) as session:
         teams.sync(session, cfg)
     ctx = CollectContext(config=cfg, sessions=sessions, progress=progress or Notes())
+    if clock is not None:
+        ctx.clock = clock
     return gitlab_collector.collect(ctx)
 
 
@@ -317,12 +323,21 @@ def test_429_waits_as_long_as_retry_after_says_and_says_so(
     sessions: sessionmaker[Session], server: GitLabServer
 ) -> None:
     server.add_project("acme/api").populate(pipelines=5)
-    server.inject(Fault("/pipelines", "429", times=1, retry_after=1))
+    fault = Fault("/pipelines", "429", times=1, retry_after=1)
+    server.inject(fault)
     notes = Notes()
-    started = time.monotonic()
-    [result] = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    # at each wait: how many requests had arrived, and how many 429s were still to be given
+    clock = VirtualClock(mark=lambda: (server.counts.total(), fault.times))
+    server.rate.clock = clock.time
+    cfg = make_config(server, ["acme/api"])
+    [result] = collect(sessions, cfg, progress=notes, clock=clock)
     assert result.status == "success", result.error
-    assert time.monotonic() - started >= 1.0  # Retry-After, not the 0.01 s backoff
+    # one wait, of Retry-After's second (not the 0.01 s backoff), after the 429 was given and
+    # before the request that followed it
+    [wait] = clock.waits
+    arrived, to_give = wait.mark
+    assert wait.seconds == 1.0 and to_give == 0
+    assert server.counts.total() > arrived
     said = [n for n in notes.notes if "rate limited (429)" in n]
     assert said and "retrying in 1.0s" in said[0], notes.notes
 
@@ -331,14 +346,20 @@ def test_spent_ratelimit_budget_is_waited_out_before_asking_again(
     sessions: sessionmaker[Session], server: GitLabServer
 ) -> None:
     server.add_project("acme/api").populate(pipelines=150, issues=3)
-    server.rate = RateLimit(limit=2000, remaining=3, reset_in_s=0.1, window_s=60)
+    clock = VirtualClock(mark=lambda: server.counts.total())  # requests arrived by then
+    server.rate = RateLimit(limit=2000, remaining=3, reset_in_s=0.1, window_s=60, clock=clock.time)
     notes = Notes()
-    [result] = collect(sessions, make_config(server, ["acme/api"]), progress=notes)
+    cfg = make_config(server, ["acme/api"])
+    [result] = collect(sessions, cfg, progress=notes, clock=clock)
     assert result.status == "success", result.error
     assert count(sessions, tables.Build) == 150 and count(sessions, tables.Issue) == 3
     assert any("rate-limit budget spent; waiting" in n for n in notes.notes), notes.notes
     # RateLimit-Remaining: 0 was read and waited out: GitLab never had to answer 429
     assert not any(status == 429 for _, _, status in server.log)
+    # one wait, for a reset at most a second and its margin away, after the 3 requests the
+    # budget allowed
+    [wait] = clock.waits
+    assert 0 < wait.seconds <= 0.1 + 1 + 1 and wait.mark == 3
 
 
 def test_rate_limit_reset_beyond_the_allowed_wait_fails_clearly(

@@ -26,6 +26,7 @@ from maturity.store import tables
 from maturity.store.engine import session_scope
 from tests import clirun
 from tests.servers.jira import API, JiraServer
+from tests.virtualclock import VirtualClock
 
 pytestmark = pytest.mark.integration
 
@@ -62,11 +63,17 @@ def make_config(server: JiraServer, projects: list[str] | None = None, **source:
 
 
 def collect(
-    sessions: sessionmaker[Session], cfg: Config, *, full_refresh: bool = False
+    sessions: sessionmaker[Session],
+    cfg: Config,
+    *,
+    full_refresh: bool = False,
+    clock: VirtualClock | None = None,
 ) -> list[ScopeResult]:
     with session_scope(sessions) as session:
         teams.sync(session, cfg)
     ctx = CollectContext(config=cfg, sessions=sessions, full_refresh=full_refresh)
+    if clock is not None:
+        ctx.clock = clock
     return jira_collector.collect(ctx)
 
 
@@ -278,12 +285,19 @@ def test_rate_limit_waits_as_long_as_retry_after_says(
     sessions: sessionmaker[Session], jira: JiraServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     jira.generate("PAY", 25)
-    jira.inject("429", after=1, retry_after="1")
+    fault = jira.inject("429", after=1, retry_after="1")
     caplog.set_level(logging.WARNING, logger="collectors.retry")
-    [result] = collect(sessions, make_config(jira))
+    # at each wait: how many searches had arrived, and how many 429s were still to be given
+    clock = VirtualClock(mark=lambda: (jira.count(SEARCH), fault.count))
+    [result] = collect(sessions, make_config(jira), clock=clock)
     assert result.status == "success"
     assert "jira PAY search (startAt=10): HTTP 429; retrying in 1.0s" in caplog.text
     assert len(issues(sessions)) == 25
+    # one wait, of Retry-After's second, after the 429 and before the search that followed
+    [wait] = clock.waits
+    searched, to_give = wait.mark
+    assert wait.seconds == 1.0 and to_give == 0
+    assert jira.count(SEARCH) > searched
 
 
 def test_persistent_502_fails_the_scope_and_keeps_the_pages_already_written(

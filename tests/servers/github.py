@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -524,13 +525,15 @@ class RateLimit:
     #: spent (the last request it allows, or the first it refuses), so that a test waits for a
     #: reset of whatever its requests before cost, and never sees one pass before them
     reset_in_s: float | None = None
+    #: the server's clock (a test's ``VirtualClock.time`` moves on by the client's waits)
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self.reset_at = math.ceil(self.reset_at)
 
     def spend(self) -> bool:
         """Take one request from the budget; False when it is spent."""
-        now = time.time()
+        now = self.clock()
         if now >= self.reset_at:
             self.remaining, self.reset_at = self.limit, math.ceil(now + self.window_s)
         if self.remaining <= 0:

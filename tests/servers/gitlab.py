@@ -577,13 +577,15 @@ class RateLimit:
     #: spent (the last request it allows, or the first it refuses), so that a test waits for a
     #: reset of whatever its requests before cost, and never sees one pass before them
     reset_in_s: float | None = None
+    #: the server's clock (a test's ``VirtualClock.time`` moves on by the client's waits)
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self.reset_at = math.ceil(self.reset_at)
 
     def spend(self) -> bool:
         """Take one request from the budget; False when it is spent."""
-        now = time.time()
+        now = self.clock()
         if now >= self.reset_at:
             self.remaining, self.reset_at = self.limit, math.ceil(now + self.window_s)
         if self.remaining <= 0:
@@ -757,7 +759,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
     def _throttled(self, retry_after: float) -> None:
         # As Rack::Attack answers: Retry-After is the time to the reset the headers announce
         # (a reset a minute away with Retry-After 2 made every 429 test wait that minute).
-        reset_at = min(self.gl.rate.reset_at, time.time() + retry_after)
+        reset_at = min(self.gl.rate.reset_at, self.gl.rate.clock() + retry_after)
         headers = {
             **self._rate_headers(),
             "RateLimit-Reset": str(int(reset_at)),
@@ -811,7 +813,7 @@ class _GitLabHandler(BaseHTTPRequestHandler):
         with self.gl._lock:
             ok = self.gl.rate.spend()
         if not ok:
-            self._throttled(self.gl.rate.reset_at - time.time())
+            self._throttled(self.gl.rate.reset_at - self.gl.rate.clock())
             self._record(path, 429)
             return
         data = json.dumps(body, separators=(",", ":")).encode()
