@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.servers import POLL_S
+from tests.servers import POLL_S, hold_answer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
 RECORDED_API = "https://api.github.com"
@@ -747,7 +747,9 @@ class _GitHubHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             return True
         if fault.kind == "timeout":
-            time.sleep(fault.delay)
+            if hold_answer(self.connection, fault.delay):
+                self.close_connection = True
+                return True  # the client gave up waiting
             return False  # then answer, too late for the client
         if fault.kind == "truncate":
             body = json.dumps([{"id": 1, "title": "cut short"} for _ in range(20)]).encode()

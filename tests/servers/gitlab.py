@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.servers import POLL_S
+from tests.servers import POLL_S, hold_answer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gitlab"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -778,7 +778,9 @@ class _GitLabHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
             return True
         if fault.kind == "timeout":
-            time.sleep(fault.delay)
+            if hold_answer(self.connection, fault.delay):
+                self.close_connection = True
+                return True  # the client gave up waiting
             return False
         if fault.kind == "truncate":
             body = json.dumps([{"id": 1, "title": "cut short"} for _ in range(20)]).encode()

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tests.servers import POLL_S
+from tests.servers import POLL_S, hold_answer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jenkins"
 VERSION = "2.462.3"
@@ -713,8 +713,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay_s)
+        slow = fault is not None and fault.kind == "slow"
+        if slow and fault is not None and hold_answer(self.connection, fault.delay_s):
+            self.close_connection = True
+            return  # the client gave up waiting
         if fault is not None and fault.kind == "status":
             record.status = fault.status
             self._send(fault.status, f"<html>Error {fault.status}</html>", fault.headers)

@@ -22,14 +22,13 @@ import re
 import socket
 import struct
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.servers import POLL_S
+from tests.servers import POLL_S, hold_answer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jira"
 API = "/rest/api/2"
@@ -782,7 +781,9 @@ def _handler(server: JiraServer) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps({"errorMessages": [message], "errors": {}}).encode())
                 return True
             if fault.kind == "slow":
-                time.sleep(fault.delay_s)
+                if hold_answer(self.connection, fault.delay_s):
+                    self.close_connection = True
+                    return True  # the client gave up waiting
                 return False
             if fault.kind == "stall":
                 fault.release.wait(timeout=120)
