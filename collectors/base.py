@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from collectors.retry import SYSTEM_CLOCK, Clock
 from maturity.config import Config
 
 if TYPE_CHECKING:
-    from collectors.retry import Clock
     from maturity.store import tables
     from maturity.store.engine import Writer, Writers
 
@@ -95,13 +95,7 @@ class CollectContext:
     full_refresh: bool = False
     progress: Progress = field(default_factory=NoProgress)
     #: what the API clients read the time from and wait by (``collectors.retry.Clock``)
-    clock: Clock = field(default_factory=lambda: _system_clock())
-
-
-def _system_clock() -> Clock:
-    from collectors.retry import SYSTEM_CLOCK
-
-    return SYSTEM_CLOCK
+    clock: Clock = SYSTEM_CLOCK
 
 
 @dataclass
