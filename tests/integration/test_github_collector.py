@@ -367,16 +367,22 @@ def test_rate_limit_reset_beyond_the_allowed_wait_fails_the_scope_clearly(
     ids=["502-burst", "timeout", "connection-reset", "truncated-json", "secondary-403", "429"],
 )
 def test_transient_failures_are_retried_and_nothing_is_lost(
-    sessions: sessionmaker[Session], server: GitHubServer, fault: Fault
+    sessions: sessionmaker[Session],
+    server: GitHubServer,
+    fault: Fault,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server.add_repo("acme", "api").populate(runs=350)
     # a fault of its own: the parameter's object is shared by the SQLite and PostgreSQL runs, and
     # the first run used it up (times 0), so the second injected nothing and passed regardless
     fault = dataclasses.replace(fault)
     server.inject(fault)
+    caplog.set_level(logging.WARNING, logger="collectors.retry")
     results = collect(sessions, make_config(server, ["acme/api"]))
     assert results[0].status == "success", results[0].error
     assert fault.times == 0  # the fault really happened
+    if fault.kind == "timeout":  # the client gave up on its timeout, not on a hang-up
+        assert "ReadTimeout; retrying" in caplog.text, caplog.text
     assert count(sessions, tables.Build) == 350
 
 

@@ -307,7 +307,10 @@ def test_unknown_group_fails_its_entry_with_a_clear_message(
     ids=["502-burst", "timeout", "connection-reset", "truncated-json", "429"],
 )
 def test_transient_failures_are_retried_and_nothing_is_lost(
-    sessions: sessionmaker[Session], server: GitLabServer, fault: Fault
+    sessions: sessionmaker[Session],
+    server: GitLabServer,
+    fault: Fault,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server.add_project("acme/api").populate(pipelines=350)
     # a fault of its own: the parameter's object is shared by the SQLite and PostgreSQL runs, and
@@ -317,9 +320,12 @@ def test_transient_failures_are_retried_and_nothing_is_lost(
     # the timeout: the client gives up after 0.3 s on the answer held back for 1 s
     timeout_s = 0.3 if fault.kind == "timeout" else 1
     cfg = make_config(server, ["acme/api"], extra="test_reports = false", timeout_s=timeout_s)
+    caplog.set_level(logging.WARNING, logger="collectors.retry")
     [result] = collect(sessions, cfg)
     assert result.status == "success", result.error
     assert fault.times == 0  # the fault really happened
+    if fault.kind == "timeout":  # the client gave up on its timeout, not on a hang-up
+        assert "ReadTimeout; retrying" in caplog.text, caplog.text
     assert count(sessions, tables.Build) == 350
 
 

@@ -418,7 +418,11 @@ def test_job_whose_numbers_restarted_is_read_again(
     ids=["502-burst", "503-retry-after", "timeout", "connection-reset", "truncated-body"],
 )
 def test_transient_faults_are_retried_and_every_build_arrives_once(
-    server: JenkinsServer, sessions: sessionmaker[Session], tmp_path: Path, fault: dict[str, Any]
+    server: JenkinsServer,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    fault: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server.add_folder("payments")
     server.add_job("payments/api")
@@ -429,12 +433,15 @@ def test_transient_faults_are_retried_and_every_build_arrives_once(
     # answering an ordinary request late never adds one.
     cfg = make_config(server, tmp_path, timeout_s=1.0 if fault["kind"] == "slow" else 10.0)
     server.inject(match="/job/payments/job/api/", **fault)
+    caplog.set_level(logging.WARNING, logger="collectors.retry")
 
     results = collect(sessions, cfg)
 
     assert [r.status for r in results] == ["success"]
     assert [b.number for b in builds(sessions)] == list(range(1, 231))
     assert server.count("/job/") == 3 + fault["times"]
+    if fault["kind"] == "slow":  # the client gave up on its timeout, not on a hang-up
+        assert "timed out; retrying" in caplog.text, caplog.text
 
 
 def test_persistent_server_errors_fail_only_that_job(

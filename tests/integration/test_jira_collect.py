@@ -266,15 +266,22 @@ def test_service_field_by_name_is_read_from_its_custom_field(
     ],
 )
 def test_transient_fault_mid_pagination_is_retried_without_gaps_or_duplicates(
-    sessions: sessionmaker[Session], jira: JiraServer, kind: str, options: dict[str, Any]
+    sessions: sessionmaker[Session],
+    jira: JiraServer,
+    kind: str,
+    options: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     made = jira.generate("PAY", 45)
     fault = jira.inject(kind, after=2, **options)
+    caplog.set_level(logging.WARNING, logger="collectors.retry")
     # a short timeout for the slow answer alone: an ordinary answer late on a loaded machine
     # would cost a retry the count below does not expect
     [result] = collect(sessions, make_config(jira, timeout_s=0.3 if kind == "slow" else 5))
     assert result.status == "success", result.error
     assert fault.count == 0  # the fault was served
+    if kind == "slow":  # the client gave up on its timeout, not on a hang-up
+        assert "timed out; retrying" in caplog.text, caplog.text
     assert sorted(issues(sessions)) == sorted(i.key for i in made)
     assert len(transitions(sessions)) == 2 * 45
     retries = options.get("count", 1)
