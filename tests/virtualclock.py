@@ -39,8 +39,3 @@ class VirtualClock:
         with self._lock:
             self.waits.append(Wait(seconds, mark))
             self._ahead_s += max(0.0, seconds)
-
-    @property
-    def slept(self) -> list[float]:
-        """The waits asked for, in order."""
-        return [w.seconds for w in self.waits]
